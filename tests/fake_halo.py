@@ -1,0 +1,88 @@
+"""An in-memory Halo with the HaloClient methods the engine uses, ``list`` and ``post``, recording each call.
+
+It writes the way Halo does: a posted record with an ``id`` is a partial update of that record, one
+without is created with the next free id. Tests make it refuse records (``reject``: a 400 naming the
+record, the whole request refused, as Halo refuses a request) or fail whole requests (``fail``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from halointegrator.errors import HaloError
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str  # "list" or "post"
+    path: str
+    payloads: tuple = ()
+    idempotent: bool | None = None
+    params: tuple = ()
+
+
+class FakeHalo:
+    """Halo's records by resource path (case-insensitive, like Halo's routes)."""
+
+    def __init__(
+        self,
+        records: dict[str, list[dict]] | None = None,
+        *,
+        reject: Callable[[str, dict], str | None] | None = None,
+        fail: Callable[[str, list[dict]], Exception | None] | None = None,
+        first_new_id: int = 1000,
+    ) -> None:
+        self.tables: dict[str, dict[Any, dict]] = {}
+        for path, rows in (records or {}).items():
+            table = self._table(path)
+            for row in rows:
+                table[row["id"]] = copy.deepcopy(row)
+        self.reject = reject  # (path, payload) -> the 400 message for a record Halo refuses, or None
+        self.fail = fail  # (path, payloads) -> an exception for the whole request, or None
+        known_ids = [key for table in self.tables.values() for key in table if isinstance(key, int)]
+        self.next_id = max([first_new_id] + [key + 1 for key in known_ids])
+        self.calls: list[Call] = []
+
+    def list(self, path: str, **params: Any) -> list[dict]:
+        self.calls.append(Call("list", path, params=tuple(sorted(params.items()))))
+        return [copy.deepcopy(row) for _, row in sorted(self._table(path).items())]
+
+    def post(self, path: str, payloads: list[dict], *, idempotent: bool = False) -> list[dict]:
+        self.calls.append(Call("post", path, tuple(copy.deepcopy(payloads)), idempotent))
+        failure = self.fail(path, payloads) if self.fail else None
+        if failure is not None:
+            raise failure
+        table = self._table(path)
+        for payload in payloads:
+            message = self.reject(path, payload) if self.reject else None
+            if message:
+                raise HaloError(f"Halo refused the request to /api/{path} (400): {message}", status=400)
+            if "id" in payload and payload["id"] not in table:
+                raise HaloError(f"Halo refused the request to /api/{path} (404): no record {payload['id']}", status=404)
+        return [copy.deepcopy(self._write(table, payload)) for payload in payloads]
+
+    # What the tests look at.
+
+    @property
+    def posts(self) -> list[Call]:
+        return [call for call in self.calls if call.method == "post"]
+
+    def records(self, path: str) -> list[dict]:
+        return [copy.deepcopy(row) for _, row in sorted(self._table(path).items())]
+
+    def record(self, path: str, halo_id: Any) -> dict:
+        return copy.deepcopy(self._table(path)[halo_id])
+
+    def _table(self, path: str) -> dict[Any, dict]:
+        return self.tables.setdefault(path.strip("/").casefold(), {})
+
+    def _write(self, table: dict[Any, dict], payload: dict) -> dict:
+        if "id" in payload:
+            table[payload["id"]].update(copy.deepcopy(payload))
+            return table[payload["id"]]
+        row = {**copy.deepcopy(payload), "id": self.next_id}
+        self.next_id += 1
+        table[row["id"]] = row
+        return row
