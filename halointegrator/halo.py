@@ -1,0 +1,395 @@
+"""HaloClient: discovery, token, paged reads and array writes against Halo's REST API.
+
+Everything Halo-specific about HTTP lives here: where the auth server is (``GET /api/AuthInfo``), the
+client-credentials token with the tenant in the query string, the ``pageinate``/``page_no`` paging with
+its ``record_count`` envelope, and a client-side request budget (hosted Halo allows about 300 requests
+per rolling 5 minutes). Which failures are repeated is decided by ``http.RetryPolicy`` alone.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from halointegrator.errors import AuthError, ConfigError, HaloError, RetriableError
+from halointegrator.http import (
+    NOT_PROCESSED_STATUSES,
+    RETRIABLE_STATUSES,
+    RetryPolicy,
+    describe_response_error,
+    make_session,
+    redact,
+    short_reason,
+)
+from halointegrator.halo_paging import PageReader
+
+log = logging.getLogger(__name__)
+
+TOKEN_MARGIN = 60.0  # seconds before expiry at which a cached token is replaced
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api_url: str  # https://example.halopsa.com/api
+    auth_url: str  # token URL is <auth_url>/token
+    tenant: str  # "" for self-hosted Halo
+
+
+def normalise_url(url: str, setting: str = "Web App URL") -> str:
+    """``url`` without whitespace, query, fragment or trailing slash; ConfigError if it is not http(s)."""
+    text = (url or "").strip()
+    if not text:
+        raise ConfigError(f"The {setting} is empty. Enter your Halo address, e.g. https://yourcompany.halopsa.com.")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"The {setting} '{url.strip()}' is not a web address. Enter your Halo address as it appears in "
+            "the browser, e.g. https://yourcompany.halopsa.com."
+        )
+    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def web_app_base(url: str) -> str:
+    """The Web App URL as the root Halo serves /api from (a pasted ".../api" is forgiven)."""
+    base = normalise_url(url)
+    return base[: -len("/api")] if base.lower().endswith("/api") else base
+
+
+class RequestBudget:
+    """At most ``limit`` requests per rolling ``window`` seconds; ``acquire`` waits for a free slot."""
+
+    def __init__(self, limit: int, window: float, *, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.limit = int(limit or 0)
+        self.window = float(window or 0)
+        self.clock = clock
+        self.sleep = sleep
+        self.sent: collections.deque[float] = collections.deque()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.limit <= 0 or self.window <= 0:
+            return
+        with self.lock:
+            now = self.clock()
+            self._forget_before(now - self.window)
+            if len(self.sent) >= self.limit:
+                wait = self.sent[0] + self.window - now
+                log.info("Waiting %ds for Halo's request budget (%d requests per %ds)",
+                         round(wait + 0.5), self.limit, self.window)
+                self.sleep(wait)
+                now = self.clock()
+                self._forget_before(now - self.window)
+            self.sent.append(now)
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self.sent and self.sent[0] <= cutoff:
+            self.sent.popleft()
+
+
+class _BudgetedSession:
+    """Counts every attempt, retries included, against the budget."""
+
+    def __init__(self, session: requests.Session, budget: RequestBudget):
+        self.session = session
+        self.budget = budget
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.budget.acquire()
+        return self.session.request(method, url, **kwargs)
+
+
+class HaloClient:
+    """One Halo instance, as the Integrator's application user sees it."""
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._secret = str(getattr(settings, "client_secret", "") or "")
+        self._own_session = session is None
+        if session is None:
+            session = make_session(
+                ca_bundle=getattr(settings, "ca_bundle", "") or "",
+                proxy=getattr(settings, "proxy", "") or "",
+                verify_tls=getattr(settings, "verify_tls", True),
+            )
+        self.session = session
+        self.retry = retry or RetryPolicy(sleep=sleep, clock=clock)
+        self.clock = clock
+        self.budget = RequestBudget(
+            getattr(settings, "request_budget", 0) or 0,
+            getattr(settings, "budget_window_seconds", 0) or 0,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._budgeted = _BudgetedSession(session, self.budget)
+        self.on_token = on_token
+        self.stats: collections.Counter = collections.Counter()
+        self._endpoints: Endpoints | None = None
+        self._token: str = ""
+        self._token_expires = 0.0
+
+    def __repr__(self) -> str:
+        return f"HaloClient({getattr(self.settings, 'web_app_url', '')!r}, client_id={self.client_id!r})"
+
+    @property
+    def client_id(self) -> str:
+        return str(getattr(self.settings, "client_id", "") or "")
+
+    # ---- discovery and token -------------------------------------------------------------------
+
+    def endpoints(self) -> Endpoints:
+        """API URL, auth URL and tenant: the settings' overrides, the rest from ``GET /api/AuthInfo``."""
+        if self._endpoints is None:
+            self._endpoints = self._resolve_endpoints()
+        return self._endpoints
+
+    def _resolve_endpoints(self) -> Endpoints:
+        web = str(getattr(self.settings, "web_app_url", "") or "").strip()
+        api_override = str(getattr(self.settings, "api_url", "") or "").strip()
+        auth_override = str(getattr(self.settings, "auth_url", "") or "").strip()
+        tenant_override = str(getattr(self.settings, "tenant", "") or "").strip()
+        if api_override:
+            api_url = normalise_url(api_override, "API URL")
+        else:
+            api_url = web_app_base(web) + "/api"
+        if api_override and auth_override and tenant_override:
+            return Endpoints(api_url, normalise_url(auth_override, "Auth URL"), tenant_override)
+        info = self._auth_info(api_url, optional=bool(auth_override))
+        auth_url = auth_override or str(info.get("auth_url") or "").strip()
+        if not auth_url:
+            auth_url = api_url[: -len("/api")] + "/auth" if api_url.endswith("/api") else api_url + "/auth"
+        elif auth_url.startswith("/"):
+            auth_url = api_url[: -len("/api")] + auth_url
+        tenant = tenant_override or str(info.get("tenant_id") or "").strip()
+        return Endpoints(api_url, normalise_url(auth_url, "Auth URL"), tenant)
+
+    def _auth_info(self, api_url: str, *, optional: bool) -> dict:
+        self.stats["discovery"] += 1
+        try:
+            response, attempts = self._send("GET", f"{api_url}/AuthInfo")
+            data = self._json(response, attempts, "GET", "AuthInfo")
+        except HaloError as error:
+            if optional:
+                log.info("Halo's AuthInfo could not be read (%s); using the Auth URL setting", error)
+                return {}
+            raise HaloError(
+                f"{error} Halo's discovery address is {api_url}/AuthInfo: check the Web App URL, "
+                "or enter the API URL, Auth URL and tenant shown in Configuration > Integrations > Halo Integrator.",
+                error.status,
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def token(self) -> str:
+        """A bearer token, cached until shortly before it expires."""
+        if self._token and self.clock() < self._token_expires:
+            return self._token
+        endpoints = self.endpoints()
+        self.stats["token"] += 1
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "scope": "all",
+        }
+        params = {"tenant": endpoints.tenant} if endpoints.tenant else None
+        response, attempts = self._send("POST", f"{endpoints.auth_url}/token", params=params, data=form)
+        if response.status_code in RETRIABLE_STATUSES:
+            raise RetriableError(self._clean(_kept_answering(response, _host(response.url), attempts)))
+        if response.status_code >= 400:
+            raise token_error(response, endpoints, self._clean)
+        data = self._json(response, 1, "POST", "token")
+        token = str((data or {}).get("access_token") or "") if isinstance(data, dict) else ""
+        if not token:
+            raise AuthError(f"Halo's auth server at {_host(endpoints.auth_url)} answered without an access token.")
+        lifetime = _seconds((data or {}).get("expires_in"), 3600.0)
+        margin = TOKEN_MARGIN if lifetime > 2 * TOKEN_MARGIN else lifetime / 2
+        self._token, self._token_expires = token, self.clock() + lifetime - margin
+        if self.on_token is not None:
+            self.on_token(token)
+        return token
+
+    # ---- reads and writes ----------------------------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        """The parsed JSON of ``GET <api>/<path>``."""
+        self.stats["read"] += 1
+        return self._call("GET", path, params=params)
+
+    def list(self, path: str, key: str | None, params: dict | None = None, page_size: int | None = None) -> list[dict]:
+        """Every record of a paged list; any failed or inconsistent page raises (never a short list)."""
+        size = int(page_size or getattr(self.settings, "page_size", 0) or 100)
+        return PageReader(self, path, key, dict(params or {}), size).read_all()
+
+    def post(self, path: str, records: list[dict], *, idempotent: bool) -> Any:
+        """POST ``records`` as one JSON array (with ``id`` = update, without = create)."""
+        self.stats["write"] += 1
+        return self._call("POST", path, body=list(records), idempotent=idempotent)
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> "HaloClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # ---- one API request -----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+              idempotent: bool = True) -> Any:
+        url = f"{self.endpoints().api_url}/{path.lstrip('/')}"
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            response, attempts = self._send(method, url, idempotent=idempotent, params=params, json=body,
+                                            headers=headers)
+            if response.status_code != 401 or attempt == 2:
+                break
+            log.info("Halo refused the token (expired?); getting a new one and trying once more")
+            self._token = ""  # a 401 means Halo did not process the request: repeating it is safe
+            response.close()
+        if response.status_code == 401:
+            raise AuthError(self._clean(
+                f"{describe_response_error(response, _host(url))} A fresh token was refused too: the agent chosen "
+                "in Configuration > Integrations > Halo Integrator may be disabled or lack permissions."
+            ))
+        return self._json(response, attempts, method, path, idempotent=idempotent)
+
+    def _send(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any):
+        """(response, attempts): the RetryPolicy's answer, with connection failures made HaloErrors."""
+        attempts = [1]
+
+        def on_retry(attempt: int, delay: float, reason: str) -> None:
+            self.stats["retry"] += 1
+            attempts[0] = attempt + 1
+
+        timeout = float(getattr(self.settings, "timeout_seconds", 0) or 120)
+        kwargs.setdefault("timeout", (min(timeout, 15.0), timeout))
+        try:
+            response = self.retry.send(self._budgeted, method, url, idempotent=idempotent, on_retry=on_retry,
+                                       **kwargs)
+        except requests.RequestException as error:
+            raise self._connection_error(error, url, attempts[0]) from None
+        return response, attempts[0]
+
+    def _json(self, response: requests.Response, attempts: int, method: str, path: str, *,
+              idempotent: bool = True) -> Any:
+        """The answer's JSON, or the HaloError that says what went wrong."""
+        host = _host(response.url or self._api_or_web())
+        status = response.status_code
+        where = f" (request: {method} {path})"
+        if status in RETRIABLE_STATUSES and (idempotent or status in NOT_PROCESSED_STATUSES):
+            raise RetriableError(self._clean(_kept_answering(response, host, attempts) + where), status)
+        if status in RETRIABLE_STATUSES:
+            raise RetriableError(self._clean(
+                f"{describe_response_error(response, host)} The request creates records, so it was not repeated: "
+                f"Halo may have processed it. The next run compares again and creates only what is missing.{where}"
+            ), status)
+        if status >= 400:
+            raise HaloError(self._clean(describe_response_error(response, host) + where), status)
+        if status == 204 or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise HaloError(self._clean(describe_response_error(response, host) + where), status) from None
+
+    def _connection_error(self, error: requests.RequestException, url: str, attempts: int) -> HaloError:
+        host = _host(url)
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        if isinstance(error, requests.exceptions.SSLError):
+            bundle = getattr(self.settings, "ca_bundle", "") or ""
+            which = f"the CA bundle file {bundle} does not" if bundle else "no CA bundle is set, and the default trust does not"
+            return HaloError(self._clean(
+                f"Halo at {host} presented a TLS certificate that cannot be verified ({short_reason(error)}): "
+                f"{which} include the authority that issued it. Set the CA bundle setting in the Configuration "
+                "tab to your CA's certificate file (PEM or DER); a TLS-inspecting proxy needs its own CA there."
+            ))
+        return RetriableError(self._clean(
+            f"Cannot reach Halo at {host}: {short_reason(error)}{tried}. Check the Web App URL, DNS, firewall "
+            "and proxy settings."
+        ))
+
+    def _api_or_web(self) -> str:
+        return (self._endpoints.api_url if self._endpoints else "") or str(getattr(self.settings, "web_app_url", ""))
+
+    def _secrets(self) -> list[str]:
+        return [self._secret, self._token]
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets())
+
+
+WHERE_CREDENTIALS = (
+    "Copy the client ID and a newly generated client secret from Configuration > Integrations > Halo Integrator "
+    "in Halo into the Configuration tab."
+)
+
+
+def token_error(response: requests.Response, endpoints: Endpoints, clean: Callable[[str], str]) -> HaloError:
+    """What a refused token request means: wrong credentials, an unknown tenant, or something else."""
+    host = _host(endpoints.auth_url)
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    code = str(body.get("error") or "").lower()
+    words = f"{code} {body.get('error_description') or ''} {response.text[:500]}".lower()
+    if "tenant" in words or (endpoints.tenant and response.status_code == 404):
+        known = f"does not know the tenant '{endpoints.tenant}'" if endpoints.tenant else "needs a tenant"
+        return AuthError(clean(
+            f"Halo's auth server at {host} {known}. Hosted Halo shows the tenant with the API and Auth URLs in "
+            "Configuration > Integrations > Halo Integrator; enter it exactly in the Tenant setting "
+            "(self-hosted Halo needs none: leave it empty)."
+        ))
+    if code in ("invalid_client", "unauthorized_client") or response.status_code == 401:
+        return AuthError(clean(
+            f"Halo refused the client ID or secret ({code or response.status_code}) at {host}. " + WHERE_CREDENTIALS
+        ))
+    if code == "invalid_scope":
+        return AuthError(clean(
+            f"Halo's auth server at {host} refused the scope 'all': give the Halo Integrator application "
+            "full permissions (Configuration > Integrations > Halo Integrator)."
+        ))
+    return HaloError(clean(describe_response_error(response, host) + " (request: token)"), response.status_code)
+
+
+def _kept_answering(response: requests.Response, host: str, attempts: int) -> str:
+    status = response.status_code
+    text = f"Halo at {host} kept answering {status} {response.reason or ''}".rstrip()
+    text += f" after {attempts} attempts; try again later." if attempts > 1 else "; try again later."
+    if status == 429:
+        text += (" Halo limits how many requests a client may send (hosted Halo: about 300 per 5 minutes); "
+                 "lower the request budget setting if this keeps happening.")
+    return text
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
