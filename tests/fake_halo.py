@@ -45,8 +45,10 @@ class FakeHalo:
         self.next_id = max([first_new_id] + [key + 1 for key in known_ids])
         self.calls: list[Call] = []
 
-    def list(self, path: str, **params: Any) -> list[dict]:
-        self.calls.append(Call("list", path, params=tuple(sorted(params.items()))))
+    def list(
+        self, path: str, key: str | None = None, params: dict | None = None, page_size: int | None = None
+    ) -> list[dict]:
+        self.calls.append(Call("list", path, params=tuple(sorted((params or {}).items()))))
         return [copy.deepcopy(row) for _, row in sorted(self._table(path).items())]
 
     def post(self, path: str, payloads: list[dict], *, idempotent: bool = False) -> list[dict]:
