@@ -1,0 +1,114 @@
+"""Where the program's files live: the config beside the executable, logs in the "Start in" folder.
+
+A onefile PyInstaller build unpacks itself into a temporary folder, so ``__file__`` is never a place
+to keep anything: when frozen, the program's own folder is the folder of ``sys.executable``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path, PureWindowsPath
+from typing import Callable
+
+CONFIG_NAME = "HaloIntegrator.config"
+LOG_FOLDER_NAME = "logs"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller build."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def app_dir() -> Path:
+    """The folder the user put the program in (frozen), or the repository root (from source)."""
+    if is_frozen():
+        return Path(os.path.dirname(os.path.abspath(sys.executable)))
+    return Path(__file__).resolve().parent.parent
+
+
+def default_config_path() -> Path:
+    return app_dir() / CONFIG_NAME
+
+
+def key_path_for(config_path: Path) -> Path:
+    """HaloIntegrator.key beside HaloIntegrator.config."""
+    return Path(config_path).with_suffix(".key")
+
+
+def state_path_for(config_path: Path) -> Path:
+    """HaloIntegrator.state beside HaloIntegrator.config."""
+    return Path(config_path).with_suffix(".state")
+
+
+def lock_path_for(config_path: Path) -> Path:
+    """HaloIntegrator.lock beside HaloIntegrator.config."""
+    return Path(config_path).with_suffix(".lock")
+
+
+def windows_system_root() -> str | None:
+    """%SystemRoot% (C:\\Windows) on Windows; None elsewhere."""
+    if os.name != "nt":
+        return None
+    return os.environ.get("SystemRoot") or os.environ.get("windir") or None
+
+
+def is_inside_system_root(folder: Path, system_root: str | None) -> bool:
+    """True when ``folder`` is %SystemRoot% or below it (System32, SysWOW64), in any letter case."""
+    if not system_root:
+        return False
+    folder_parts = [part.casefold() for part in PureWindowsPath(str(folder)).parts]
+    root_parts = [part.casefold() for part in PureWindowsPath(system_root).parts]
+    return len(folder_parts) >= len(root_parts) and folder_parts[: len(root_parts)] == root_parts
+
+
+def prepare_writable_dir(folder: Path) -> str:
+    """Create ``folder`` if needed and prove a file can be written in it; "" or the reason it failed.
+
+    A real write is the only honest test (os.access says yes to root and ignores Windows ACLs).
+    """
+    probe = folder / f".write-test-{uuid.uuid4().hex}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
+def choose_log_dir(
+    cwd: Path | None = None,
+    *,
+    check_writable: Callable[[Path], str] = prepare_writable_dir,
+    system_root: Callable[[], str | None] = windows_system_root,
+) -> tuple[Path, str]:
+    """The log folder and, when it is not ``<cwd>/logs``, a sentence saying why (for the log).
+
+    The guide says logs are saved in the Scheduled Task's "Start in" folder. A task with an empty
+    "Start in" runs in C:\\Windows\\System32, which is no place for logs, so the program's folder is
+    used instead; and a temporary folder when even that cannot be written.
+    """
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    wanted = cwd / LOG_FOLDER_NAME
+    fallback = app_dir() / LOG_FOLDER_NAME
+    if is_inside_system_root(cwd, system_root()):
+        reason = (
+            f"The working folder {cwd} is the Windows system folder (a Scheduled Task with an empty "
+            f'"Start in"), so logs are written to {{dest}}; set the task\'s "Start in" to the '
+            f"integrator's folder to keep them there."
+        )
+    else:
+        problem = check_writable(wanted)
+        if not problem:
+            return wanted, ""
+        reason = f"Logs cannot be written to {wanted} ({problem}), so they are written to {{dest}}."
+    if fallback != wanted:
+        if not check_writable(fallback):
+            return fallback, reason.replace("{dest}", str(fallback))
+        reason += f" ({fallback} cannot be written either.)"
+    last_resort = Path(tempfile.gettempdir()) / "HaloIntegrator" / LOG_FOLDER_NAME
+    return last_resort, reason.replace("{dest}", str(last_resort))

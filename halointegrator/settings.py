@@ -1,0 +1,74 @@
+"""The settings the program keeps locally: Halo access, per-connection secrets, options, window state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import unquote
+
+SECRET_SUFFIXES = ("secret", "password")
+
+
+@dataclass
+class HaloSettings:
+    web_app_url: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    api_url: str = ""  # overrides; blank = discovered via /api/AuthInfo
+    auth_url: str = ""
+    tenant: str = ""
+    ca_bundle: str = ""
+    proxy: str = field(default="", repr=False)  # may hold user:password@
+    verify_tls: bool = True
+    request_budget: int = 300
+    budget_window_seconds: int = 300
+    page_size: int = 1000
+    timeout_seconds: float = 60.0
+    unknown: dict[str, Any] = field(default_factory=dict, repr=False)  # keys of a newer version
+
+
+HALO_FIELDS = tuple(f for f in fields(HaloSettings) if f.name != "unknown")
+
+
+def is_secret_key(name: str) -> bool:
+    """Connection settings whose name ends in "secret" or "password" are encrypted."""
+    return name.lower().endswith(SECRET_SUFFIXES)
+
+
+def connection_key(integration: str, connection_id: Any) -> str:
+    return f"{integration}:{connection_id}"
+
+
+def proxy_credentials(proxy: str) -> tuple[str, str] | None:
+    """(user, password) from "http://user:password@host:port"; None when the proxy has none."""
+    authority = proxy.split("://", 1)[-1].split("/", 1)[0]
+    if "@" not in authority:
+        return None
+    user, _, password = authority.rsplit("@", 1)[0].partition(":")
+    return unquote(user), unquote(password)
+
+
+@dataclass
+class Config:
+    halo: HaloSettings = field(default_factory=HaloSettings)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"allow_mass_deactivation": False}
+    gui: dict[str, Any] = field(default_factory=dict)  # window geometry, last tab
+    unknown: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def connection(self, integration: str, connection_id: Any) -> dict[str, Any]:
+        """The local settings of one Halo connection (created empty on first use)."""
+        return self.connections.setdefault(connection_key(integration, connection_id), {})
+
+    def secret_values(self) -> list[str]:
+        """Every non-empty secret value, for log redaction."""
+        values = [self.halo.client_secret]
+        credentials = proxy_credentials(self.halo.proxy)
+        if credentials:
+            raw_password = self.halo.proxy.split("://", 1)[-1].split("@", 1)[0].partition(":")[2]
+            values += [self.halo.proxy, credentials[1], raw_password]
+        for settings in self.connections.values():
+            values += [v for k, v in settings.items() if is_secret_key(k) and isinstance(v, str)]
+        return [value for value in dict.fromkeys(values) if value]
+
+
