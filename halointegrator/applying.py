@@ -40,7 +40,6 @@ def apply(
 ) -> Report:
     """Write ``plan`` to ``halo`` (or only log it when ``dry_run``) and report what was done."""
     report = Report(integration, connection, dry_run=dry_run, refused=list(plan.refused), notes=list(plan.notes))
-    _log_remarks(plan, log)
     writer = _Writer(halo, report, log, max_errors)
     total, done = len(plan.changes), 0
     stage = "Checking what would change" if dry_run else "Writing to Halo"
@@ -70,13 +69,6 @@ def apply(
 
 def _wording(description: str, dry_run: bool) -> str:
     return f"Would {description[:1].lower()}{description[1:]}" if dry_run else description
-
-
-def _log_remarks(plan: Plan, log: logging.Logger) -> None:
-    for reason in plan.refused:
-        log.warning(reason)
-    for note in plan.notes:
-        log.info(note)
 
 
 def _batches(changes: list[Change], batch_size: int) -> Iterator[tuple[EntityKind, list[Change]]]:
@@ -138,7 +130,8 @@ class _Writer:
 
     def _refused(self, change: Change, error: HaloError) -> None:
         self.report.errors.append(RecordError(change.description, str(error)))
-        self.log.error("Halo refused: %s: %s", change.description, error)
+        # Logged now, as the apply may yet stop; the runner lists every refused record again at the end.
+        self.log.warning("Halo refused: %s: %s", change.description, error)
         record = {
             "entity_type": change.kind.name,
             "entity_name": _entity_name(change),

@@ -167,7 +167,7 @@ def test_a_refused_record_fails_alone_and_its_neighbours_land(log, caplog) -> No
     assert logged["date"].endswith("Z") and "entity_id" not in logged
     assert set(logged) - {"id"} <= INTEGRATION_ERROR_FIELDS
     assert any("Halo refused: Create user Person 6" in r.getMessage() for r in caplog.records
-               if r.levelno == logging.ERROR)
+               if r.levelno == logging.WARNING)
 
 
 def test_a_refused_update_names_the_halo_record(log) -> None:
@@ -259,7 +259,7 @@ def test_too_many_refused_records_stop_the_apply(log) -> None:
     assert len([call for call in halo.posts if call.path == "Users"]) < 10
 
 
-def test_report_carries_the_plans_refusals_and_notes(log, caplog) -> None:
+def test_report_carries_the_plans_refusals_and_notes(log) -> None:
     halo = FakeHalo({"Users": [halo_person(n) for n in range(1, 21)]})
     wanted = [person(1), person(1), person(30)]
     the_plan = user_plan(halo, wanted, policy=Policy(max_deactivations=5))
@@ -270,7 +270,6 @@ def test_report_carries_the_plans_refusals_and_notes(log, caplog) -> None:
     assert report.notes == the_plan.notes and len(report.notes) == 1
     assert report.counts == {CREATE: 1, LINK: 0, UPDATE: 0, DEACTIVATE: 0}
     assert not report.ok  # a held-back mass deactivation needs someone to look
-    assert any(r.levelno == logging.WARNING and r.getMessage() == the_plan.refused[0] for r in caplog.records)
 
 
 def test_an_empty_plan_posts_nothing(log) -> None:
