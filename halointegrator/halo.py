@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class RequestBudget:
             if len(self.sent) >= self.limit:
                 wait = self.sent[0] + self.window - now
                 log.info("Waiting %ds for Halo's request budget (%d requests per %ds)",
-                         round(wait + 0.5), self.limit, self.window)
+                         math.ceil(wait), self.limit, self.window)
                 self.sleep(wait)
                 now = self.clock()
                 self._forget_before(now - self.window)
@@ -144,6 +145,7 @@ class HaloClient:
         self._endpoints: Endpoints | None = None
         self._token: str = ""
         self._token_expires = 0.0
+        self._issued: set[str] = set()  # every token this client got: a dropped one may still be echoed
 
     def __repr__(self) -> str:
         return f"HaloClient({getattr(self.settings, 'web_app_url', '')!r}, client_id={self.client_id!r})"
@@ -221,6 +223,7 @@ class HaloClient:
         lifetime = _seconds((data or {}).get("expires_in"), 3600.0)
         margin = TOKEN_MARGIN if lifetime > 2 * TOKEN_MARGIN else lifetime / 2
         self._token, self._token_expires = token, self.clock() + lifetime - margin
+        self._issued.add(token)
         if self.on_token is not None:
             self.on_token(token)
         return token
@@ -332,7 +335,7 @@ class HaloClient:
         return (self._endpoints.api_url if self._endpoints else "") or str(getattr(self.settings, "web_app_url", ""))
 
     def _secrets(self) -> list[str]:
-        return [self._secret, self._token]
+        return [self._secret, _proxy_password(getattr(self.settings, "proxy", "")), *self._issued]
 
     def _clean(self, text: str) -> str:
         return redact(text, self._secrets())
@@ -381,6 +384,13 @@ def _kept_answering(response: requests.Response, host: str, attempts: int) -> st
         text += (" Halo limits how many requests a client may send (hosted Halo: about 300 per 5 minutes); "
                  "lower the request budget setting if this keeps happening.")
     return text
+
+
+def _proxy_password(proxy: Any) -> str:
+    try:
+        return urlsplit(str(proxy or "")).password or ""
+    except ValueError:
+        return ""
 
 
 def _host(url: str) -> str:

@@ -69,7 +69,7 @@ class PageReader:
         if items is None:
             if count == 0:
                 return [], 0
-            expected = f"a '{self.key}' list" if self.key else "a list"
+            expected = f"'{self.key}' list" if self.key else "list of records"
             raise self._error(f"page {page_no} has no {expected} (it has: {', '.join(sorted(map(str, data))[:10])})")
         return self._records(items), count
 
