@@ -1,0 +1,225 @@
+"""Microsoft Graph over requests: app-only token, paging, delta, error explanations.
+
+Retries (429, 502-504, connection errors, Retry-After) live in ``halointegrator.http.RetryPolicy``;
+this module only classifies what is left. A listing either returns every page or raises
+``GraphError``: a short read must never reach the sync engine, which deactivates what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
+from halointegrator.errors import AuthError, SourceError
+from halointegrator.http import RetryPolicy, make_session
+
+GLOBAL = ("https://login.microsoftonline.com", "https://graph.microsoft.com")
+US_GOV = ("https://login.microsoftonline.us", "https://graph.microsoft.us")
+US_DOD = ("https://login.microsoftonline.us", "https://dod-graph.microsoft.us")
+CHINA = ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn")
+# `graphendpoint` numbering is inferred (Halo does not document it): 0/None global, 1 US Gov (GCC High),
+# 2 US DoD, 3 China. `graph_host`, when Halo fills it, names the cloud unambiguously and wins.
+CLOUDS_BY_NUMBER = {0: GLOBAL, 1: US_GOV, 2: US_DOD, 3: CHINA}
+CLOUDS_BY_GRAPH_HOST = {urlsplit(cloud[1]).hostname: cloud for cloud in (GLOBAL, US_GOV, US_DOD, CHINA)}
+
+PAGE_SIZE = 999  # the maximum Graph allows for /users
+DELTA_EXPIRED_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
+AADSTS_ADVICE = {
+    "AADSTS7000215": "the client secret is wrong: paste the secret's Value (not its ID) from the app "
+                     "registration into this connection's App secret",
+    "AADSTS7000222": "the client secret has expired: create a new one in the app registration and "
+                     "enter it as this connection's App secret",
+    "AADSTS700016": "the application (client) id is not registered in this tenant: check the "
+                    "Application ID and Directory ID on the Halo connection",
+    "AADSTS90002": "the tenant (Directory ID) does not exist in this cloud: check the Directory ID "
+                   "and the national cloud",
+    "AADSTS900023": "the Directory ID is not a valid tenant id or domain",
+    "AADSTS1002012": "the scope must end in /.default (client credential flow)",
+    "AADSTS7000218": "the request had no client secret: enter this connection's App secret",
+}
+
+
+class GraphError(SourceError):
+    """Microsoft Graph refused or failed a request; ``status``/``code`` say how."""
+
+    def __init__(self, message: str, status: int | None = None, code: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class DeltaExpired(GraphError):
+    """The stored delta link is no longer valid (410 Gone, syncStateNotFound): read everything again."""
+
+
+@dataclass
+class DeltaResult:
+    """What a delta round said: changed users (merged, last wins), removed ids and the next link."""
+
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removed: dict[str, str] = field(default_factory=dict)  # id -> "deleted" | "changed"
+    delta_link: str = ""
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        user_id = item["id"]
+        if "@removed" in item:
+            self.changed.pop(user_id, None)
+            self.removed[user_id] = (item.get("@removed") or {}).get("reason") or "deleted"
+        else:
+            self.removed.pop(user_id, None)
+            self.changed[user_id] = {**self.changed.get(user_id, {}), **item}
+
+
+def cloud_urls(connection: Mapping[str, Any], local: Mapping[str, Any]) -> tuple[str, str]:
+    """(login root, Graph root) for a connection; the local settings login_url/graph_url override."""
+    host = str(connection.get("graph_host") or "").strip().lower()
+    host = urlsplit(host).hostname if "//" in host else host.split("/")[0]
+    cloud = CLOUDS_BY_GRAPH_HOST.get(host or "")
+    if cloud is None:
+        try:
+            cloud = CLOUDS_BY_NUMBER.get(int(connection.get("graphendpoint") or 0), GLOBAL)
+        except (TypeError, ValueError):
+            cloud = GLOBAL
+    login = str(local.get("login_url") or "").strip() or cloud[0]
+    graph = str(local.get("graph_url") or "").strip() or cloud[1]
+    return login.rstrip("/"), graph.rstrip("/")
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    """(code, message) from a Graph or login error body, whatever its shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", (response.text or "")[:200]
+    if isinstance(body.get("error"), dict):  # Graph: {"error": {"code", "message"}}
+        return str(body["error"].get("code") or ""), str(body["error"].get("message") or "")
+    codes = body.get("error_codes") or []
+    code = f"AADSTS{codes[0]}" if codes else str(body.get("error") or "")
+    return code, str(body.get("error_description") or "").split("\r\n")[0]
+
+
+class GraphClient:
+    """One tenant's Graph, read with an app-only token."""
+
+    def __init__(self, *, tenant: str, client_id: str, client_secret: str, login_url: str, graph_url: str,
+                 session: requests.Session | None = None, retry: RetryPolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic, log: Any = None):
+        self.tenant, self.client_id = tenant, client_id
+        self._secret = client_secret
+        self.login_url, self.graph_url = login_url.rstrip("/"), graph_url.rstrip("/")
+        self.session = session or make_session()
+        self.retry = retry or RetryPolicy()
+        self.clock, self.log = clock, log
+        self._token, self._token_expires = "", 0.0
+        self.requests_made = 0
+
+    def __repr__(self) -> str:  # never the secret or the token
+        return f"GraphClient(tenant={self.tenant!r}, client_id={self.client_id!r}, graph={self.graph_url!r})"
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.requests_made += 1
+        try:
+            return self.retry.send(self.session, method, url, idempotent=True, on_retry=self._on_retry, **kwargs)
+        except requests.RequestException as exc:
+            raise GraphError(f"Could not reach {urlsplit(url).netloc}: {type(exc).__name__}") from None
+
+    def _on_retry(self, *details: Any, **more: Any) -> None:
+        if self.log:
+            self.log.info("Microsoft Graph asked us to wait; retrying (%s)", ", ".join(map(str, details)))
+
+    def token(self) -> str:
+        """A cached app-only access token, renewed a minute before it expires."""
+        if self._token and self.clock() < self._token_expires:
+            return self._token
+        url = f"{self.login_url}/{self.tenant}/oauth2/v2.0/token"
+        form = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self._secret, "scope": f"{self.graph_url}/.default"}
+        response = self._send("POST", url, data=form)
+        if response.status_code != 200:
+            code, message = _error_of(response)
+            advice = AADSTS_ADVICE.get(code, message or f"HTTP {response.status_code}")
+            raise AuthError(f"Microsoft login refused the Entra app ({code or response.status_code}): {advice}")
+        body = response.json()
+        self._token = body["access_token"]
+        self._token_expires = self.clock() + max(int(body.get("expires_in") or 3600) - 60, 0)
+        return self._token
+
+    def get_json(self, url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET one Graph URL (absolute, or a path under the Graph root); one token refresh on 401."""
+        url = url if "//" in url else f"{self.graph_url}{url}"
+        self._same_host(url)
+        for attempt in (1, 2):
+            sent = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
+            response = self._send("GET", url, headers=sent)
+            if response.status_code == 401 and attempt == 1:
+                self._token = ""  # expired or revoked: one fresh token, then give up
+                continue
+            break
+        if response.status_code == 200:
+            return response.json()
+        code, message = _error_of(response)
+        error = DeltaExpired if response.status_code == 410 or code.lower() in DELTA_EXPIRED_CODES else GraphError
+        raise error(f"HTTP {response.status_code} {code}: {message}".rstrip(": "), response.status_code, code)
+
+    def _same_host(self, url: str) -> None:
+        """The bearer token only ever goes to the Graph root we were configured with."""
+        if urlsplit(url).netloc.lower() != urlsplit(self.graph_url).netloc.lower():
+            raise GraphError(f"Microsoft Graph sent a link to another host ({urlsplit(url).netloc}); refused")
+
+    def pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[dict[str, Any]]:
+        """Every page of a listing, following @odata.nextLink exactly as given. Any failed page raises
+        GraphError("... failed on page N of <what> ...") so that nothing downstream acts on a short read."""
+        url = path if "//" in path else f"{self.graph_url}{path}"
+        url += f"?{query_string(params)}" if params else ""
+        page_number, seen = 0, set()
+        while url:
+            page_number += 1
+            if url in seen:
+                raise GraphError(f"Microsoft Graph returned the same page twice while listing {what}; nothing was changed")
+            seen.add(url)
+            try:
+                page = self.get_json(url)
+            except GraphError as exc:
+                raise type(exc)(f"Microsoft Graph failed on page {page_number} of {what}: {exc}; nothing was changed",
+                                exc.status, exc.code) from None
+            yield page
+            url = page.get("@odata.nextLink") or ""
+
+    def list_all(self, path: str, params: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.pages(path, params, what):
+            items.extend(page.get("value") or [])
+        return items
+
+    def delta(self, url: str, what: str = "user changes") -> DeltaResult:
+        """Follow a delta round from `url` (a stored deltaLink, or /users/delta?...) to its deltaLink."""
+        result = DeltaResult()
+        for page in self.pages(url, {}, what):
+            for item in page.get("value") or []:
+                result.add(item)
+            result.delta_link = page.get("@odata.deltaLink") or result.delta_link
+        if not result.delta_link:
+            raise GraphError(f"Microsoft Graph ended the {what} without a delta link; nothing was changed")
+        return result
+
+    def latest_delta_link(self, select: tuple[str, ...]) -> str:
+        """A deltaLink meaning "changes from now on", without reading anyone (`$deltatoken=latest`)."""
+        page = self.get_json("/v1.0/users/delta?" + query_string({"$select": ",".join(select), "$deltatoken": "latest"}))
+        link = page.get("@odata.deltaLink") or ""
+        if not link:
+            raise GraphError("Microsoft Graph gave no delta link for $deltatoken=latest")
+        return link
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """OData query options as Graph expects them: `$` and `,` left readable, spaces as %20."""
+    return urlencode(params, safe="$,'()", quote_via=quote)
+
+
+def quote_odata(text: str) -> str:
+    """A string literal for $filter: single quotes doubled (OData), the whole quoted."""
+    return "'" + text.replace("'", "''") + "'"
