@@ -1,0 +1,279 @@
+"""Reading a directory over LDAP with ldap3: settings, TLS, bind, complete paged searches.
+
+TLS is verified by default (the system's CA store, plus an optional CA file); plain LDAP only when the
+local setting ``allow_plain_ldap`` says so. A read either returns every entry or raises ``SourceError``:
+a short read must never look like people leaving. ``get_info=NO_INFO`` keeps ldap3 from loading the
+server schema: it is not needed, and with it ldap3 2.9 corrupted objectGUID filters.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import ldap3
+from ldap3.core.exceptions import (
+    LDAPCertificateError,
+    LDAPException,
+    LDAPSSLConfigurationError,
+    LDAPStartTLSError,
+)
+
+from halointegrator.errors import Cancelled, SourceError
+from integrations.ad_mapping import SourceEntry, equality_filter
+
+LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
+MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 1000 a page
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+TIMEOUT = 60.0  # seconds: connect and each answer
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    """How to reach and bind to one directory (from Halo's connection record plus local settings)."""
+
+    host: str
+    port: int
+    ldaps: bool
+    starttls: bool  # on a plain port: upgrade with StartTLS (False only with allow_plain_ldap)
+    ca_file: str | None
+    bind_user: str
+    password: str = field(repr=False)
+    page_size: int = MAX_PAGE_SIZE
+    timeout: float = TIMEOUT
+
+    @property
+    def transport(self) -> str:
+        return "LDAPS" if self.ldaps else "StartTLS" if self.starttls else "plain LDAP"
+
+    @property
+    def plain(self) -> bool:
+        return not self.ldaps and not self.starttls
+
+    def address(self) -> str:
+        return f"{'ldaps' if self.ldaps else 'ldap'}://{self.host}:{self.port}"
+
+
+def flag(value: Any, default: bool) -> bool:
+    """A local bool setting, which the config may hold as a bool or as text."""
+    if value is None or value == "":
+        return default
+    return value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
+
+
+def settings_from(connection: dict[str, Any], local: dict[str, Any]) -> LdapSettings:
+    """The settings for one connection; ``SourceError`` says which value is missing or refused."""
+    host = str(connection.get("hostname") or "").strip()
+    if not host:
+        raise SourceError("The connection has no host name: set the domain controller's name in Halo.")
+    port_text = str(connection.get("port") or "").strip()
+    use_ssl = bool(connection.get("use_ssl"))
+    try:
+        port = int(port_text) if port_text else (636 if use_ssl else 389)
+    except ValueError:
+        raise SourceError(f"The connection's port '{port_text}' is not a number: leave it blank for the default.") from None
+    ldaps = use_ssl or port in LDAPS_PORTS
+    starttls = not ldaps and flag(local.get("starttls"), True)
+    if not ldaps and not starttls and not flag(local.get("allow_plain_ldap"), False):
+        raise SourceError("StartTLS is switched off and plain LDAP is not allowed: tick SSL in Halo to use LDAPS, "
+                          "switch StartTLS back on, or (only on a trusted network) set allow_plain_ldap.")
+    password = connection.get("integrator_password") or local.get("bind_password") or ""
+    page_size = _int(connection.get("pagesize")) or MAX_PAGE_SIZE
+    return LdapSettings(
+        host=host, port=port, ldaps=ldaps, starttls=starttls,
+        ca_file=str(local.get("ca_file") or "").strip() or None,
+        bind_user=str(connection.get("username") or "").strip(), password=str(password),
+        page_size=max(1, min(page_size, MAX_PAGE_SIZE)))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def resolve(settings: LdapSettings) -> list[str]:
+    """The addresses the host name resolves to (``SourceError`` when it does not)."""
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise SourceError(f"The host name {settings.host} does not resolve ({error}): check the name in Halo "
+                          f"and this server's DNS.") from None
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def probe_port(settings: LdapSettings) -> None:
+    """Open and close a TCP connection (``SourceError`` when the port does not answer)."""
+    try:
+        socket.create_connection((settings.host, settings.port), timeout=min(settings.timeout, 10)).close()
+    except OSError as error:
+        raise SourceError(f"{settings.host} does not answer on port {settings.port} ({error}): check the port in "
+                          f"Halo, that the domain controller listens on it, and any firewall between.") from None
+
+
+def connect(settings: LdapSettings) -> ldap3.Connection:
+    """An open connection with TLS in place (LDAPS or StartTLS), not yet bound."""
+    try:
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
+    except LDAPSSLConfigurationError:
+        raise SourceError(f"The CA file '{settings.ca_file}' (local setting ca_file) cannot be read: give the full "
+                          f"path of a PEM file.") from None
+    server = ldap3.Server(settings.host, port=settings.port, use_ssl=settings.ldaps, tls=tls,
+                          get_info=ldap3.NONE, connect_timeout=settings.timeout)
+    conn = ldap3.Connection(server, user=settings.bind_user or None, password=settings.password or None,
+                            auto_referrals=False, receive_timeout=settings.timeout, read_only=True,
+                            raise_exceptions=False, return_empty_attributes=False)
+    try:
+        conn.open()
+        if settings.starttls and not conn.start_tls():
+            raise SourceError(f"StartTLS failed on {settings.address()}: {conn.result.get('description')}. "
+                              f"Use LDAPS (tick SSL in Halo) if the server does not offer StartTLS.")
+    except LDAPException as error:
+        close(conn)
+        raise SourceError(explain_connect_error(error, settings)) from None
+    return conn
+
+
+def explain_connect_error(error: Exception, settings: LdapSettings) -> str:
+    """What a failed connect or TLS handshake means, and what to change."""
+    text = str(error)
+    where = f"{settings.address()} ({settings.transport})"
+    if "CERTIFICATE_VERIFY_FAILED" in text and ("hostname" in text.lower() or "IP address mismatch" in text):
+        return _wrong_name(where, settings)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        source = f"the CA file {settings.ca_file}" if settings.ca_file else "this computer's trusted CAs"
+        return (f"The certificate of {where} is not signed by a CA in {source}: set the local setting ca_file to "
+                f"the PEM file of the CA that issued the domain controller's certificate.")
+    if isinstance(error, LDAPCertificateError) or "doesn't match any name" in text:
+        return _wrong_name(where, settings)
+    if "WRONG_VERSION_NUMBER" in text or "UNEXPECTED_EOF" in text or "record layer" in text:
+        return (f"TLS failed on {where}: the port does not seem to speak {settings.transport}. LDAPS is usually "
+                f"port 636 with SSL ticked; StartTLS uses 389 with SSL unticked.")
+    if isinstance(error, LDAPStartTLSError):
+        return f"StartTLS failed on {where}: {_short(text)}."
+    return f"Could not connect to {where}: {_short(text)}."
+
+
+def _wrong_name(where: str, settings: LdapSettings) -> str:
+    return (f"The certificate of {where} does not name {settings.host}: connect with a host name the "
+            f"certificate names (usually the domain controller's full DNS name), or reissue the certificate "
+            f"with {settings.host} in its subject alternative names.")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bind(conn: ldap3.Connection, settings: LdapSettings) -> None:
+    """Bind with the connection's account; ``SourceError`` explains a refusal."""
+    if not settings.bind_user or not settings.password:
+        raise SourceError("The connection has no user name or password: set them in Halo (the password can "
+                          "also be kept locally in the bind_password setting).")
+    try:
+        bound = conn.bind()
+    except LDAPException as error:
+        raise SourceError(f"Bind to {settings.address()} failed: {_short(str(error))}.") from None
+    if not bound:
+        raise SourceError(explain_bind_result(conn.result or {}, settings))
+
+
+def explain_bind_result(result: dict[str, Any], settings: LdapSettings) -> str:
+    description = result.get("description") or f"result {result.get('result')}"
+    if description in ("strongerAuthRequired", "confidentialityRequired"):
+        return (f"The server requires signing or TLS; enable LDAPS or StartTLS ({description} on "
+                f"{settings.address()}, which is {settings.transport}).")
+    if description == "invalidCredentials":
+        return (f"The server refused the user name or password for {settings.bind_user} (invalidCredentials): "
+                f"check them in Halo; AD accepts user@domain, DOMAIN\\user or the account's DN.")
+    return f"Bind as {settings.bind_user} to {settings.address()} failed: {description} {_short(result.get('message') or '')}".strip()
+
+
+def open_bound(settings: LdapSettings) -> ldap3.Connection:
+    conn = connect(settings)
+    try:
+        bind(conn, settings)
+    except SourceError:
+        close(conn)
+        raise
+    return conn
+
+
+def close(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except (LDAPException, OSError):
+        pass
+
+
+def search_all(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recursive: bool = True,
+               attributes: Sequence[str] = (), page_size: int = MAX_PAGE_SIZE,
+               cancel: threading.Event | None = None) -> list[SourceEntry]:
+    """Every entry under ``base_dn`` matching ``ldap_filter``, page by page; any failure raises SourceError."""
+    entries: list[SourceEntry] = []
+    cookie = None
+    scope = ldap3.SUBTREE if recursive else ldap3.LEVEL
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Stopped by the user while reading {base_dn}; nothing was written.")
+        try:
+            conn.search(base_dn, ldap_filter, scope, attributes=list(attributes) or ldap3.NO_ATTRIBUTES,
+                        paged_size=page_size, paged_cookie=cookie)
+        except LDAPException as error:
+            raise SourceError(f"Reading {base_dn} failed after {len(entries)} entries ({_short(str(error))}); "
+                              f"nothing was written.") from None
+        _raise_for_result(conn.result or {}, base_dn, len(entries))
+        entries += [_entry(item) for item in conn.response or [] if item.get("type") == "searchResEntry"]
+        cookie = _next_cookie(conn.result or {})
+        if not cookie:
+            return entries
+
+
+def _entry(item: dict[str, Any]) -> SourceEntry:
+    raw = item.get("raw_attributes") or {}
+    return SourceEntry(item.get("dn") or "", {name.lower(): list(values) for name, values in raw.items()})
+
+
+def _next_cookie(result: dict[str, Any]) -> bytes | None:
+    control = (result.get("controls") or {}).get(PAGED_RESULTS) or {}
+    return (control.get("value") or {}).get("cookie") or None
+
+
+def _raise_for_result(result: dict[str, Any], base_dn: str, read: int) -> None:
+    code, description = result.get("result"), result.get("description") or ""
+    if code == 0:
+        return
+    if description == "noSuchObject":
+        raise SourceError(f"The mapped DN {base_dn} does not exist on the server: correct the mapping in Halo.")
+    if description == "sizeLimitExceeded":
+        raise SourceError(f"The server stopped reading {base_dn} at its size limit after {read} entries and did not "
+                          f"page: nothing was written. Check that the server supports paged results.")
+    if description == "referral":
+        raise SourceError(f"The server referred the read of {base_dn} to another server ({result.get('referrals')}): "
+                          f"connect to a domain controller of that DN's domain.")
+    if description == "invalidDNSyntax":
+        raise SourceError(f"The mapped DN {base_dn} is not a valid DN: correct the mapping in Halo.")
+    message = _short(result.get("message") or "")
+    raise SourceError(f"Reading {base_dn} failed: {description or code} {message}; nothing was written.".replace("  ", " "))
+
+
+def dn_exists(conn: ldap3.Connection, dn: str) -> bool:
+    """Whether ``dn`` names an entry the account can see; other failures raise SourceError."""
+    try:
+        conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=ldap3.NO_ATTRIBUTES)
+    except LDAPException as error:
+        raise SourceError(f"Looking up {dn} failed: {_short(str(error))}.") from None
+    if (conn.result or {}).get("description") == "noSuchObject":
+        return False
+    _raise_for_result(conn.result or {}, dn, 0)
+    return any(item.get("type") == "searchResEntry" for item in conn.response or [])
+
+
+def find_people(conn: ldap3.Connection, base_dn: str, attribute: str, value: str,
+                attributes: Sequence[str] = ()) -> list[SourceEntry]:
+    """People under ``base_dn`` whose ``attribute`` is ``value`` (escaped: ``*`` and ``)`` are literal)."""
+    return search_all(conn, base_dn, equality_filter(attribute, value), attributes=attributes, page_size=100)
