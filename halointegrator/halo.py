@@ -191,7 +191,7 @@ class HaloClient:
             if optional:
                 log.info("Halo's AuthInfo could not be read (%s); using the Auth URL setting", error)
                 return {}
-            raise HaloError(
+            raise type(error)(
                 f"{error} Halo's discovery address is {api_url}/AuthInfo: check the Web App URL, "
                 "or enter the API URL, Auth URL and tenant shown in Configuration > Integrations > Halo Integrator.",
                 error.status,

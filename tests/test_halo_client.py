@@ -374,7 +374,7 @@ def test_no_error_message_or_log_line_holds_a_secret_or_token(rsps, time, caplog
 
 
 def test_proxy_password_is_redacted(rsps, time):
-    rsps.get(API + "/AuthInfo", json={"Message": "via http://user:pr0xy-Pass-word@proxy.corp:3128"}, status=502)
+    rsps.get(API + "/AuthInfo", json={"Message": "via http://user:pr0xy-Pass-word@proxy.corp:3128"}, status=400)
     client = make_client(time, halo_settings(proxy="http://user:pr0xy-Pass-word@proxy.corp:3128"), max_attempts=1)
     with pytest.raises(HaloError) as failure:
         client.endpoints()
