@@ -379,3 +379,95 @@ def test_proxy_password_is_redacted(rsps, time):
     with pytest.raises(HaloError) as failure:
         client.endpoints()
     assert "pr0xy-Pass-word" not in str(failure.value) and "proxy.corp" in str(failure.value)
+
+
+# ---- against the Halo sandbox (a real HTTP server on 127.0.0.1) --------------------------------
+
+
+def sandbox_settings(sandbox, **overrides):
+    options = dict(web_app_url=sandbox.url, client_id="halo-integrator", client_secret="sandbox-secret",
+                   request_budget=0, page_size=3, tenant="")
+    options.update(overrides)
+    return halo_settings(**options)
+
+
+@pytest.fixture
+def sandbox(time):
+    from sandbox.halo_server import HaloSandbox
+
+    with HaloSandbox(clock=time.clock) as running:
+        running.add_many("users", [{"name": f"Person {n}", "site_id": 1, "inactive": n % 4 == 0} for n in range(1, 11)])
+        yield running
+
+
+def test_sandbox_discovery_token_and_complete_paged_read(sandbox, time):
+    client = make_client(time, sandbox_settings(sandbox))
+    assert client.endpoints() == Endpoints(sandbox.api_url, sandbox.auth_url, "sandbox")
+    everyone = client.list("Users", "users", params={"includeinactive": "true"})
+    assert sorted(user["id"] for user in everyone) == sorted(user["id"] for user in sandbox.records("users"))
+    assert client.stats["read"] == 4  # ten users, three a page
+    assert sandbox.counts()["token"] == 1
+
+
+def test_sandbox_post_creates_and_updates(sandbox, time):
+    client = make_client(time, sandbox_settings(sandbox))
+    client.post("Users", [{"name": "Ada Lovelace", "site_id": 2}], idempotent=False)
+    ada = next(user for user in sandbox.records("users") if user["name"] == "Ada Lovelace")
+    client.post("Users", [{"id": ada["id"], "title": "Analyst"}], idempotent=True)
+    assert sandbox.get("users", ada["id"])["title"] == "Analyst"
+
+
+def test_sandbox_expired_token_is_replaced_once(sandbox, time):
+    client = make_client(time, sandbox_settings(sandbox))
+    client.get("Agent/me")
+    sandbox.expire_tokens()
+    assert client.get("Agent/me")["is_admin"] is True
+    assert sandbox.counts()["token"] == 2
+
+
+def test_sandbox_refuses_wrong_secret_and_unknown_tenant(sandbox, time):
+    with pytest.raises(AuthError, match="refused the client ID or secret"):
+        make_client(time, sandbox_settings(sandbox, client_secret="wrong")).token()
+    with pytest.raises(AuthError, match="does not know the tenant 'nope'"):
+        make_client(time, sandbox_settings(sandbox, tenant="nope")).token()
+
+
+def test_sandbox_faults_are_retried_or_explained(sandbox, time):
+    client = make_client(time, sandbox_settings(sandbox))
+    sandbox.faults.fail_next(2, status=503, path_prefix="/api/InstanceInfo")
+    sandbox.faults.reset_next(1, path_prefix="/api/InstanceInfo")
+    assert client.get("InstanceInfo")["app_version"] == "2.184.21"
+    assert client.stats["retry"] == 3
+    sandbox.faults.html_next(1, path_prefix="/api/Agent")
+    with pytest.raises(HaloError, match="HTML page instead of JSON"):
+        client.get("Agent/me")
+
+
+def test_sandbox_create_not_repeated_after_reset(sandbox, time):
+    client = make_client(time, sandbox_settings(sandbox))
+    client.token()
+    sandbox.faults.reset_next(1, path_prefix="/api/Users")
+    with pytest.raises(RetriableError, match="Cannot reach Halo"):
+        client.post("Users", [{"name": "Grace Hopper", "site_id": 1}], idempotent=False)
+    assert sandbox.counts()["write"] == 1
+
+
+def test_sandbox_budget_keeps_under_halos_rate_limit(time):
+    from sandbox.halo_server import HaloSandbox
+
+    with HaloSandbox(clock=time.clock, rate_limit=5, rate_window=60) as limited:
+        client = make_client(time, sandbox_settings(limited, request_budget=5, budget_window_seconds=60))
+        for _ in range(12):
+            client.get("Agent/me")
+        assert 429 not in {entry.get("status") for entry in limited.requests}
+        assert client.stats["retry"] == 0 and len(time.sleeps) == 2
+
+
+def test_sandbox_429_without_a_budget_is_waited_out(time):
+    from sandbox.halo_server import HaloSandbox
+
+    with HaloSandbox(clock=time.clock, rate_limit=3, rate_window=60) as limited:
+        client = make_client(time, sandbox_settings(limited), max_attempts=8)
+        for _ in range(4):
+            client.get("Agent/me")
+        assert client.stats["retry"] >= 1 and time.sleeps
