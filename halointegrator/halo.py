@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from halointegrator.budget import BudgetedSession, RequestBudget
 from halointegrator.errors import AuthError, ConfigError, HaloError, RetriableError
 from halointegrator.http import (
     NOT_PROCESSED_STATUSES,
@@ -65,49 +64,6 @@ def web_app_base(url: str) -> str:
     return base[: -len("/api")] if base.lower().endswith("/api") else base
 
 
-class RequestBudget:
-    """At most ``limit`` requests per rolling ``window`` seconds; ``acquire`` waits for a free slot."""
-
-    def __init__(self, limit: int, window: float, *, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self.limit = int(limit or 0)
-        self.window = float(window or 0)
-        self.clock = clock
-        self.sleep = sleep
-        self.sent: collections.deque[float] = collections.deque()
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        if self.limit <= 0 or self.window <= 0:
-            return
-        with self.lock:
-            now = self.clock()
-            self._forget_before(now - self.window)
-            if len(self.sent) >= self.limit:
-                wait = self.sent[0] + self.window - now
-                log.info("Waiting %ds for Halo's request budget (%d requests per %ds)",
-                         math.ceil(wait), self.limit, self.window)
-                self.sleep(wait)
-                now = self.clock()
-                self._forget_before(now - self.window)
-            self.sent.append(now)
-
-    def _forget_before(self, cutoff: float) -> None:
-        while self.sent and self.sent[0] <= cutoff:
-            self.sent.popleft()
-
-
-class _BudgetedSession:
-    """Counts every attempt, retries included, against the budget."""
-
-    def __init__(self, session: requests.Session, budget: RequestBudget):
-        self.session = session
-        self.budget = budget
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        self.budget.acquire()
-        return self.session.request(method, url, **kwargs)
-
-
 class HaloClient:
     """One Halo instance, as the Integrator's application user sees it."""
 
@@ -139,7 +95,7 @@ class HaloClient:
             clock=clock,
             sleep=sleep,
         )
-        self._budgeted = _BudgetedSession(session, self.budget)
+        self._budgeted = BudgetedSession(session, self.budget)
         self.on_token = on_token
         self.stats: collections.Counter = collections.Counter()
         self._endpoints: Endpoints | None = None

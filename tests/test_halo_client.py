@@ -293,7 +293,7 @@ def test_truncated_json(halo, time):
 
 
 def test_budget_waits_for_a_free_slot_and_says_so(halo, time, caplog):
-    caplog.set_level(logging.INFO, logger="halointegrator.halo")
+    caplog.set_level(logging.INFO)
     halo.get(API + "/Users/1", json={"id": 1})
     client = make_client(time, halo_settings(request_budget=3, budget_window_seconds=300))
     client.endpoints()  # discovery: one request

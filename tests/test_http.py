@@ -382,6 +382,9 @@ def test_truncated_json_is_named():
 def test_plain_text_and_empty_bodies():
     assert describe_response_error(answer(500, "Boom", "text/plain"), "h") == "Halo at h answered HTTP 500: Boom."
     assert describe_response_error(answer(502, "", "", "Bad Gateway"), "h") == "Halo at h answered HTTP 502 Bad Gateway."
+    assert describe_response_error(answer(200, "OK", "text/plain"), "h") == (
+        "Halo at h answered HTTP 200 with something that is not JSON: OK"
+    )
 
 
 def test_status_hints_and_service_name():
