@@ -86,7 +86,7 @@ class HaloSandbox:
         self._server = SandboxHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self.api.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"halo-sandbox-{self.port}", daemon=True)
         self._thread.start()
         return self

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SUBSET_PATH = Path(__file__).with_name("openapi_subset.json")
-JSON_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean", "string": "string",
-              "object": "object", "array": "array"}
 
 
 class StrictError(ValueError):
