@@ -1,6 +1,6 @@
 """Reading a directory over LDAP with ldap3: settings, TLS, bind, complete paged searches.
 
-TLS is verified by default (the system's CA store, plus an optional CA file); plain LDAP only when the
+TLS is always verified, by OpenSSL (the system's CA store, plus an optional CA file); plain LDAP only when the
 local setting ``allow_plain_ldap`` says so. A read either returns every entry or raises ``SourceError``:
 a short read must never look like people leaving. ``get_info=NO_INFO`` keeps ldap3 from loading the
 server schema: it is not needed, and with it ldap3 2.9 corrupted objectGUID filters.
@@ -15,12 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import ldap3
-from ldap3.core.exceptions import (
-    LDAPCertificateError,
-    LDAPException,
-    LDAPSSLConfigurationError,
-    LDAPStartTLSError,
-)
+from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 
 from halointegrator.errors import Cancelled, SourceError
 from integrations.ad_mapping import SourceEntry, equality_filter
@@ -28,7 +23,7 @@ from integrations.ad_mapping import SourceEntry, equality_filter
 LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
 MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 1000 a page
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
-TIMEOUT = 60.0  # seconds: connect and each answer
+TIMEOUT = 60  # seconds: connect and each answer (ldap3 packs it into SO_RCVTIMEO: an int)
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
@@ -44,7 +39,7 @@ class LdapSettings:
     bind_user: str
     password: str = field(repr=False)
     page_size: int = MAX_PAGE_SIZE
-    timeout: float = TIMEOUT
+    timeout: int = TIMEOUT
 
     @property
     def transport(self) -> str:
@@ -116,13 +111,35 @@ def probe_port(settings: LdapSettings) -> None:
                           f"Halo, that the domain controller listens on it, and any firewall between.") from None
 
 
+class VerifiedTls(ldap3.Tls):
+    """ldap3's Tls with the certificate and host name checked by OpenSSL itself.
+
+    ldap3 switches the context's hostname check off and calls ``ssl.match_hostname``, which Python 3.12
+    removed (its fallback rejects IP addresses). This context verifies the chain against the system's
+    CAs (the Windows store on Windows) plus the optional ``ca_file``, and the host name, in the handshake.
+    """
+
+    def __init__(self, host: str, ca_file: str | None = None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED)
+        self.host = host
+        self.context = ssl.create_default_context()
+        if ca_file:
+            self.context.load_verify_locations(cafile=ca_file)
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+        wrapped = self.context.wrap_socket(connection.socket, server_hostname=self.host,
+                                           do_handshake_on_connect=do_handshake)
+        self.peer_certificate = wrapped.getpeercert(binary_form=True) if do_handshake else None
+        connection.socket = wrapped
+
+
 def connect(settings: LdapSettings) -> ldap3.Connection:
     """An open connection with TLS in place (LDAPS or StartTLS), not yet bound."""
     try:
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
-    except LDAPSSLConfigurationError:
-        raise SourceError(f"The CA file '{settings.ca_file}' (local setting ca_file) cannot be read: give the full "
-                          f"path of a PEM file.") from None
+        tls = VerifiedTls(settings.host, settings.ca_file)
+    except (OSError, ssl.SSLError):
+        raise SourceError(f"The CA file '{settings.ca_file}' (local setting ca_file) cannot be read as PEM "
+                          f"certificates: give the full path of the CA's PEM file.") from None
     server = ldap3.Server(settings.host, port=settings.port, use_ssl=settings.ldaps, tls=tls,
                           get_info=ldap3.NONE, connect_timeout=settings.timeout)
     conn = ldap3.Connection(server, user=settings.bind_user or None, password=settings.password or None,
@@ -146,14 +163,18 @@ def explain_connect_error(error: Exception, settings: LdapSettings) -> str:
     if "CERTIFICATE_VERIFY_FAILED" in text and ("hostname" in text.lower() or "IP address mismatch" in text):
         return _wrong_name(where, settings)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        source = f"the CA file {settings.ca_file}" if settings.ca_file else "this computer's trusted CAs"
-        return (f"The certificate of {where} is not signed by a CA in {source}: set the local setting ca_file to "
-                f"the PEM file of the CA that issued the domain controller's certificate.")
-    if isinstance(error, LDAPCertificateError) or "doesn't match any name" in text:
-        return _wrong_name(where, settings)
+        source = f"the CA file {settings.ca_file} or " if settings.ca_file else ""
+        return (f"The certificate of {where} is not signed by a CA in {source}this computer's trusted CAs: set "
+                f"the local setting ca_file to the PEM file of the CA that issued the domain controller's "
+                f"certificate.")
     if "WRONG_VERSION_NUMBER" in text or "UNEXPECTED_EOF" in text or "record layer" in text:
         return (f"TLS failed on {where}: the port does not seem to speak {settings.transport}. LDAPS is usually "
                 f"port 636 with SSL ticked; StartTLS uses 389 with SSL unticked.")
+    if settings.starttls and ("terminated by server" in text or "closed" in text.lower()):
+        return (f"{where} closed the connection before StartTLS: if the port is LDAPS (usually 636), tick SSL "
+                f"in Halo.")
+    if "invalid server address" in text:
+        return f"Could not connect to {where}: the host name {settings.host} does not resolve; check it in Halo."
     if isinstance(error, LDAPStartTLSError):
         return f"StartTLS failed on {where}: {_short(text)}."
     return f"Could not connect to {where}: {_short(text)}."

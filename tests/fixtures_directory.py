@@ -1,0 +1,80 @@
+"""Real directories for the tests: a session-wide slapd (1,200 people) and a session-wide Samba AD DC.
+
+Import the fixtures into a test module (``from tests.fixtures_directory import slapd, samba``). Where the
+binaries are missing the tests are skipped with the reason, except on CI (env CI set), where a missing
+server is a failure: CI must not go green by skipping the directory tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from sandbox.directory import (
+    DirectoryHandle,
+    DirectoryUnavailable,
+    samba_available,
+    slapd_available,
+    start_samba,
+    start_slapd,
+)
+
+SLAPD_USERS = 1200
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or on CI fail: a directory test that cannot run there is a broken CI image."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def started(start, workdir: Path, **options) -> DirectoryHandle:
+    try:
+        return start(workdir, **options)
+    except DirectoryUnavailable as error:
+        unavailable(str(error))
+        raise  # not reached: unavailable() raises
+
+
+def require_slapd() -> None:
+    if reason := slapd_available():
+        unavailable(reason)
+
+
+def require_samba() -> None:
+    if reason := samba_available():
+        unavailable(reason)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory) -> Iterator[DirectoryHandle]:
+    """slapd with 1,200 people over three OUs; shared: tests must not change its data."""
+    require_slapd()
+    handle = started(start_slapd, tmp_path_factory.mktemp("slapd"), users=SLAPD_USERS)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def fresh_slapd(tmp_path) -> Iterator[DirectoryHandle]:
+    """A small slapd of the test's own (60 people), which the test may change or stop."""
+    require_slapd()
+    handle = started(start_slapd, tmp_path / "slapd", users=60)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def samba(tmp_path_factory) -> Iterator[DirectoryHandle]:
+    """A Samba AD DC provisioned once per session (about ten seconds) with 30 people in two OUs.
+
+    Shared: a test that changes data does so in an OU of its own (see ``samba_ou`` in test_ad_sync).
+    """
+    require_samba()
+    handle = started(start_samba, tmp_path_factory.mktemp("samba"), users=30)
+    yield handle
+    handle.stop()
