@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -324,9 +323,8 @@ def test_slow_next_delays_the_answer(halo, api):
     halo.faults.slow_next(1, 0.3, path_prefix="/api/Site")
     with pytest.raises(requests.Timeout):
         api.get(halo.api_url + "/Site", timeout=0.1)
-    started = time.monotonic()
+    assert halo.faults.pending() == 0
     assert api.get(halo.api_url + "/Site", timeout=5).status_code == 200
-    assert time.monotonic() - started < 0.3
 
 
 def test_html_truncate_and_reset(halo, api):
