@@ -1,8 +1,12 @@
-"""The integrations this Integrator runs, by name.
+"""The integrations this Integrator runs, by name, in the order their tabs appear.
 
 An explicit registry, not discovery: dynamic imports break inside a frozen executable.
 """
 
 from halointegrator.model import Integration
+from integrations import active_directory, azure_ad
 
-REGISTRY: dict[str, Integration] = {}
+REGISTRY: dict[str, Integration] = {
+    active_directory.INTEGRATION.name: active_directory.INTEGRATION,
+    azure_ad.INTEGRATION.name: azure_ad.INTEGRATION,
+}
