@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Sequence
 
 import ldap3
 
+from integrations.ldap_source import VerifiedTls  # ldap3's own host check rejects IPs from Python 3.12
 from sandbox.directory_data import SandboxUser
 
 STARTUP_TIMEOUT = 30.0
@@ -58,7 +58,7 @@ class DirectoryHandle:
 
     def admin_connection(self) -> ldap3.Connection:
         """An LDAPS connection bound as the directory's administrator, for changing test data."""
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca_file)
+        tls = VerifiedTls(self.host, self.ca_file)
         server = ldap3.Server(self.host, port=self.ldaps_port, use_ssl=True, tls=tls,
                               get_info=ldap3.NONE, connect_timeout=10)
         return ldap3.Connection(server, self.admin_dn, self.admin_password, auto_bind=True,
