@@ -58,8 +58,11 @@ def imports_of(connection: Mapping[str, Any]) -> tuple[set[str], list[str]]:
 
 def list_connections(halo: Any) -> list[dict]:
     """Every Entra ID connection in Halo, each with its details (mappings, Integrator settings)."""
-    rows = halo.list("azureadconnection", None)
-    return [halo.get(f"azureadconnection/{row['id']}", {"includedetails": "true"}) for row in rows]
+    # GET /api/azureadconnection takes no paging parameters (OpenAPI): one plain GET, a bare array.
+    answer = halo.get("azureadconnection") or []
+    rows = answer if isinstance(answer, list) else answer.get("connections") or answer.get("records") or []
+    return [halo.get(f"azureadconnection/{row['id']}", {"includedetails": "true"})
+            for row in rows if row.get("id") is not None]
 
 
 # ---- check ----------------------------------------------------------------------------------------

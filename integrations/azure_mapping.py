@@ -329,14 +329,3 @@ def map_devices(devices: Iterable[Mapping[str, Any]], site_of_user: Mapping[str,
             wanted.append(map_device(device, mapping, site))
     return wanted, skipped
 
-
-def comparable_asset(record: Mapping[str, Any], field_ids: Iterable[int]) -> dict[str, Any]:
-    """A Halo asset with its `fields` cut down to the mapped ids as sorted {id, value} (a missing field
-    reads as ''), so that it compares equal to a wanted asset whose values did not change."""
-    ids = sorted(set(field_ids))
-    copy = dict(record)
-    if ids:
-        held = {as_int(item.get("id")): item.get("value") for item in record.get("fields") or []}
-        copy["fields"] = [{"id": field_id, "value": "" if held.get(field_id) is None else str(held[field_id])}
-                          for field_id in ids]
-    return copy
