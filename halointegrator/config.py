@@ -162,6 +162,7 @@ class ConfigStore:
 
     def save(self, config: Config) -> None:
         """Write atomically (0600); raise ConfigError, leaving the old file intact, if anything fails."""
+        self.notes = []
         self._refuse_to_overwrite()
         check_halo_types(config.halo, self.path)
         fernet = self._fernet_for_save(config)
@@ -186,8 +187,8 @@ class ConfigStore:
             )
         try:
             mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return
+        except OSError:
+            return  # no file to protect; a folder problem is reported by the write
         if not mode & stat.S_IWUSR:  # checked by hand: root may write anyway, and os.replace ignores it
             raise ConfigError(
                 f"The config file {self.path} is read-only, so the settings were not saved. Clear its read-only "

@@ -84,7 +84,7 @@ def choose_log_dir(
     cwd: Path | None = None,
     *,
     check_writable: Callable[[Path], str] = prepare_writable_dir,
-    system_root: Callable[[], str | None] = windows_system_root,
+    system_root: str | None = None,
 ) -> tuple[Path, str]:
     """The log folder and, when it is not ``<cwd>/logs``, a sentence saying why (for the log).
 
@@ -95,7 +95,7 @@ def choose_log_dir(
     cwd = Path.cwd() if cwd is None else Path(cwd)
     wanted = cwd / LOG_FOLDER_NAME
     fallback = app_dir() / LOG_FOLDER_NAME
-    if is_inside_system_root(cwd, system_root()):
+    if is_inside_system_root(cwd, system_root or windows_system_root()):
         reason = (
             f"The working folder {cwd} is the Windows system folder (a Scheduled Task with an empty "
             f'"Start in"), so logs are written to {{dest}}; set the task\'s "Start in" to the '
