@@ -65,8 +65,14 @@ def connection_name(connection: dict[str, Any]) -> str:
 
 
 def list_connections(halo: Any) -> list[dict]:
-    """Every LDAPConnection record with its details (mappings, field mappings)."""
-    records = halo.list("LDAPConnection", None) or []
+    """Every LDAPConnection record with its details (mappings, field mappings).
+
+    A plain GET: Halo's document gives /LDAPConnection no paging parameters (only clientidoverride).
+    """
+    data = halo.get("LDAPConnection")
+    if isinstance(data, dict):  # an envelope, should Halo answer with one: its list of records
+        data = next((value for value in data.values() if isinstance(value, list)), [])
+    records = [record for record in data or [] if isinstance(record, dict)]
     return [halo.get(f"LDAPConnection/{record['id']}", {"includedetails": "true"})
             for record in records if record.get("id") is not None]
 
@@ -163,6 +169,8 @@ def _site_check(ctx: RunContext, scope: MappingScope) -> Check:
     try:
         site = ctx.halo.get(f"Site/{scope.site_id}") or {}
     except IntegratorError as error:
+        if getattr(error, "status", None) == 404:
+            return Check(label, False, f"Halo has no site {scope.site_id}: choose an existing site for the mapping in Halo")
         return Check(label, False, f"Halo did not return site {scope.site_id}: {error}")
     return Check(label, bool(site.get("id")), str(site.get("name") or ""))
 

@@ -64,11 +64,14 @@ class SandboxUser:
 
 
 def generate_users(count: int, ou_dns: list[str], realm: str, seed: int = 1815,
-                   with_guids: bool = True) -> list[SandboxUser]:
-    """``count`` people spread round-robin over ``ou_dns``; every 7th is disabled, every 5th in groups."""
+                   with_guids: bool = True, first_number: int = 1) -> list[SandboxUser]:
+    """``count`` people spread round-robin over ``ou_dns``; every 7th is disabled, every 5th in groups.
+
+    ``first_number`` makes another batch for the same directory (sAMAccountNames must be unique).
+    """
     rng = random.Random(seed)
     users = []
-    for number in range(1, count + 1):
+    for number in range(first_number, first_number + count):
         given, surname = GIVEN_NAMES[number % len(GIVEN_NAMES)], SURNAMES[(number * 7) % len(SURNAMES)]
         users.append(SandboxUser(
             sam=f"{given[0]}{surname.replace(' ', '').replace('-', '')}{number:04d}".lower(),

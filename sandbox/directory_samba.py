@@ -109,9 +109,15 @@ def populate(handle: DirectoryHandle, people: list[SandboxUser]) -> list[Sandbox
             "sAMAccountName": "svc-halo", "userPrincipalName": handle.bind_dn}, SERVICE_PASSWORD, enabled=True)
         for name in GROUPS:
             conn.add(group_dn(name, BASE_DN), ["top", "group"], {"sAMAccountName": name.replace(" ", "")})
-        stored = []
-        for number, person in enumerate(people, start=1):
-            _add_person(conn, person.dn, user_attributes(person), f"Passw0rd.{number:04d}", not person.disabled)
+    return add_people(handle, people)
+
+
+def add_people(handle: DirectoryHandle, people: list[SandboxUser]) -> list[SandboxUser]:
+    """Add ``people`` (their OUs and the groups exist) and their group memberships; returns them with GUIDs."""
+    stored = []
+    with handle.admin_connection() as conn:
+        for person in people:
+            _add_person(conn, person.dn, user_attributes(person), f"Passw0rd.{person.sam[-4:]}", not person.disabled)
             conn.search(person.dn, "(objectClass=*)", ldap3.BASE, attributes=["objectGUID"])
             stored.append(dataclasses.replace(person, guid=conn.response[0]["raw_attributes"]["objectGUID"][0]))
         for name in GROUPS:
