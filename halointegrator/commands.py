@@ -15,7 +15,7 @@ from halointegrator.config import Config, ConfigStore, HaloSettings, StateStore,
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_INTERNAL, EXIT_OK, ConfigError, IntegratorError
 from halointegrator.lock import RunLock
 from halointegrator.logs import add_secret, setup_logging, write_summary
-from halointegrator.paths import choose_log_dir, default_config_path
+from halointegrator.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
 from halointegrator.run import RunOptions, RunResult, discover, run_all
 
 SECRET_SUFFIXES = ("secret", "password")
@@ -71,7 +71,7 @@ def run_auto(args: Namespace) -> int:
         config = load_config(config_path(args))
         for warning in validate_halo_settings(config.halo)[1]:
             log.warning(warning)
-        with RunLock(config_path(args).with_suffix(".lock")):
+        with RunLock(lock_path_for(config_path(args))):
             result = run_once(args, config, log)
     except IntegratorError as error:
         log.error("%s", error)
@@ -96,7 +96,7 @@ def run_with_config(config: Config, path: Path, options: RunOptions, log: loggin
 
     The local state (Graph delta links) beside the config is saved after a real run only.
     """
-    state_store = StateStore(path.with_suffix(".state"))
+    state_store = StateStore(state_path_for(path))
     state = state_store.load()
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)

@@ -135,6 +135,7 @@ class RetryPolicy:
         base_delay: float = 2.0,
         max_delay: float = 120.0,
         max_total: float = 600.0,
+        max_connection_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -145,6 +146,9 @@ class RetryPolicy:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.max_total = max_total
+        # A host that refuses connections for ~15 s is more likely misconfigured than busy: fail while the
+        # user (or tonight's log) can still act on it, instead of spending the whole 429 budget on it.
+        self.max_connection_attempts = max(1, min(max_connection_attempts, self.max_attempts))
         self.sleep = sleep
         self.clock = clock
         self.rng = rng or random.Random()
@@ -176,7 +180,7 @@ class RetryPolicy:
                 if not self._may_repeat_exception(error, idempotent):
                     raise
                 delay = self.backoff(attempt)
-                if not self._can_wait(attempt, delay, started):
+                if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started):
                     raise
                 reason = short_reason(error)
             else:
