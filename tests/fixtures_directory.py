@@ -23,6 +23,9 @@ from sandbox.directory import (
 )
 
 SLAPD_USERS = 1200
+# Each test module that imports a session fixture gets its own copy of it in pytest, so the servers are
+# kept here: the first module to ask starts one, the others share it (all stop at the session's end).
+_RUNNING: dict[str, DirectoryHandle] = {}
 
 
 def unavailable(reason: str) -> None:
@@ -40,6 +43,18 @@ def started(start, workdir: Path, **options) -> DirectoryHandle:
         raise  # not reached: unavailable() raises
 
 
+def shared(name: str, start, tmp_path_factory, **options) -> DirectoryHandle:
+    if name not in _RUNNING:
+        _RUNNING[name] = started(start, tmp_path_factory.mktemp(name), **options)
+    return _RUNNING[name]
+
+
+def release(name: str) -> None:
+    handle = _RUNNING.pop(name, None)
+    if handle is not None:
+        handle.stop()
+
+
 def require_slapd() -> None:
     if reason := slapd_available():
         unavailable(reason)
@@ -54,9 +69,8 @@ def require_samba() -> None:
 def slapd(tmp_path_factory) -> Iterator[DirectoryHandle]:
     """slapd with 1,200 people over three OUs; shared: tests must not change its data."""
     require_slapd()
-    handle = started(start_slapd, tmp_path_factory.mktemp("slapd"), users=SLAPD_USERS)
-    yield handle
-    handle.stop()
+    yield shared("slapd", start_slapd, tmp_path_factory, users=SLAPD_USERS)
+    release("slapd")
 
 
 @pytest.fixture
@@ -75,6 +89,5 @@ def samba(tmp_path_factory) -> Iterator[DirectoryHandle]:
     Shared: a test that changes data does so in an OU of its own (see ``samba_ou`` in test_ad_sync).
     """
     require_samba()
-    handle = started(start_samba, tmp_path_factory.mktemp("samba"), users=30)
-    yield handle
-    handle.stop()
+    yield shared("samba", start_samba, tmp_path_factory, users=30)
+    release("samba")
