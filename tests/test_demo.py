@@ -6,7 +6,7 @@ import sys
 from tests.cli_helpers import REPO
 
 
-def test_demo_runs_a_full_sync_and_a_second_run_would_change_nothing(tmp_path):
+def test_demo_runs_a_full_sync_and_says_where_the_log_went(tmp_path):
     workdir = tmp_path / "demo"
     result = subprocess.run([sys.executable, "-m", "sandbox", "--users", "60", "--ldap-users", "30",
                              "--workdir", str(workdir)], cwd=REPO, capture_output=True, text=True, timeout=180)
