@@ -1,0 +1,163 @@
+"""Measuring one run: a child process's wall time, CPU time and peak RSS, Halo requests, hosted-budget time.
+
+The child is waited for with ``os.wait4``, which returns the resource usage of that child alone (and of
+any children it waited for, e.g. the PyInstaller bootloader's Python): the CPU of the sandbox servers,
+which run as threads of the benchmark process (or as slapd, another child never waited for here), is
+never counted. ``ru_maxrss`` is the peak resident set in KiB on Linux.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+HOSTED_LIMIT = 300  # hosted Halo: requests per rolling window ...
+HOSTED_WINDOW = 300.0  # ... of 5 minutes
+CONNECTION_PATHS = ("/api/ldapconnection", "/api/azureadconnection")
+ERROR_PATHS = ("/api/integrationerror",)
+
+
+@dataclass
+class ProcessCost:
+    """What one child process cost."""
+
+    exit_code: int
+    started: float  # time.monotonic() just before the child was started
+    wall: float  # seconds from start to exit
+    user: float  # CPU seconds in user mode (the child and the children it waited for)
+    system: float  # CPU seconds in the kernel
+    peak_rss_mb: float  # the largest resident set of the child (or a child it waited for)
+    timed_out: bool = False
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
+
+
+def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessCost:
+    """Run ``command`` in ``cwd``; stdout and stderr go to files there (never a pipe that could fill)."""
+    cwd = Path(cwd)
+    with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL)
+    result: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: result.update(zip(("pid", "status", "usage"), os.wait4(process.pid, 0))),
+                              daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    timed_out = waiter.is_alive()
+    if timed_out:
+        process.kill()
+        waiter.join(30)
+    wall = time.monotonic() - started
+    usage = result["usage"]
+    process.returncode = os.waitstatus_to_exitcode(result["status"])  # Popen must not wait for it again
+    return ProcessCost(process.returncode, started, wall, usage.ru_utime, usage.ru_stime,
+                       usage.ru_maxrss / 1024.0, timed_out)
+
+
+def stamp_requests(halo: Any) -> None:
+    """Give each entry of the Halo sandbox's request log the monotonic time it was logged at ("at")."""
+    if getattr(halo, "_bench_stamped", False):
+        return
+    original = halo._record
+
+    def record(entry: dict[str, Any]) -> None:
+        entry.setdefault("at", time.monotonic())
+        original(entry)
+
+    halo._record = record
+    halo._bench_stamped = True
+
+
+@dataclass
+class HaloRequests:
+    """Halo requests of one run, by kind; writes split by what they write."""
+
+    read: int = 0
+    write: int = 0
+    token: int = 0
+    other: int = 0  # /api/AuthInfo discovery
+    data_writes: int = 0  # POSTs of users, assets, sites, clients
+    writeback_writes: int = 0  # Last Sync / Last Error on the connection record
+    error_writes: int = 0  # copies of refused records in Halo's integration errors
+    records_written: int = 0
+    rate_limited: int = 0
+    times: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def total(self) -> int:
+        return self.read + self.write + self.token + self.other
+
+    def as_dict(self) -> dict[str, int]:
+        names = ("read", "write", "token", "other", "data_writes", "writeback_writes", "error_writes",
+                 "records_written", "rate_limited")
+        return {name: getattr(self, name) for name in names} | {"total": self.total}
+
+
+def count_requests(entries: Iterable[dict[str, Any]]) -> HaloRequests:
+    counted = HaloRequests()
+    for entry in entries:
+        kind = entry.get("kind", "other")
+        bucket = kind if kind in ("read", "write", "token") else "other"
+        setattr(counted, bucket, getattr(counted, bucket) + 1)
+        if kind == "write":
+            path = str(entry.get("path", "")).lower()
+            if path.startswith(CONNECTION_PATHS):
+                counted.writeback_writes += 1
+            elif path.startswith(ERROR_PATHS):
+                counted.error_writes += 1
+            else:
+                counted.data_writes += 1
+            counted.records_written += int(entry.get("records") or 0)
+        counted.rate_limited += bool(entry.get("rate_limited"))
+        if "at" in entry:
+            counted.times.append(float(entry["at"]))
+    counted.times.sort()
+    return counted
+
+
+def hosted_budget_time(times: Sequence[float], started: float, wall: float,
+                       limit: int = HOSTED_LIMIT, window: float = HOSTED_WINDOW) -> float:
+    """How long the run would take if Halo admitted at most ``limit`` requests per rolling ``window``.
+
+    A replay of the request timestamps: a request that would be the (limit+1)th in the window waits
+    until the oldest one leaves it (what the Integrator's client-side budget does), and that wait
+    delays every later request by the same amount; the client's own work between requests is kept.
+    """
+    sent: collections.deque[float] = collections.deque()
+    delay = 0.0
+    for moment in sorted(times):
+        at = moment + delay
+        while sent and sent[0] <= at - window:
+            sent.popleft()
+        if len(sent) >= limit:
+            free_at = sent[0] + window
+            delay += free_at - at
+            at = free_at
+            while sent and sent[0] <= at - window:
+                sent.popleft()
+        sent.append(at)
+    return wall + delay
+
+
+def simple_budget_time(requests: int, wall: float, limit: int = HOSTED_LIMIT, window: float = HOSTED_WINDOW) -> float:
+    """The coarse estimate max(wall, (requests - limit) / limit * window), kept for comparison."""
+    return max(wall, (requests - limit) / limit * window)
+
+
+def first_request_after(times: Sequence[float], started: float) -> float | None:
+    """Seconds from the process start to its first Halo request (None when it made none)."""
+    return (min(times) - started) if times else None
+
+
+def ceil_div(a: int, b: int) -> int:
+    return math.ceil(a / max(1, b))
