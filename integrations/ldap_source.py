@@ -244,7 +244,7 @@ def search_all(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recurs
         try:
             conn.search(base_dn, ldap_filter, scope, attributes=list(attributes) or ldap3.NO_ATTRIBUTES,
                         paged_size=page_size, paged_cookie=cookie)
-        except LDAPException as error:
+        except (LDAPException, OSError) as error:
             raise SourceError(f"Reading {base_dn} failed after {len(entries)} entries ({_short(str(error))}); "
                               f"nothing was written.") from None
         _raise_for_result(conn.result or {}, base_dn, len(entries))

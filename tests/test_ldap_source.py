@@ -1,0 +1,136 @@
+"""The LDAP source without a server: connection settings, complete paging, and what failures say."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from ldap3.core.exceptions import LDAPSessionTerminatedByServerError
+
+from halointegrator.errors import Cancelled, SourceError
+from integrations import ldap_source
+from integrations.ldap_source import LdapSettings
+
+COOKIE = "1.2.840.113556.1.4.319"
+
+
+@pytest.mark.parametrize("connection, local, expected", [
+    ({"port": "", "use_ssl": False}, {}, (389, False, True)),
+    ({"port": "", "use_ssl": True}, {}, (636, True, False)),
+    ({"port": "636", "use_ssl": False}, {}, (636, True, False)),
+    ({"port": "3269"}, {}, (3269, True, False)),
+    ({"port": "3268"}, {}, (3268, False, True)),
+    ({"port": " 10389 ", "use_ssl": True}, {}, (10389, True, False)),
+    ({"port": None}, {"starttls": "false", "allow_plain_ldap": "yes"}, (389, False, False)),
+    ({"port": "389"}, {"starttls": True, "allow_plain_ldap": True}, (389, False, True)),
+])
+def test_transport_from_port_and_settings(connection, local, expected):
+    settings = ldap_source.settings_from({"hostname": "dc1", **connection}, local)
+    assert (settings.port, settings.ldaps, settings.starttls) == expected
+
+
+@pytest.mark.parametrize("connection, local, message", [
+    ({"hostname": " "}, {}, "no host name"),
+    ({"hostname": "dc1", "port": "ldaps"}, {}, "is not a number"),
+    ({"hostname": "dc1"}, {"starttls": False}, "plain LDAP is not allowed"),
+])
+def test_settings_refused(connection, local, message):
+    with pytest.raises(SourceError, match=message):
+        ldap_source.settings_from(connection, local)
+
+
+@pytest.mark.parametrize("pagesize, expected", [(None, 1000), (0, 1000), (250, 250), (5000, 1000), ("300", 300)])
+def test_page_size_defaults_and_caps_at_1000(pagesize, expected):
+    assert ldap_source.settings_from({"hostname": "dc1", "pagesize": pagesize}, {}).page_size == expected
+
+
+def test_password_from_halo_else_local_and_never_shown():
+    halo = ldap_source.settings_from({"hostname": "dc1", "integrator_password": "From.Halo.1"}, {"bind_password": "L"})
+    local = ldap_source.settings_from({"hostname": "dc1", "integrator_password": ""}, {"bind_password": "Local.2"})
+    assert (halo.password, local.password) == ("From.Halo.1", "Local.2")
+    assert "From.Halo.1" not in repr(halo) and "Local.2" not in repr(local)
+
+
+class PagedConnection:
+    """Answers searches page by page like ldap3's sync strategy (result, response), or fails."""
+
+    def __init__(self, pages: list[tuple[dict, list[dict]]], fail_at: int | None = None):
+        self.pages, self.fail_at, self.calls = pages, fail_at, []
+
+    def search(self, base, search_filter, scope, *, attributes, paged_size, paged_cookie):
+        self.calls.append((paged_size, paged_cookie))
+        if self.fail_at == len(self.calls):
+            raise LDAPSessionTerminatedByServerError("session terminated by server")
+        self.result, self.response = self.pages[len(self.calls) - 1]
+        return True
+
+
+def page(entries: int, cookie: bytes | None, start: int = 0, result: int = 0, description: str = "success",
+         references: int = 0) -> tuple[dict, list[dict]]:
+    response = [{"type": "searchResEntry", "dn": f"CN=P{n},OU=S", "raw_attributes": {"sAMAccountName": [b"p%d" % n]}}
+                for n in range(start, start + entries)]
+    response += [{"type": "searchResRef", "uri": ["ldaps://other/DC=x"]}] * references
+    controls = {COOKIE: {"value": {"size": 0, "cookie": cookie}}} if cookie is not None else {}
+    return {"result": result, "description": description, "controls": controls, "message": ""}, response
+
+
+def test_every_page_is_read_and_references_skipped():
+    conn = PagedConnection([page(3, b"c1", 0, references=1), page(3, b"c2", 3), page(2, b"", 6, references=2)])
+    entries = ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+    assert [entry.dn for entry in entries] == [f"CN=P{n},OU=S" for n in range(8)]
+    assert entries[0].attributes == {"samaccountname": [b"p0"]}
+    assert conn.calls == [(3, None), (3, b"c1"), (3, b"c2")]
+
+
+@pytest.mark.parametrize("failing_page, message", [
+    (page(0, None, result=4, description="sizeLimitExceeded"), "size limit after 3 entries"),
+    (page(0, None, result=32, description="noSuchObject"), "does not exist"),
+    (page(0, None, result=10, description="referral"), "referred the read"),
+    (page(0, None, result=51, description="busy"), "failed: busy"),
+])
+def test_a_failed_page_fails_the_whole_read(failing_page, message):
+    conn = PagedConnection([page(3, b"c1"), failing_page])
+    with pytest.raises(SourceError, match=message):
+        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+
+
+def test_a_dropped_connection_fails_the_whole_read():
+    conn = PagedConnection([page(3, b"c1"), page(3, b"c2")], fail_at=2)
+    with pytest.raises(SourceError, match="failed after 3 entries .*nothing was written"):
+        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+
+
+def test_stop_between_pages():
+    cancel = threading.Event()
+    conn = PagedConnection([page(3, b"c1"), page(3, b"")])
+    real_search = conn.search
+
+    def search_then_cancel(*args, **kwargs):
+        cancel.set()
+        return real_search(*args, **kwargs)
+
+    conn.search = search_then_cancel
+    with pytest.raises(Cancelled, match="nothing was written"):
+        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3, cancel=cancel)
+    assert len(conn.calls) == 1
+
+
+SETTINGS = LdapSettings("dc1.corp.com", 636, True, False, None, "svc@corp.com", "Secret.Value.9")
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"result": 8, "description": "strongerAuthRequired"}, "The server requires signing or TLS; enable LDAPS or StartTLS"),
+    ({"result": 13, "description": "confidentialityRequired"}, "requires signing or TLS"),
+    ({"result": 49, "description": "invalidCredentials", "message": "80090308: LdapErr: DSID-0C09044E, data 52e"},
+     "refused the user name or password for svc@corp.com"),
+    ({"result": 53, "description": "unwillingToPerform", "message": "no anonymous"}, "failed: unwillingToPerform"),
+])
+def test_bind_refusals_are_explained(result, expected):
+    message = ldap_source.explain_bind_result(result, SETTINGS)
+    assert expected in message and "Secret.Value.9" not in message
+
+
+def test_missing_credentials_are_refused_before_binding():
+    empty = LdapSettings("dc1", 636, True, False, None, "", "")
+    with pytest.raises(SourceError, match="no user name or password"):
+        ldap_source.bind(object(), empty)
