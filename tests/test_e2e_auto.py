@@ -1,0 +1,117 @@
+"""End to end through `integrator.py AUTO`, as Task Scheduler runs it: a real OpenLDAP directory and the
+Microsoft Graph emulator as sources, the strict Halo sandbox as Halo, the Integrator as a subprocess."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.directory import connection_record
+from sandbox.graph_server import GraphServer, generate_tenant
+from sandbox.halo_server import HaloSandbox
+from tests.cli_helpers import configure, integrator, log_text
+from tests.fixtures_directory import fresh_slapd  # noqa: F401 - a fixture
+
+TENANT_ID, APP_ID, APP_SECRET = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "e2e-graph"
+LONDON, NEW_YORK, HEAD_OFFICE, UNMATCHED = 2, 3, 1, 4
+ENTRA = {
+    "halointegratorenabled": True, "intune_enabled": True, "deactivate_users": True,
+    "createunmatchedusers": True, "unmatchedusersite": UNMATCHED, "defaultsite": HEAD_OFFICE, "default_assettype": 1,
+    "mappings_site": [{"group_name": "Sales Staff", "siteid": LONDON, "sequenceid": 1},
+                      {"group_name": "Engineering Staff", "siteid": NEW_YORK, "sequenceid": 2}],
+}
+pytestmark = pytest.mark.slapd
+
+
+class World:
+    def __init__(self, halo, graph, directory, folder):
+        self.halo, self.graph, self.directory, self.folder = halo, graph, directory, folder
+        self.config = folder / "HaloIntegrator.config"
+        with halo.lock:
+            halo.state["azureadconnections"][1].update(ENTRA)
+            record = connection_record(directory, [LONDON, NEW_YORK, HEAD_OFFICE], name="E2E OpenLDAP")
+            halo.state["ldapconnections"][1].update(record)
+        configure(self.config, halo.url, cwd=folder)
+        configure(self.config, halo.url, cwd=folder, extra=(
+            "--connection", "azure_ad:1", "--set", f"login_url={graph.url}", "--set", f"graph_url={graph.url}",
+            "--secret-env", "app_secret=HALO_TEST_SECRET"), secret=APP_SECRET)
+        configure(self.config, halo.url, cwd=folder, extra=(
+            "--connection", "active_directory:1", "--set", f"ca_file={directory.ca_file}"))
+
+    def auto(self, *options):
+        self.halo.clear_requests()
+        return integrator("AUTO", "--config", str(self.config), *options, cwd=self.folder)
+
+    def record_writes(self) -> int:
+        """POSTs that changed users or assets (the Last Sync write-back is not counted)."""
+        return sum(1 for entry in self.halo.requests
+                   if entry["method"] == "POST" and entry["path"].lower() in ("/api/users", "/api/asset"))
+
+    def ad_users(self) -> dict[str, dict]:
+        return {user["samaccountname"]: user for user in self.halo.records("users") if user.get("activedirectory_dn")}
+
+    def entra_users(self) -> dict[str, dict]:
+        return {user["azureoid"]: user for user in self.halo.records("users") if user.get("azureoid")}
+
+
+@pytest.fixture
+def world(tmp_path, fresh_slapd):  # noqa: F811 - the fixture imported above
+    tenant = generate_tenant(users=150, groups=3, devices=30, seed=5)
+    with HaloSandbox() as halo, GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID,
+                                            client_secret=APP_SECRET) as graph:
+        yield World(halo, graph, fresh_slapd, tmp_path)
+
+
+def test_first_run_lands_everything_and_a_second_run_writes_nothing(world):
+    first = world.auto()
+    assert first.returncode == 0, log_text(world.folder)
+    ad_users = world.ad_users()
+    assert len(ad_users) == len(world.directory.users)
+    site_of_ou = dict(zip(world.directory.ous, [LONDON, NEW_YORK, HEAD_OFFICE]))
+    for person in world.directory.users:
+        halo_user = ad_users[person.sam]
+        assert halo_user["site_id"] == site_of_ou[person.ou_dn]
+        assert halo_user["inactive"] is person.disabled
+        assert halo_user["surname"] == person.surname
+    assert len(world.entra_users()) == len(world.graph.tenant.users)
+    assert len(world.halo.records("assets")) == len(world.graph.tenant.devices)
+    for connection in world.halo.records("ldapconnections") + world.halo.records("azureadconnections"):
+        assert connection["halointegrator_lastsync"] and connection["halointegrator_lasterror"] == ""
+
+    second = world.auto()
+    assert second.returncode == 0
+    assert world.record_writes() == 0
+    assert "nothing to change" in log_text(world.folder)
+
+
+def test_changes_between_runs_reach_halo_and_nothing_else_is_written(world):
+    assert world.auto().returncode == 0
+    enabled = [person for person in world.directory.users if not person.disabled]
+    disabled_person, removed_person = enabled[0], enabled[1]
+    world.directory.disable_user(dn_of(world.directory, disabled_person))
+    world.directory.delete_user(dn_of(world.directory, removed_person))
+    changed = world.graph.change_users(10)
+    result = world.auto()
+    assert result.returncode == 0, log_text(world.folder)
+    ad_users = world.ad_users()
+    assert ad_users[disabled_person.sam]["inactive"] is True
+    assert ad_users[removed_person.sam]["inactive"] is True
+    assert set(changed) <= set(world.entra_users())
+    assert world.record_writes() <= 2  # the AD batch and the Entra batch: one request each
+    assert log_text(world.folder).count("Update user") == 10 + 1  # ten Graph users, one disabled AD user
+
+
+def test_dry_run_changes_nothing_and_lists_what_it_would_do(world):
+    before = {table: world.halo.records(table) for table in ("users", "assets", "ldapconnections", "azureadconnections")}
+    result = world.auto("--dry-run")
+    assert result.returncode == 0
+    after = {table: world.halo.records(table) for table in before}
+    assert after == before
+    assert world.record_writes() == 0
+    log = log_text(world.folder)
+    assert "Would create user" in log and "Would create asset" in log
+
+
+def dn_of(directory, person) -> str:
+    with directory.admin_connection() as connection:
+        connection.search(directory.base_dn, f"(sAMAccountName={person.sam})", attributes=["distinguishedName"])
+        return connection.entries[0].entry_dn
