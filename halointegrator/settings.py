@@ -65,7 +65,7 @@ class Config:
         values = [self.halo.client_secret]
         credentials = proxy_credentials(self.halo.proxy)
         if credentials:
-            raw_password = self.halo.proxy.split("://", 1)[-1].split("@", 1)[0].partition(":")[2]
+            raw_password = self.halo.proxy.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0].partition(":")[2]
             values += [self.halo.proxy, credentials[1], raw_password]
         for settings in self.connections.values():
             values += [v for k, v in settings.items() if is_secret_key(k) and isinstance(v, str)]
