@@ -9,7 +9,6 @@ the mapped OUs are deactivated (never deleted), guarded by the engine's policy.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Callable
 
 from halointegrator import engine
