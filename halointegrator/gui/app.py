@@ -1,0 +1,385 @@
+"""The main window: Configuration | one tab per registered integration | Processes, over one worker.
+
+``main()`` opens it; ``App`` is what the tests build, with the registry, config path, dialogs and
+folder opener injected. The window keeps the in-memory ``Config`` the tabs edit, tells which tabs have
+unsaved changes, saves the encrypted config, and reports errors: an ``IntegratorError`` as its plain
+message, anything else as "Internal error: see the log file <path>" with the traceback in that file.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import sys
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+from typing import Any, Callable
+
+from halointegrator import PRODUCT_NAME, __version__
+from halointegrator.config import Config, ConfigStore, UnreadableSecrets, validate_halo_settings
+from halointegrator.errors import EXIT_CONFIG, EXIT_OK, ConfigError, IntegratorError
+from halointegrator.logs import add_handler, add_secret, current_log_file, remove_handler
+from halointegrator.model import Integration
+from halointegrator.schedule import ScheduledTask, create_windows_task, task_for_this_program
+
+from .config_tab import ConfigTab
+from .integration_tab import IntegrationTab
+from .processes_tab import ProcessesTab
+from .widgets import Dialogs, open_folder
+from .worker import QueueLogHandler, Worker
+
+DEFAULT_SIZE = (960, 760)
+MIN_SIZE = (780, 600)
+SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
+SELFTEST_VARIABLE = "HALO_SELFTEST_MS"
+PROGRESS_COLOUR = "#3b78c2"
+
+
+class GuiUnavailable(IntegratorError):
+    """No display to open the window on (a server without a desktop)."""
+
+    exit_code = EXIT_CONFIG
+
+
+class App:
+    """The window and the state the tabs share."""
+
+    def __init__(
+        self,
+        root: tk.Tk,
+        config_path: Path,
+        *,
+        registry: dict[str, Integration],
+        log: logging.Logger,
+        log_dir: Path,
+        dialogs: Any = None,
+        open_folder: Callable[[Path], None] = open_folder,
+        platform: str = sys.platform,
+        create_task: Callable[[ScheduledTask], str] = create_windows_task,
+    ) -> None:
+        self.root, self.config_path, self.registry = root, Path(config_path), dict(registry)
+        self.log, self.log_dir, self.platform = log, Path(log_dir), platform
+        self.dialogs = dialogs if dialogs is not None else Dialogs(root)
+        self.open_folder, self.create_task = open_folder, create_task
+        self.exit_code = EXIT_OK
+        self.closing = self.closed = False
+        self.store = ConfigStore(self.config_path)
+        self.config, self.load_problem = self._load_config()
+        self.saved_connections = copy.deepcopy(self.config.connections)
+        root.title(f"{PRODUCT_NAME} {__version__}")
+        root.report_callback_exception = self.report_callback_exception
+        _use_native_theme(root)
+        self.worker = Worker(root, on_error=self.report_error, on_busy=self._busy_changed)
+        self._build()
+        self.log_handler = add_handler(QueueLogHandler(self.worker, self.processes_tab.append_log))
+        self._restore_window()
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        root.bind("<Control-s>", lambda _event: self.save())
+        self.log.info("%s %s; configuration %s; logs in %s", PRODUCT_NAME, __version__, self.config_path, self.log_dir)
+        if self.load_problem:
+            root.after_idle(lambda: self.dialogs.error(PRODUCT_NAME, self.load_problem))
+
+    # --- building ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.root.minsize(*MIN_SIZE)
+        self.root.columnconfigure(0, weight=1)
+        self.root.rowconfigure(0, weight=1)
+        self.notebook = ttk.Notebook(self.root)
+        self.notebook.grid(row=0, column=0, sticky="nsew", padx=6, pady=(6, 0))
+        self.config_tab = ConfigTab(self.notebook, self)
+        self.integration_tabs = {name: IntegrationTab(self.notebook, self, integration)
+                                 for name, integration in self.registry.items()}
+        self.processes_tab = ProcessesTab(self.notebook, self)
+        self.tabs: dict[str, Any] = {"configuration": self.config_tab, **self.integration_tabs,
+                                     "processes": self.processes_tab}
+        for key, tab in self.tabs.items():
+            underline = {"configuration": 0, "processes": 0}.get(key, -1)
+            self.notebook.add(tab, text=tab.title, underline=underline)
+        self.notebook.enable_traversal()  # Ctrl+Tab, and Alt+C / Alt+P
+        self.notebook.bind("<<NotebookTabChanged>>", lambda _event: self._tab_changed())
+        bar = ttk.Frame(self.root, padding=(8, 4))
+        bar.grid(row=1, column=0, sticky="ew")
+        bar.columnconfigure(0, weight=1)
+        self.status = ttk.Label(bar, text="")
+        self.status.grid(row=0, column=0, sticky="w")
+        self.busy_label = ttk.Label(bar, text="")
+        self.busy_label.grid(row=0, column=1, sticky="e")
+        self.config_tab.load(self.config.halo)
+        self.set_status(f"Configuration: {self.config_path}" if self.store.exists() else
+                        "No configuration saved yet: fill in the Configuration tab, test it, then Save.")
+
+    def _load_config(self) -> tuple[Config, str]:
+        """The saved config and "" or, when it cannot be used, an empty one and the reason."""
+        try:
+            config = self.store.load()
+        except UnreadableSecrets as error:
+            question = f"{error}\n\nOpen the other settings and re-enter the secrets now?"
+            if not self.dialogs.ask_yes_no(PRODUCT_NAME, question):
+                return Config(), str(error)
+            config = self.store.load(discard_unreadable_secrets=True)
+        except ConfigError as error:
+            return Config(), str(error)
+        for note in self.store.notes:
+            self.log.warning(note)
+        self.register_secrets(config.secret_values())
+        return config, ""
+
+    # --- shared state ------------------------------------------------------------------------------
+    def register_secrets(self, values: Any) -> None:
+        for value in values:
+            if value:
+                add_secret(value)
+
+    def halo_configured(self) -> bool:
+        values = self.config_tab.values()
+        return bool((values["web_app_url"] or values["api_url"]) and values["client_id"] and values["client_secret"])
+
+    def working_config(self) -> Config:
+        """A copy of the config with the settings as shown (saved or not) for the worker; ConfigError if unusable."""
+        config = copy.deepcopy(self.config)
+        config.halo = self.config_tab.settings()
+        self.register_secrets(config.secret_values())
+        return config
+
+    def config_for_run(self) -> Config | None:
+        """The config a run uses; asks to save unsaved changes first. None when the user cancels."""
+        if self.dirty:
+            answer = self.dialogs.ask_yes_no_cancel(
+                "Unsaved changes", "Save the changes before processing?\n\n"
+                "No runs with the settings as shown, without saving them.")
+            if answer is None or (answer and not self.save()):
+                return None
+        try:
+            return self.working_config()
+        except ConfigError as error:
+            self.report_error(error)
+            return None
+
+    @property
+    def dirty(self) -> bool:
+        return any(getattr(tab, "dirty", False) for tab in self.tabs.values())
+
+    def refresh_dirty(self) -> None:
+        """Mark tabs with unsaved changes with "*" and say so in the status line."""
+        tabs = getattr(self, "tabs", {})
+        for tab in tabs.values():
+            if hasattr(tab, "dirty"):
+                self.notebook.tab(tab, text=tab.title + (" *" if tab.dirty else ""))
+        if tabs and self.dirty:
+            self.set_status("Unsaved changes: press Save (Ctrl+S) to keep them.")
+
+    def save(self) -> bool:
+        """Store the encrypted config; False (after saying why) when it was not saved."""
+        try:
+            halo = self.config_tab.settings()
+        except ConfigError as error:
+            self.report_error(error)
+            return False
+        problems, warnings = validate_halo_settings(halo)
+        if problems:
+            self.dialogs.error("Not saved", " ".join(problems))
+            return False
+        if self.load_problem and not self._replace_unreadable():
+            return False
+        self.config.halo = halo
+        self.config.gui = self.window_state()
+        try:
+            self.store.save(self.config)
+        except ConfigError as error:
+            self.report_error(error)
+            return False
+        self.register_secrets(self.config.secret_values())
+        for note in self.store.notes + list(warnings):
+            self.log.warning(note)
+        self.config_tab.load(halo)
+        self.saved_connections = copy.deepcopy(self.config.connections)
+        self.refresh_dirty()
+        self.set_status(f"Saved to {self.config_path}.")
+        return True
+
+    def _replace_unreadable(self) -> bool:
+        question = (f"The configuration file could not be read:\n{self.load_problem}\n\n"
+                    "Keep that file aside as a copy and save these settings in its place?")
+        if not self.dialogs.ask_yes_no("Replace the configuration?", question):
+            return False
+        if self.store.exists():
+            kept = self.store.keep_aside("unreadable")
+            self.log.warning("The unreadable configuration was kept as %s.", kept)
+        self.load_problem = ""
+        return True
+
+    def scheduled_task(self) -> ScheduledTask:
+        return task_for_this_program(self.config_path)
+
+    # --- status and errors -------------------------------------------------------------------------
+    def set_status(self, text: str) -> None:
+        self.status.configure(text=text)
+
+    def _busy_changed(self, job: str) -> None:
+        self.busy_label.configure(text=f"Working: {job}\u2026" if job else "")
+        for tab in self.tabs.values():
+            tab_busy = getattr(tab, "set_busy", None)
+            if tab_busy:
+                tab_busy(bool(job))
+
+    def error_text(self, error: BaseException) -> str:
+        if isinstance(error, IntegratorError):
+            return str(error)
+        return f"Internal error: see the log file {current_log_file() or self.log_dir}"
+
+    def report_error(self, error: BaseException, *, dialog: bool = True) -> None:
+        """A plain message for an expected error; "Internal error" and a logged traceback for a bug."""
+        if isinstance(error, IntegratorError):
+            self.log.error("%s", error)
+        else:
+            self.log.error("Internal error", exc_info=(type(error), error, error.__traceback__))
+        self.set_status(self.error_text(error))
+        if dialog and not self.closed:
+            self.dialogs.error(PRODUCT_NAME, self.error_text(error))
+
+    def show_error(self, error: BaseException) -> None:
+        self.report_error(error)
+
+    def report_callback_exception(self, kind: type, value: BaseException, traceback: Any) -> None:
+        """Tk calls this for an exception in a callback: the same handling as everywhere else."""
+        self.report_error(value)
+
+    # --- window state ------------------------------------------------------------------------------
+    def _tab_changed(self) -> None:
+        tab = self.current_tab()
+        if hasattr(tab, "on_shown"):
+            tab.on_shown()
+
+    def current_tab(self) -> Any:
+        selected = self.notebook.select()
+        return next((tab for tab in self.tabs.values() if str(tab) == selected), None)
+
+    def select_tab(self, key: str) -> None:
+        if key in self.tabs:
+            self.notebook.select(self.tabs[key])
+
+    def window_state(self) -> dict[str, Any]:
+        self.root.update_idletasks()
+        key = next((key for key, tab in self.tabs.items() if tab is self.current_tab()), "configuration")
+        return {"size": f"{self.root.winfo_width()}x{self.root.winfo_height()}", "tab": key}
+
+    def _restore_window(self) -> None:
+        match = SIZE_PATTERN.match(str(self.config.gui.get("size", "")))
+        width, height = (int(match.group(1)), int(match.group(2))) if match else DEFAULT_SIZE
+        width = min(max(width, MIN_SIZE[0]), self.root.winfo_screenwidth())
+        height = min(max(height, MIN_SIZE[1]), self.root.winfo_screenheight())
+        self.root.geometry(f"{width}x{height}")
+        self.select_tab(str(self.config.gui.get("tab", "configuration")))
+
+    def _remember_window(self) -> None:
+        """Write the window size and tab into the saved config (only one that exists and reads)."""
+        state = self.window_state()
+        if state == self.config.gui or self.load_problem or not self.store.exists():
+            return
+        try:
+            stored = self.store.load()
+            stored.gui = state
+            self.store.save(stored)
+        except ConfigError as error:
+            self.log.warning("Could not remember the window size: %s", error)
+
+    # --- closing -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """The window's close button: ask about unsaved changes and a running run, then close cleanly."""
+        if self.closing:
+            return
+        if self.dirty:
+            answer = self.dialogs.ask_yes_no_cancel("Unsaved changes", "Save the changes before closing?")
+            if answer is None or (answer and not self.save()):
+                return
+        if self.processes_tab.running:
+            question = "A run is in progress. Stop it after the current batch and close the window?"
+            if not self.dialogs.ask_yes_no("Close", question):
+                return
+            self.processes_tab.stop()
+            self.closing = True
+            self.set_status("Closing once the run has stopped\u2026")
+            self._close_when_idle()
+            return
+        self.destroy()
+
+    def _close_when_idle(self) -> None:
+        if self.processes_tab.running:
+            self.root.after(100, self._close_when_idle)
+        else:
+            self.destroy()
+
+    def destroy(self) -> None:
+        """Close now, without questions (after close() asked them, or from the self-test timer)."""
+        if self.closed:
+            return
+        self.closing = True
+        try:
+            self._remember_window()
+        finally:
+            self.closed = True
+            remove_handler(self.log_handler)
+            self.worker.stop(timeout=2.0)  # a read still in progress is abandoned: nothing waits on it
+            self.root.destroy()
+
+
+def _use_native_theme(root: tk.Tk) -> None:
+    """Windows' and macOS's own look; "clam" elsewhere, with a progress bar that stands out from its trough."""
+    style = ttk.Style(root)
+    preferred = {"win32": ("vista", "winnative"), "darwin": ("aqua",)}.get(sys.platform, ("clam",))
+    for theme in preferred:
+        if theme in style.theme_names():
+            style.theme_use(theme)
+            break
+    if style.theme_use() == "clam":
+        style.configure("Horizontal.TProgressbar", background=PROGRESS_COLOUR, lightcolor=PROGRESS_COLOUR,
+                        darkcolor=PROGRESS_COLOUR)
+
+
+def make_dpi_aware() -> None:
+    """Sharp text on high-DPI Windows screens; must run before the first window exists."""
+    if sys.platform != "win32":
+        return
+    try:
+        import ctypes
+
+        ctypes.windll.shcore.SetProcessDpiAwareness(1)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        try:
+            ctypes.windll.user32.SetProcessDPIAware()  # type: ignore[attr-defined]  # Windows 7
+        except (AttributeError, OSError):
+            pass
+
+
+def selftest_delay(environ: Any = os.environ) -> int | None:
+    """HALO_SELFTEST_MS=N closes the window after N ms with exit code 0 (the frozen-binary test)."""
+    text = str(environ.get(SELFTEST_VARIABLE, "")).strip()
+    return int(text) if text.isdigit() else None
+
+
+def main(config_path: Path | None = None) -> int:
+    """Open the window; returns the exit code when it is closed."""
+    from halointegrator.commands import registry
+    from halointegrator.logs import setup_logging
+    from halointegrator.paths import choose_log_dir, default_config_path
+
+    make_dpi_aware()
+    log_dir, note = choose_log_dir()
+    log = setup_logging(log_dir)
+    if note:
+        log.warning(note)
+    try:
+        root = tk.Tk()
+    except tk.TclError as error:
+        raise GuiUnavailable(f"Cannot open the window ({error}). On a computer without a desktop, use "
+                             "HaloIntegrator CONFIGURE, CHECK and AUTO instead (HaloIntegrator --help).") from None
+    app = App(root, Path(config_path) if config_path else default_config_path(), registry=registry(),
+              log=log, log_dir=log_dir)
+    delay = selftest_delay()
+    if delay is not None:
+        root.after(delay, app.destroy)
+    root.mainloop()
+    return app.exit_code

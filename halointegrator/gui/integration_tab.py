@@ -1,0 +1,263 @@
+"""One tab per registered integration, built from its declaration alone.
+
+It shows what the integration imports, Halo's connections of its kind (enabled for the Integrator or
+not, Last Sync and Last Error as Halo holds them), the prerequisites with a tick or cross after Check
+Configuration, and the local-only settings of the selected connection (saved encrypted in the config).
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+from typing import Any, Mapping, Sequence
+
+from halointegrator.errors import ConfigError
+from halointegrator.model import Check, Integration, LocalSetting
+from halointegrator.run import ConnectionStatus
+from halointegrator.settings import connection_key
+
+from . import jobs
+from .widgets import CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, mark_of
+
+COLUMNS = (("name", "Connection", 190), ("enabled", "Enabled for Integrator", 250),
+           ("last_sync", "Last Sync", 140), ("last_error", "Last Error", 200), ("check", "Check", 60))
+NEVER = "never"
+
+
+def merge_checks(prerequisites: Sequence[str], checks: Sequence[Check]) -> list[tuple[bool | None, str, str]]:
+    """The rows of the prerequisite list: the enabled check, each declared prerequisite with the check of
+    the same label (a dot while not checked), then any other check the integration returned."""
+    remaining = list(checks)
+    rows: list[tuple[bool | None, str, str]] = []
+    declared = {prerequisite.casefold() for prerequisite in prerequisites}
+    for check in [c for c in remaining if jobs.is_enabled_check(c) and c.label.casefold() not in declared]:
+        rows.append((mark_of(check.ok, check.detail), check.label, check.detail))
+        remaining.remove(check)
+    for prerequisite in prerequisites:
+        match = next((c for c in remaining if c.label.casefold() == prerequisite.casefold()), None)
+        if match is None:
+            rows.append((None, prerequisite, "not checked yet" if not checks else ""))
+        else:
+            rows.append((mark_of(match.ok, match.detail), match.label, match.detail))
+            remaining.remove(match)
+    rows += [(mark_of(check.ok, check.detail), check.label, check.detail) for check in remaining]
+    return rows
+
+
+def display_time(value: Any) -> str:
+    """Halo's date as a person reads it; Halo's empty date (1900-01-01) and none are "never"."""
+    text = str(value or "").strip()
+    if not text or text.startswith(("1900-01-01", "0001-01-01")):
+        return NEVER
+    return text.replace("T", " ").rstrip("Z").split(".")[0]
+
+
+def local_values(settings: Sequence[LocalSetting], typed: Mapping[str, Any], kept: Mapping[str, Any]) -> dict[str, Any]:
+    """The connection's stored local settings after an edit: other keys kept, empty values dropped."""
+    result = {key: value for key, value in kept.items() if key not in typed}
+    for setting in settings:
+        value = typed.get(setting.key)
+        if setting.kind == "bool":
+            value = bool(value)
+        elif setting.kind != "secret":
+            value = str(value or "").strip()
+        if value not in ("", None):
+            result[setting.key] = value
+    return result
+
+
+def meaningful(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings without the empty ones, for telling whether anything changed."""
+    return {key: value for key, value in values.items() if value not in ("", None, False)}
+
+
+class IntegrationTab(ttk.Frame):
+    """The generic tab of one integration; everything it shows comes from the declaration and Halo."""
+
+    def __init__(self, parent: tk.Misc, app: Any, integration: Integration) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.integration = integration
+        self.title = integration.title
+        self.statuses: dict[str, ConnectionStatus] = {}
+        self.results: dict[str, jobs.ConnectionCheck] = {}
+        self.selected = ""  # iid of the connection whose details are shown
+        self.loaded = False
+        scroller = ScrollableFrame(self)
+        scroller.pack(fill="both", expand=True)
+        self.body = scroller.body
+        self.body.columnconfigure(0, weight=1)
+        ttk.Label(self.body, text=integration.description, wraplength=820, justify="left").grid(
+            row=0, column=0, sticky="w", pady=(0, 8))
+        self._build_connections()
+        self._build_prerequisites()
+        self._build_local_settings()
+        self.show_prerequisites()
+
+    def _build_connections(self) -> None:
+        box = ttk.LabelFrame(self.body, text=f"{self.integration.title} connections in Halo", padding=8)
+        box.grid(row=1, column=0, sticky="nsew")
+        box.columnconfigure(0, weight=1)
+        self.tree = ttk.Treeview(box, columns=[c[0] for c in COLUMNS], show="headings", height=5,
+                                 selectmode="browse")
+        for key, heading, width in COLUMNS:
+            self.tree.heading(key, text=heading, anchor="w")
+            self.tree.column(key, width=width, minwidth=50, stretch=key in ("name", "last_error"))
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        self.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
+        self.connection_note = ttk.Label(box, text="", foreground=GREY, wraplength=820, justify="left")
+        self.connection_note.grid(row=1, column=0, sticky="w", pady=(4, 0))
+        buttons = ttk.Frame(box)
+        buttons.grid(row=2, column=0, sticky="w", pady=(6, 0))
+        self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
+        self.refresh_button.grid(row=0, column=0, padx=(0, 8))
+        self.check_button = ttk.Button(buttons, text="Check Configuration", command=self.check)
+        self.check_button.grid(row=0, column=1)
+
+    def _build_prerequisites(self) -> None:
+        self.prerequisite_box = ttk.LabelFrame(self.body, text="Prerequisites", padding=8)
+        self.prerequisite_box.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        self.prerequisites = ChecklistView(self.prerequisite_box, wraplength=800)
+        self.prerequisites.grid(row=0, column=0, sticky="w")
+
+    def _build_local_settings(self) -> None:
+        self.local_box = ttk.LabelFrame(self.body, text="Settings kept on this computer", padding=8)
+        self.local_box.grid(row=3, column=0, sticky="ew", pady=(8, 0))
+        self.local_box.columnconfigure(0, weight=1)
+        if not self.integration.local_settings:
+            ttk.Label(self.local_box, text="This integration has no settings kept on this computer: "
+                      "everything it needs is set in Halo.", foreground=GREY).grid(row=0, column=0, sticky="w")
+            self.form, self.save_button = None, None
+            return
+        self.form = SettingsForm(self.local_box, self.integration.local_settings, dialogs=self.app.dialogs,
+                                 on_change=self._local_changed)
+        self.form.grid(row=0, column=0, sticky="ew")
+        self.save_button = ttk.Button(self.local_box, text="Save", command=self.app.save)
+        self.save_button.grid(row=1, column=0, sticky="w", pady=(6, 0))
+        self._show_local_settings()
+
+    # --- connections -------------------------------------------------------------------------------
+    def on_shown(self) -> None:
+        """The first visit loads the connections, once Halo is configured."""
+        if not self.loaded and self.app.halo_configured():
+            self.refresh()
+
+    def refresh(self) -> None:
+        config = self._working_config()
+        if config is None:
+            return
+        self.loaded = True
+        self.connection_note.configure(text="Reading the connections from Halo\u2026")
+        self.app.worker.submit(f"Reading the {self.title} connections",
+                               lambda: jobs.load_connections(config, self.integration),
+                               on_done=self.show_connections, on_error=self._failed)
+
+    def check(self) -> None:
+        config = self._working_config()
+        if config is None:
+            return
+        self.loaded = True
+        self.prerequisites.show([(None, "Checking", "asking Halo and the source\u2026")])
+        self.app.worker.submit(f"Checking {self.title}",
+                               lambda: jobs.check_connections(config, self.integration, self.app.log),
+                               on_done=self.show_checks, on_error=self._failed)
+
+    def _working_config(self) -> Any:
+        try:
+            return self.app.working_config()
+        except ConfigError as error:
+            self.app.show_error(error)
+            return None
+
+    def show_connections(self, statuses: list[ConnectionStatus]) -> None:
+        self.statuses = {str(status.record.get("id")): status for status in statuses}
+        self.results = {iid: result for iid, result in self.results.items() if iid in self.statuses}
+        self.tree.delete(*self.tree.get_children())
+        for iid, status in self.statuses.items():
+            self.tree.insert("", "end", iid=iid, values=self._row(iid, status))
+        if not statuses:
+            self.connection_note.configure(
+                text=f"Halo has no {self.title} connection yet: add one in Halo and enable it for the Halo Integrator.")
+        if self.selected not in self.statuses:
+            self.selected = next(iter(self.statuses), "")
+        if self.selected:
+            self.tree.selection_set(self.selected)
+        self._selection_changed()
+
+    def _row(self, iid: str, status: ConnectionStatus) -> tuple[str, ...]:
+        record, result = status.record, self.results.get(iid)
+        enabled = "Yes" if status.enabled else f"No: {status.reason}"
+        mark = "" if result is None else (TICK if result.ok else CROSS)
+        return (status.name, enabled, display_time(record.get("halointegrator_lastsync")),
+                str(record.get("halointegrator_lasterror") or ""), mark)
+
+    def show_checks(self, results: list[jobs.ConnectionCheck]) -> None:
+        self.results = {str(result.status.record.get("id")): result for result in results}
+        self.show_connections([result.status for result in results])
+        failed = sum(1 for result in results if not result.ok)
+        if not results:
+            self.prerequisites.show([(False, f"No {self.title} connection in Halo",
+                                      "add one in Halo and enable it for the Halo Integrator")])
+        self.app.set_status(f"{self.title}: {len(results) - failed} of {len(results)} connection(s) ready"
+                            + (f"; the Processes tab's log says what failed." if failed else "."))
+
+    def _failed(self, error: BaseException) -> None:
+        self.connection_note.configure(text=f"Could not read from Halo: {self.app.error_text(error)}")
+        self.show_prerequisites()
+        self.app.report_error(error, dialog=False)
+
+    def _selection_changed(self) -> None:
+        chosen = self.tree.selection()
+        if chosen:
+            self.selected = chosen[0]
+        status = self.statuses.get(self.selected)
+        if status is not None:
+            error = str(status.record.get("halointegrator_lasterror") or "")
+            self.connection_note.configure(text=f"{status.name}: Last Error: {error}" if error else
+                                           f"{status.name}: no error at the last sync.")
+        self.show_prerequisites()
+        self._show_local_settings()
+
+    def show_prerequisites(self) -> None:
+        result = self.results.get(self.selected)
+        checks = result.checks if result else []
+        name = self.statuses[self.selected].name if self.selected in self.statuses else ""
+        self.prerequisite_box.configure(text=f"Prerequisites: {name}" if name else "Prerequisites")
+        self.prerequisites.show(merge_checks(self.integration.prerequisites, checks))
+
+    # --- local settings ----------------------------------------------------------------------------
+    def _connection_key(self) -> str:
+        return connection_key(self.integration.name, self.selected) if self.selected else ""
+
+    def _show_local_settings(self) -> None:
+        if self.form is None:
+            return
+        key = self._connection_key()
+        self.form.set_values(self.app.config.connections.get(key, {}) if key else {})
+        self.form.set_enabled(bool(key))
+        name = self.statuses[self.selected].name if self.selected in self.statuses else ""
+        self.local_box.configure(text=f"Settings kept on this computer for {name}" if name else
+                                 "Settings kept on this computer (choose a connection above)")
+
+    def _local_changed(self) -> None:
+        key = self._connection_key()
+        if not key or self.form is None:
+            return
+        kept = self.app.config.connections.get(key, {})
+        updated = local_values(self.integration.local_settings, self.form.values(), kept)
+        if updated:
+            self.app.config.connections[key] = updated
+        else:
+            self.app.config.connections.pop(key, None)
+        self.app.refresh_dirty()
+
+    @property
+    def dirty(self) -> bool:
+        prefix = f"{self.integration.name}:"
+        current = {k: meaningful(v) for k, v in self.app.config.connections.items() if k.startswith(prefix)}
+        saved = {k: meaningful(v) for k, v in self.app.saved_connections.items() if k.startswith(prefix)}
+        return {k: v for k, v in current.items() if v} != {k: v for k, v in saved.items() if v}
+
+    def set_busy(self, busy: bool) -> None:
+        for button in (self.refresh_button, self.check_button):
+            button.state(["disabled"] if busy else ["!disabled"])
