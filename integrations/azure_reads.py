@@ -62,8 +62,7 @@ def make_client(ctx: Any, connection: Mapping[str, Any], *, quick: bool = False)
     retry = (RetryPolicy(max_attempts=2, max_total=15.0, sleep=sleep, timeout=(10.0, 30.0)) if quick
              else RetryPolicy(sleep=sleep))
     return GraphClient(tenant=str(connection.get("directoryid") or ""), client_id=str(connection.get("applicationid") or ""),
-                       client_secret=secret, login_url=login, graph_url=graph, session=session, retry=retry,
-                       log=ctx.log)
+                       client_secret=secret, login_url=login, graph_url=graph, session=session, retry=retry)
 
 
 def users_fingerprint(mapping: UserMapping, graph_url: str) -> str:
@@ -96,12 +95,19 @@ def read_users(client: GraphClient, mapping: UserMapping, state: Mapping[str, An
         except GraphError as error:
             raise explain(error, USER_PERMISSION) from None
     log.info("Reading every Entra user: %s", reason)
+    notes = []
     try:
         latest = client.latest_delta_link(mapping.select)
+    except GraphError as error:  # a cloud without users delta: every run reads everyone
+        if error.status in (401, 403):
+            raise explain(error, USER_PERMISSION) from None
+        latest = ""
+        notes.append(f"Delta queries are not available ({error}): every run reads all users")
+    try:
         users = client.list_all("/v1.0/users", {"$select": ",".join(mapping.select), "$top": 999}, "users")
     except GraphError as error:
         raise explain(error, USER_PERMISSION) from None
-    return UserRead(full=users, delta_link=latest, notes=[f"Full read ({reason}): {len(users)} user(s)"])
+    return UserRead(full=users, delta_link=latest, notes=[f"Full read ({reason}): {len(users)} user(s)", *notes])
 
 
 def find_groups(client: GraphClient, name: str) -> list[dict[str, Any]]:

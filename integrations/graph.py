@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from halointegrator.errors import AuthError, SourceError
-from halointegrator.http import RetryPolicy, make_session
+from halointegrator.http import RetryPolicy, make_session, redact, short_reason
 
 GLOBAL = ("https://login.microsoftonline.com", "https://graph.microsoft.com")
 US_GOV = ("https://login.microsoftonline.us", "https://graph.microsoft.us")
@@ -107,13 +107,13 @@ class GraphClient:
 
     def __init__(self, *, tenant: str, client_id: str, client_secret: str, login_url: str, graph_url: str,
                  session: requests.Session | None = None, retry: RetryPolicy | None = None,
-                 clock: Callable[[], float] = time.monotonic, log: Any = None):
+                 clock: Callable[[], float] = time.monotonic):
         self.tenant, self.client_id = tenant, client_id
         self._secret = client_secret
         self.login_url, self.graph_url = login_url.rstrip("/"), graph_url.rstrip("/")
         self.session = session or make_session()
         self.retry = retry or RetryPolicy()
-        self.clock, self.log = clock, log
+        self.clock = clock
         self._token, self._token_expires = "", 0.0
         self.requests_made = 0
 
@@ -121,15 +121,13 @@ class GraphClient:
         return f"GraphClient(tenant={self.tenant!r}, client_id={self.client_id!r}, graph={self.graph_url!r})"
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request through the shared retry policy (which logs its waits); reads and the token
+        request are safe to repeat."""
         self.requests_made += 1
         try:
-            return self.retry.send(self.session, method, url, idempotent=True, on_retry=self._on_retry, **kwargs)
+            return self.retry.send(self.session, method, url, idempotent=True, **kwargs)
         except requests.RequestException as exc:
-            raise GraphError(f"Could not reach {urlsplit(url).netloc}: {type(exc).__name__}") from None
-
-    def _on_retry(self, *details: Any, **more: Any) -> None:
-        if self.log:
-            self.log.info("Microsoft Graph asked us to wait; retrying (%s)", ", ".join(map(str, details)))
+            raise GraphError(f"Could not reach {urlsplit(url).netloc}: {short_reason(exc)}") from None
 
     def token(self) -> str:
         """A cached app-only access token, renewed a minute before it expires."""
@@ -141,7 +139,7 @@ class GraphClient:
         response = self._send("POST", url, data=form)
         if response.status_code != 200:
             code, message = _error_of(response)
-            advice = AADSTS_ADVICE.get(code, message or f"HTTP {response.status_code}")
+            advice = AADSTS_ADVICE.get(code) or redact(message, [self._secret]) or f"HTTP {response.status_code}"
             raise AuthError(f"Microsoft login refused the Entra app ({code or response.status_code}): {advice}")
         body = response.json()
         self._token = body["access_token"]

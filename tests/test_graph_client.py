@@ -262,3 +262,39 @@ def test_a_filter_is_sent_with_its_quotes_intact(rsps, fake_time):
         "/v1.0/groups", {"$filter": f"displayName eq {quote_odata(NAME_WITH_QUOTE)}", "$select": "id"}, "groups")
     assert groups == [{"id": "g"}]
     assert "%20" in rsps.calls[1].request.url  # spaces as %20, not +
+
+
+def test_a_week_old_full_read_brings_another(rsps, fake_time):
+    add_token(rsps)
+    mapping = user_mapping_from({"id": 1})
+    rsps.get(DELTA, json={"value": [], "@odata.deltaLink": f"{DELTA}?$deltatoken=latest-2"})
+    rsps.get(USERS, json=users_page(["a"]))
+    state = {"users_delta": f"{DELTA}?$deltatoken=old", "users_fingerprint": users_fingerprint(mapping, GRAPH),
+             "users_full_read_at": 1000.0}
+    read = read_users(make_client(fake_time), mapping, state, now=1000.0 + 8 * 24 * 3600, log=logging.getLogger("t"))
+    assert read.full == [{"id": "a"}] and "more than 7 days old" in read.notes[0]
+    assert not any("deltatoken=old" in call.request.url for call in rsps.calls)
+
+
+def test_a_cloud_without_users_delta_reads_everyone_every_run(rsps, fake_time):
+    add_token(rsps)
+    rsps.get(DELTA, status=400, json={"error": {"code": "Request_UnsupportedQuery", "message": "not here"}})
+    rsps.get(USERS, json=users_page(["a"]))
+    read = read_users(make_client(fake_time), user_mapping_from({"id": 1}), {}, now=1.0, log=logging.getLogger("t"))
+    assert read.full == [{"id": "a"}] and read.delta_link == ""
+    assert "Delta queries are not available" in read.notes[1]
+
+
+def test_a_refused_delta_permission_is_explained(rsps, fake_time):
+    add_token(rsps)
+    rsps.get(DELTA, status=403, json={"error": {"code": "Authorization_RequestDenied", "message": "Insufficient"}})
+    with pytest.raises(GraphError, match="User.Read.All and admin consent"):
+        read_users(make_client(fake_time), user_mapping_from({"id": 1}), {}, now=1.0, log=logging.getLogger("t"))
+
+
+def test_an_unreachable_graph_is_a_source_error(fake_time):
+    client = GraphClient(tenant=TENANT, client_id=APP, client_secret=SECRET, login_url="http://127.0.0.1:9",
+                         graph_url="http://127.0.0.1:9", session=requests.Session(),
+                         retry=RetryPolicy(max_attempts=1, sleep=fake_time.sleep))
+    with pytest.raises(SourceError, match="Could not reach 127.0.0.1:9: connection refused"):
+        client.token()
