@@ -48,13 +48,13 @@ class GraphServer:
         self.url = ""
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> "GraphServer":
+    def start(self, port: int = 0) -> "GraphServer":
         server = self
 
         class Handler(GraphHandler):
             graph = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
@@ -207,3 +207,34 @@ class GraphServer:
                 failing[1] -= 1
             raise GraphError(failing[0], "serviceUnavailable" if failing[0] >= 500 else "BadRequest",
                              f"Injected failure on page {page} of {listing}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the Microsoft login + Graph emulator in the foreground.")
+    parser.add_argument("--port", type=int, default=8098)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--groups", type=int, default=3)
+    parser.add_argument("--devices", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tenant-id", default="sandbox-tenant")
+    parser.add_argument("--client-id", default="graph-app")
+    parser.add_argument("--client-secret", default="graph-secret")
+    args = parser.parse_args(argv)
+    tenant = generate_tenant(users=args.users, groups=args.groups, devices=args.devices, seed=args.seed)
+    server = GraphServer(tenant, tenant_id=args.tenant_id, client_id=args.client_id, client_secret=args.client_secret)
+    server.start(args.port)
+    print(f"Graph emulator: login and Graph at {server.url}  tenant {args.tenant_id!r}  app {args.client_id!r}; "
+          f"groups {', '.join(g['displayName'] for g in tenant.groups.values())}. Ctrl-C stops it.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
