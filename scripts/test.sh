@@ -4,6 +4,6 @@
 # executable and the 1,000-user benchmark. Extra arguments go to pytest (e.g. -m "not samba").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh slapd ldap-utils samba samba-ad-dc xvfb xauth imagemagick xdotool binutils
+bash scripts/setup.sh slapd ldap-utils samba samba-ad-dc samba-ad-provision xvfb xauth imagemagick xdotool binutils
 # --xvfb-backend=xvfb makes a missing Xvfb an error instead of a silently skipped display.
 exec .venv/bin/python -m pytest --xvfb-backend=xvfb -m "not wine" "$@"
