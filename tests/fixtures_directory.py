@@ -7,6 +7,8 @@ server is a failure: CI must not go green by skipping the directory tests.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +23,8 @@ from sandbox.directory import (
     start_samba,
     start_slapd,
 )
+from sandbox.directory_data import generate_users
+from sandbox.directory_samba import add_people
 
 SLAPD_USERS = 1200
 # Each test module that imports a session fixture gets its own copy of it in pytest, so the servers are
@@ -91,3 +95,20 @@ def samba(tmp_path_factory) -> Iterator[DirectoryHandle]:
     require_samba()
     yield shared("samba", start_samba, tmp_path_factory, users=30)
     release("samba")
+
+
+SAMBA_NUMBERS = itertools.count(5000, 100)  # sAMAccountNames of per-test Samba people: unique per test
+
+
+@pytest.fixture
+def samba_ou(samba, request):
+    """An OU of this test's own on the shared Samba DC, with eight people; removed afterwards."""
+    ou = f"OU=Sync {request.node.name[:40]},{samba.base_dn}"
+    with samba.admin_connection() as conn:
+        conn.add(ou, ["top", "organizationalUnit"])
+    own = dataclasses.replace(samba, ous=[ou], users=[], process=None)  # process=None: stop() leaves the DC
+    own.users = add_people(own, generate_users(8, [ou], "corp.example.com", with_guids=False,
+                                                first_number=next(SAMBA_NUMBERS)))
+    yield own
+    with samba.admin_connection() as conn:
+        conn.delete(ou, controls=[("1.2.840.113556.1.4.805", True, None)])  # tree delete

@@ -3,8 +3,6 @@ Samba directories with the Halo sandbox and the real HaloClient."""
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import logging
 import uuid
 
@@ -17,15 +15,12 @@ from halointegrator.settings import HaloSettings
 from integrations import active_directory, ldap_source
 from integrations.ad_mapping import SourceEntry
 from sandbox.directory import connection_record
-from sandbox.directory_data import generate_users
-from sandbox.directory_samba import add_people
 from sandbox.halo_server import HaloSandbox
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import fresh_slapd, samba  # noqa: F401 - fixtures
+from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
 STAFF, LABS = "OU=Staff,DC=corp,DC=com", "OU=Labs,DC=corp,DC=com"
 LOG = logging.getLogger("test.active_directory")
-SAMBA_NUMBERS = itertools.count(5000, 100)  # sAMAccountNames of this module's Samba people: unique per test
 
 
 def person(number: int, ou: str = STAFF, disabled: bool = False, **attributes: str) -> SourceEntry:
@@ -274,20 +269,6 @@ def test_slapd_to_halo_sandbox(fresh_slapd, halo_sandbox):
     after = sandbox_users(sandbox)
     assert after[str(uuid.UUID(bytes_le=leaver.guid))]["inactive"] is True
     assert after[str(uuid.UUID(bytes_le=disabled.guid))]["inactive"] is True
-
-
-@pytest.fixture
-def samba_ou(samba, request):
-    """An OU of this test's own on the shared Samba DC, with eight people; removed afterwards."""
-    ou = f"OU=Sync {request.node.name[:40]},{samba.base_dn}"
-    with samba.admin_connection() as conn:
-        conn.add(ou, ["top", "organizationalUnit"])
-    own = dataclasses.replace(samba, ous=[ou], users=[], process=None)  # process=None: stop() leaves the DC
-    own.users = add_people(own, generate_users(8, [ou], "corp.example.com", with_guids=False,
-                                                first_number=next(SAMBA_NUMBERS)))
-    yield own
-    with samba.admin_connection() as conn:
-        conn.delete(ou, controls=[("1.2.840.113556.1.4.805", True, None)])  # tree delete
 
 
 @pytest.mark.samba

@@ -3,13 +3,15 @@ Microsoft Graph emulator as sources, the strict Halo sandbox as Halo, the Integr
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from sandbox.directory import connection_record
 from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
-from tests.fixtures_directory import fresh_slapd  # noqa: F401 - a fixture
+from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
 TENANT_ID, APP_ID, APP_SECRET = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "e2e-graph"
 LONDON, NEW_YORK, HEAD_OFFICE, UNMATCHED = 2, 3, 1, 4
@@ -115,3 +117,33 @@ def dn_of(directory, person) -> str:
     with directory.admin_connection() as connection:
         connection.search(directory.base_dn, f"(sAMAccountName={person.sam})", attributes=["distinguishedName"])
         return connection.entries[0].entry_dn
+
+
+@pytest.mark.samba
+def test_samba_ad_through_auto(tmp_path, samba_ou):  # noqa: F811 - the fixture imported above
+    """A real AD (Samba): objectGUID identity, userAccountControl, StartTLS; disabled and removed between runs."""
+    with HaloSandbox() as halo:
+        with halo.lock:
+            record = connection_record(samba_ou, [LONDON], name="Samba AD", use_ssl=False)  # StartTLS on 389
+            halo.state["ldapconnections"][1].update(record)
+        config = tmp_path / "HaloIntegrator.config"
+        configure(config, halo.url, cwd=tmp_path)
+        configure(config, halo.url, cwd=tmp_path, extra=(
+            "--connection", "active_directory:1", "--set", f"ca_file={samba_ou.ca_file}"))
+        run = lambda: integrator("AUTO", "--config", str(config), cwd=tmp_path)  # noqa: E731
+        assert run().returncode == 0, log_text(tmp_path)
+        users = {user["third_party_guid"]: user for user in halo.records("users")}
+        assert len(users) == len(samba_ou.users)
+        for person in samba_ou.users:
+            user = users[str(uuid.UUID(bytes_le=person.guid))]
+            assert (user["inactive"], user["site_id"], user["login"]) == (person.disabled, LONDON, person.upn)
+        halo.clear_requests()
+        assert run().returncode == 0
+        assert not [r for r in halo.requests if r["method"] == "POST" and r["path"].lower() == "/api/users"]
+        enabled = [person for person in samba_ou.users if not person.disabled]
+        samba_ou.disable_user(enabled[0].dn)
+        samba_ou.delete_user(enabled[1].dn)
+        assert run().returncode == 0
+        users = {user["third_party_guid"]: user for user in halo.records("users")}
+        for person in enabled[:2]:
+            assert users[str(uuid.UUID(bytes_le=person.guid))]["inactive"] is True
