@@ -89,17 +89,14 @@ def windows_arguments(task: ScheduledTask) -> str:
     return subprocess.list2cmdline(list(task.arguments))
 
 
-def task_xml(task: ScheduledTask, *, user: str = "", start_date: str = "2024-01-01") -> str:
-    """The Task Scheduler 1.2 XML for ``task``: nightly, whether the user is logged on or not (S4U)."""
-    user_line = f"      <UserId>{escape(user)}</UserId>\n" if user else ""
-    return f"""<?xml version="1.0" encoding="UTF-16"?>
-<Task version="1.2" xmlns="{TASK_NAMESPACE}">
+TASK_TEMPLATE = """<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="{namespace}">
   <RegistrationInfo>
     <Description>Runs every integration enabled for the Halo Integrator (AUTO); logs in the Start-in folder.</Description>
   </RegistrationInfo>
   <Triggers>
     <CalendarTrigger>
-      <StartBoundary>{start_date}T{task.hour:02d}:{task.minute:02d}:00</StartBoundary>
+      <StartBoundary>{start}</StartBoundary>
       <Enabled>true</Enabled>
       <ScheduleByDay>
         <DaysInterval>1</DaysInterval>
@@ -123,13 +120,29 @@ def task_xml(task: ScheduledTask, *, user: str = "", start_date: str = "2024-01-
   </Settings>
   <Actions Context="Author">
     <Exec>
-      <Command>{escape(task.program)}</Command>
-      <Arguments>{escape(windows_arguments(task))}</Arguments>
-      <WorkingDirectory>{escape(task.start_in)}</WorkingDirectory>
+      <Command>{command}</Command>
+      <Arguments>{arguments}</Arguments>
+      <WorkingDirectory>{working_directory}</WorkingDirectory>
     </Exec>
   </Actions>
 </Task>
 """
+
+
+def task_xml(task: ScheduledTask, *, user: str = "", start_date: str = "2024-01-01") -> str:
+    """The Task Scheduler 1.2 XML for ``task``: nightly, whether the user is logged on or not (S4U).
+
+    Only one instance at a time (IgnoreNew), started late if the computer was off (StartWhenAvailable),
+    on batteries too, and stopped after four hours should it ever hang.
+    """
+    return TASK_TEMPLATE.format(
+        namespace=TASK_NAMESPACE,
+        start=f"{start_date}T{task.hour:02d}:{task.minute:02d}:00",
+        user_line=f"      <UserId>{escape(user)}</UserId>\n" if user else "",
+        command=escape(task.program),
+        arguments=escape(windows_arguments(task)),
+        working_directory=escape(task.start_in),
+    )
 
 
 def cron_line(task: ScheduledTask) -> str:

@@ -16,9 +16,11 @@ from typing import Any, Callable
 
 import pytest
 
-from halointegrator import engine
+from halointegrator import commands, engine
 from halointegrator.errors import Cancelled
+from halointegrator.logs import setup_logging
 from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Report, Wanted
+from sandbox.halo_server import HaloSandbox
 
 FAKE = "fake_directory"
 USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
@@ -31,6 +33,7 @@ LOCAL_SETTINGS = (
     LocalSetting("server", "Server", "text", ""),
 )
 WAIT_SECONDS = 30.0
+TICK, CROSS = "\u2714", "\u2718"
 
 
 class FakeDialogs:
@@ -165,3 +168,51 @@ def screenshot(root: tk.Tk, name: str) -> Path | None:
                           capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return target
+
+
+@pytest.fixture
+def sandbox():
+    """The Halo sandbox on a free loopback port (seed: both connections disabled)."""
+    with HaloSandbox() as halo:
+        yield halo
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Builds windows with a fake integration (or the registry given), config and logs in tmp_path."""
+    from halointegrator.gui.app import App
+
+    made = []
+
+    def make(registry=None, *, dialogs=None, **options):
+        registry = {FAKE: fake_integration()} if registry is None else registry
+        monkeypatch.setattr(commands, "registry", lambda: registry)  # the runner reads the same registry
+        root = new_root()
+        log = setup_logging(tmp_path / "logs")
+        app = App(root, tmp_path / "HaloIntegrator.config", registry=registry, log=log, log_dir=tmp_path / "logs",
+                  dialogs=dialogs or FakeDialogs(), **options)
+        made.append(app)
+        root.update()
+        return app
+
+    yield make
+    for app in made:
+        if not app.closed:
+            app.destroy()
+
+
+def saved_app(make_app, sandbox, **options):
+    """A window with the sandbox's settings typed in and saved."""
+    app = make_app(**options)
+    fill_halo(app, sandbox)
+    assert app.save(), app.dialogs.calls
+    return app
+
+
+def rows(app):
+    """(mark, text) of each Test Configuration step shown."""
+    return app.config_tab.results.rows
+
+
+def log_text(app):
+    return "\n".join(app.processes_tab.log_lines())

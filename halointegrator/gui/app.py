@@ -28,14 +28,13 @@ from halointegrator.schedule import ScheduledTask, create_windows_task, task_for
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
 from .processes_tab import ProcessesTab
-from .widgets import Dialogs, open_folder
+from .widgets import Dialogs, make_dpi_aware, open_folder, use_native_theme
 from .worker import QueueLogHandler, Worker
 
 DEFAULT_SIZE = (960, 760)
 MIN_SIZE = (780, 600)
 SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
 SELFTEST_VARIABLE = "HALO_SELFTEST_MS"
-PROGRESS_COLOUR = "#3b78c2"
 
 
 class GuiUnavailable(IntegratorError):
@@ -67,11 +66,12 @@ class App:
         self.exit_code = EXIT_OK
         self.closing = self.closed = False
         self.store = ConfigStore(self.config_path)
+        self.secrets_unreadable = False
         self.config, self.load_problem = self._load_config()
         self.saved_connections = copy.deepcopy(self.config.connections)
         root.title(f"{PRODUCT_NAME} {__version__}")
         root.report_callback_exception = self.report_callback_exception
-        _use_native_theme(root)
+        use_native_theme(root)
         self.worker = Worker(root, on_error=self.report_error, on_busy=self._busy_changed)
         self._build()
         self.log_handler = add_handler(QueueLogHandler(self.worker, self.processes_tab.append_log))
@@ -80,7 +80,7 @@ class App:
         root.bind("<Control-s>", lambda _event: self.save())
         self.log.info("%s %s; configuration %s; logs in %s", PRODUCT_NAME, __version__, self.config_path, self.log_dir)
         if self.load_problem:
-            root.after_idle(lambda: self.dialogs.error(PRODUCT_NAME, self.load_problem))
+            root.after_idle(self._explain_load_problem)  # once the window is there to explain it in
 
     # --- building ----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -116,16 +116,32 @@ class App:
         try:
             config = self.store.load()
         except UnreadableSecrets as error:
-            question = f"{error}\n\nOpen the other settings and re-enter the secrets now?"
-            if not self.dialogs.ask_yes_no(PRODUCT_NAME, question):
-                return Config(), str(error)
-            config = self.store.load(discard_unreadable_secrets=True)
+            self.secrets_unreadable = True
+            return Config(), str(error)
         except ConfigError as error:
             return Config(), str(error)
         for note in self.store.notes:
             self.log.warning(note)
         self.register_secrets(config.secret_values())
         return config, ""
+
+    def _explain_load_problem(self) -> None:
+        """Say why the config could not be used; offer to open it without the secrets that cannot be read."""
+        if not self.secrets_unreadable:
+            self.dialogs.error(PRODUCT_NAME, self.load_problem)
+            return
+        question = f"{self.load_problem}\n\nOpen the other settings and re-enter the secrets now?"
+        if not self.dialogs.ask_yes_no(PRODUCT_NAME, question):
+            return
+        try:
+            config = self.store.load(discard_unreadable_secrets=True)
+        except ConfigError as error:
+            self.report_error(error)
+            return
+        self.config, self.load_problem, self.secrets_unreadable = config, "", False
+        self.saved_connections = copy.deepcopy(config.connections)
+        self.config_tab.load(config.halo)
+        self.set_status("Re-enter the secrets that could not be decrypted, then Save.")
 
     # --- shared state ------------------------------------------------------------------------------
     def register_secrets(self, values: Any) -> None:
@@ -324,34 +340,6 @@ class App:
             remove_handler(self.log_handler)
             self.worker.stop(timeout=2.0)  # a read still in progress is abandoned: nothing waits on it
             self.root.destroy()
-
-
-def _use_native_theme(root: tk.Tk) -> None:
-    """Windows' and macOS's own look; "clam" elsewhere, with a progress bar that stands out from its trough."""
-    style = ttk.Style(root)
-    preferred = {"win32": ("vista", "winnative"), "darwin": ("aqua",)}.get(sys.platform, ("clam",))
-    for theme in preferred:
-        if theme in style.theme_names():
-            style.theme_use(theme)
-            break
-    if style.theme_use() == "clam":
-        style.configure("Horizontal.TProgressbar", background=PROGRESS_COLOUR, lightcolor=PROGRESS_COLOUR,
-                        darkcolor=PROGRESS_COLOUR)
-
-
-def make_dpi_aware() -> None:
-    """Sharp text on high-DPI Windows screens; must run before the first window exists."""
-    if sys.platform != "win32":
-        return
-    try:
-        import ctypes
-
-        ctypes.windll.shcore.SetProcessDpiAwareness(1)  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        try:
-            ctypes.windll.user32.SetProcessDPIAware()  # type: ignore[attr-defined]  # Windows 7
-        except (AttributeError, OSError):
-            pass
 
 
 def selftest_delay(environ: Any = os.environ) -> int | None:
