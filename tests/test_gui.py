@@ -19,6 +19,11 @@ from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtur
 gui = pytest.mark.gui
 
 
+def fit_screen(root, width=960, height=760):
+    """The usual window size, or the screen's when Xvfb's is smaller (pytest-xvfb's default is 800x600)."""
+    root.geometry(f"{min(width, root.winfo_screenwidth())}x{min(height, root.winfo_screenheight())}+0+0")
+
+
 # --- the window ------------------------------------------------------------------------------------
 
 @gui
@@ -253,7 +258,7 @@ def test_screenshots_of_every_tab(make_app, sandbox):
     enable_connection(sandbox)
     sandbox.add("ldapconnections", {"name": "Branch office domain", "halointegratorenabled": False})
     app = saved_app(make_app, sandbox)
-    app.root.geometry("960x760+0+0")
+    fit_screen(app.root)
     app.config_tab.test_button.invoke()
     idle(app)
     app.config_tab.toggle_advanced()
@@ -275,7 +280,7 @@ def test_the_real_integrations_get_their_tabs_and_checks(make_app, sandbox):
     from integrations import REGISTRY
 
     app = saved_app(make_app, sandbox, registry=REGISTRY)
-    app.root.geometry("960x760+0+0")
+    fit_screen(app.root)
     titles = [app.notebook.tab(tab, "text") for tab in app.notebook.tabs()]
     assert titles == ["Configuration", *(integration.title for integration in REGISTRY.values()), "Processes"]
     for number, (name, tab) in enumerate(app.integration_tabs.items(), start=4):

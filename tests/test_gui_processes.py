@@ -152,6 +152,9 @@ def test_the_log_is_bounded_and_coloured(make_app):
     assert text.tag_names(f"{MAX_LOG_LINES - 1}.0") == ("error",)
     assert text.tag_names(f"{MAX_LOG_LINES}.0") == ("change",)
     assert text.cget("state") == "disabled"
+    app.select_tab("processes")
+    app.root.update()
+    assert text.yview()[1] == 1.0  # filled while hidden, it shows its end once shown
 
 
 @gui

@@ -13,7 +13,7 @@ from halointegrator.model import Check, LocalSetting
 from halointegrator.settings import HaloSettings
 
 from . import jobs
-from .widgets import GREY, ChecklistView, ScrollableFrame, SettingsForm, mark_of
+from .widgets import GREY, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of
 
 INTEGRATOR_PAGE = "Configuration > Integrations > Halo Integrator"
 BASIC_FIELDS = (
@@ -107,7 +107,7 @@ class ConfigTab(ttk.Frame):
         box.columnconfigure(0, weight=1)
         intro = (f"Copy these from Halo: {INTEGRATOR_PAGE}. Then press Test Configuration, and Save when "
                  "every step has a tick.")
-        ttk.Label(box, text=intro, foreground=GREY, wraplength=760).grid(row=0, column=0, sticky="w", pady=(0, 6))
+        WrappingLabel(box, text=intro, foreground=GREY).grid(row=0, column=0, sticky="ew", pady=(0, 6))
         self.basic = SettingsForm(box, BASIC_FIELDS, dialogs=self.app.dialogs, on_change=self.app.refresh_dirty)
         self.basic.grid(row=1, column=0, sticky="ew")
 
@@ -133,8 +133,9 @@ class ConfigTab(ttk.Frame):
     def _build_results(self) -> None:
         box = ttk.LabelFrame(self.body, text="Test results", padding=8)
         box.grid(row=2, column=0, sticky="ew")
-        self.results = ChecklistView(box, wraplength=760)
-        self.results.grid(row=0, column=0, sticky="nw")
+        box.columnconfigure(0, weight=1)
+        self.results = ChecklistView(box)
+        self.results.grid(row=0, column=0, sticky="ew")
         self.results.show([(None, "Not tested yet", "press Test Configuration")])
 
     @property

@@ -17,10 +17,10 @@ from halointegrator.run import ConnectionStatus
 from halointegrator.settings import connection_key
 
 from . import jobs
-from .widgets import CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, mark_of
+from .widgets import CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of
 
-COLUMNS = (("name", "Connection", 190), ("enabled", "Enabled for Integrator", 250),
-           ("last_sync", "Last Sync", 140), ("last_error", "Last Error", 200), ("check", "Check", 60))
+COLUMNS = (("name", "Connection", 170), ("enabled", "Enabled for Integrator", 210),
+           ("last_sync", "Last Sync", 135), ("last_error", "Last Error", 140), ("check", "Check", 55))
 NEVER = "never"
 
 
@@ -87,8 +87,7 @@ class IntegrationTab(ttk.Frame):
         scroller.pack(fill="both", expand=True)
         self.body = scroller.body
         self.body.columnconfigure(0, weight=1)
-        ttk.Label(self.body, text=integration.description, wraplength=820, justify="left").grid(
-            row=0, column=0, sticky="w", pady=(0, 8))
+        WrappingLabel(self.body, text=integration.description).grid(row=0, column=0, sticky="ew", pady=(0, 8))
         self._build_connections()
         self._build_prerequisites()
         self._build_local_settings()
@@ -105,8 +104,8 @@ class IntegrationTab(ttk.Frame):
             self.tree.column(key, width=width, minwidth=50, stretch=key in ("name", "last_error"))
         self.tree.grid(row=0, column=0, sticky="nsew")
         self.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
-        self.connection_note = ttk.Label(box, text="", foreground=GREY, wraplength=820, justify="left")
-        self.connection_note.grid(row=1, column=0, sticky="w", pady=(4, 0))
+        self.connection_note = WrappingLabel(box, text="", foreground=GREY)
+        self.connection_note.grid(row=1, column=0, sticky="ew", pady=(4, 0))
         buttons = ttk.Frame(box)
         buttons.grid(row=2, column=0, sticky="w", pady=(6, 0))
         self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
@@ -117,8 +116,9 @@ class IntegrationTab(ttk.Frame):
     def _build_prerequisites(self) -> None:
         self.prerequisite_box = ttk.LabelFrame(self.body, text="Prerequisites", padding=8)
         self.prerequisite_box.grid(row=2, column=0, sticky="ew", pady=(8, 0))
-        self.prerequisites = ChecklistView(self.prerequisite_box, wraplength=800)
-        self.prerequisites.grid(row=0, column=0, sticky="w")
+        self.prerequisite_box.columnconfigure(0, weight=1)
+        self.prerequisites = ChecklistView(self.prerequisite_box)
+        self.prerequisites.grid(row=0, column=0, sticky="ew")
 
     def _build_local_settings(self) -> None:
         self.local_box = ttk.LabelFrame(self.body, text="Settings kept on this computer", padding=8)

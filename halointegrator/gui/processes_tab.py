@@ -15,7 +15,7 @@ from halointegrator.run import RunOptions, RunResult
 from halointegrator.schedule import ScheduledTask, cron_line, windows_arguments
 
 from . import jobs
-from .widgets import GREY, ORANGE, RED, scrolled
+from .widgets import GREY, ORANGE, RED, WrappingLabel, scrolled
 
 MAX_LOG_LINES = 5000
 CHANGE_LEVEL = logging.INFO + 5  # the engine's CHANGE level ("Create user ...", "Would create user ...")
@@ -51,6 +51,7 @@ class ProcessesTab(ttk.Frame):
         self.cancel: threading.Event | None = None
         self.running = False
         self.last_result: RunResult | None = None
+        self.following = True  # the log shows its end unless the user scrolled up to read
         self.columnconfigure(0, weight=1)
         self._build_buttons()
         self._build_progress()
@@ -117,8 +118,8 @@ class ProcessesTab(ttk.Frame):
         self.schedule_button.grid(row=len(rows), column=0, sticky="w", pady=(6, 0))
         note = (f"Nightly at {task.hour:02d}:{task.minute:02d}, whether the user is logged on or not. "
                 "Start Processing by hand once first to see that everything works.")
-        ttk.Label(box, text=note, foreground=GREY, wraplength=560).grid(row=len(rows), column=1, sticky="w",
-                                                                        padx=(8, 0), pady=(6, 0))
+        WrappingLabel(box, text=note, foreground=GREY).grid(row=len(rows), column=1, sticky="ew", padx=(8, 0),
+                                                            pady=(6, 0))
 
     def _readonly_row(self, box: ttk.LabelFrame, row: int, label: str, value: str) -> None:
         ttk.Label(box, text=label).grid(row=row, column=0, sticky="w", padx=(0, 8))
@@ -199,14 +200,20 @@ class ProcessesTab(ttk.Frame):
     # --- log ---------------------------------------------------------------------------------------
     def append_log(self, text: str, levelno: int) -> None:
         """Add one record at the end; follow the end unless the user scrolled up; keep the last lines."""
-        following = self.log_text.yview()[1] >= 0.999
+        if self.log_text.winfo_viewable():  # a hidden tab's view says nothing about the user's scrolling
+            self.following = self.log_text.yview()[1] >= 0.999
         self.log_text.configure(state="normal")
         self.log_text.insert("end", text + "\n", log_tag(levelno))
         lines = int(self.log_text.index("end-1c").split(".")[0]) - 1
         if lines > MAX_LOG_LINES:
             self.log_text.delete("1.0", f"{lines - MAX_LOG_LINES + 1}.0")
         self.log_text.configure(state="disabled")
-        if following:
+        if self.following:
+            self.log_text.see("end")
+
+    def on_shown(self) -> None:
+        if self.following:
+            self.log_text.update_idletasks()
             self.log_text.see("end")
 
     def log_lines(self) -> list[str]:

@@ -172,6 +172,21 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
+class WrappingLabel(ttk.Label):
+    """A label whose text wraps at its own width, so it reflows when the window is resized."""
+
+    def __init__(self, parent: tk.Misc, **options: Any) -> None:
+        options.setdefault("wraplength", 600)
+        options.setdefault("justify", "left")
+        super().__init__(parent, **options)
+        self.bind("<Configure>", self._rewrap)
+
+    def _rewrap(self, event: tk.Event) -> None:
+        width = max(event.width - 4, 100)
+        if abs(int(str(self.cget("wraplength")) or 0) - width) > 8:
+            self.configure(wraplength=width)
+
+
 def mark_of(ok: bool, detail: str) -> bool | None:
     """A step that did not run because an earlier one failed gets a dot, not a second cross."""
     return None if not ok and str(detail).startswith("not run") else ok
@@ -180,9 +195,8 @@ def mark_of(ok: bool, detail: str) -> bool | None:
 class ChecklistView(ttk.Frame):
     """Rows of a coloured tick, cross or dot and a sentence; ``rows`` keeps what is shown, for tests."""
 
-    def __init__(self, parent: tk.Misc, *, wraplength: int = 640) -> None:
+    def __init__(self, parent: tk.Misc) -> None:
         super().__init__(parent)
-        self._wraplength = wraplength
         self.rows: list[tuple[str, str]] = []
         self._mark_font = tkfont.nametofont("TkDefaultFont").copy()
         self._mark_font.configure(weight="bold")
@@ -197,8 +211,7 @@ class ChecklistView(ttk.Frame):
             text = f"{label}: {detail}" if detail else label
             ttk.Label(self, text=mark, foreground=colour, font=self._mark_font).grid(
                 row=row, column=0, sticky="nw", padx=(0, 6))
-            ttk.Label(self, text=text, wraplength=self._wraplength, justify="left").grid(
-                row=row, column=1, sticky="w")
+            WrappingLabel(self, text=text).grid(row=row, column=1, sticky="ew")
             self.rows.append((mark, text))
 
 
