@@ -38,7 +38,7 @@ def test_start_processing_fills_the_log_the_progress_and_the_counts(make_app, sa
     assert "Create user Ada Lovelace" in log_text(app)
     assert float(processes.progress.cget("value")) == 100
     (row,) = [processes.results.item(iid, "values") for iid in processes.results.get_children()]
-    assert row[0] == "Fake Directory" and row[2] == "create 3"
+    assert row[0] == "Fake Directory" and row[2].startswith("create 3")
     assert sorted(user["name"] for user in sandbox.records("users")) == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     assert sandbox.get("ldapconnections", 1).get("halointegrator_lastsync")
 
@@ -56,7 +56,7 @@ def test_preview_changes_nothing_in_halo(make_app, sandbox):
         assert sandbox.state == before
     assert "Would create user Grace Hopper" in log_text(app)
     (row,) = [app.processes_tab.results.item(i, "values") for i in app.processes_tab.results.get_children()]
-    assert row[2] == "would create 3"
+    assert row[2].startswith("would create 3")
 
 
 @gui

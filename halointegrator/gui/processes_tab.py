@@ -85,7 +85,7 @@ class ProcessesTab(ttk.Frame):
     def _build_results(self) -> None:
         self.results = ttk.Treeview(self, columns=("integration", "connection", "result"), show="headings", height=3)
         for key, heading, width in (("integration", "Integration", 170), ("connection", "Connection", 190),
-                                    ("result", "Result", 460)):
+                                    ("result", "Result", 360)):
             self.results.heading(key, text=heading, anchor="w")
             self.results.column(key, width=width, stretch=key == "result")
         self.results.grid(row=2, column=0, sticky="ew", pady=(8, 0))
