@@ -362,8 +362,10 @@ def main(config_path: Path | None = None) -> int:
     try:
         root = tk.Tk()
     except tk.TclError as error:
-        raise GuiUnavailable(f"Cannot open the window ({error}). On a computer without a desktop, use "
-                             "HaloIntegrator CONFIGURE, CHECK and AUTO instead (HaloIntegrator --help).") from None
+        unavailable = GuiUnavailable(f"Cannot open the window ({error}). On a computer without a desktop, use "
+                                     "HaloIntegrator CONFIGURE, CHECK and AUTO instead (HaloIntegrator --help).")
+        log.error("%s", unavailable)
+        raise unavailable from None
     app = App(root, Path(config_path) if config_path else default_config_path(), registry=registry(),
               log=log, log_dir=log_dir)
     delay = selftest_delay()
