@@ -86,6 +86,8 @@ def _batches(changes: list[Change], batch_size: int) -> Iterator[tuple[EntityKin
 def _count(report: Report, changes: list[Change]) -> None:
     for change in changes:
         report.counts[change.action] = report.counts.get(change.action, 0) + 1
+        per_kind = report.by_kind.setdefault(change.kind.name, {})
+        per_kind[change.action] = per_kind.get(change.action, 0) + 1
 
 
 def _too_many_errors(report: Report, not_written: int) -> str:

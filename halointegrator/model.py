@@ -92,6 +92,7 @@ class Report:
     connection: str
     dry_run: bool = False
     counts: dict[str, int] = field(default_factory=lambda: {action: 0 for action in ACTIONS})
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # "user" -> {"create": 3, ...}
     errors: list[RecordError] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -105,6 +106,10 @@ class Report:
     def merge(self, other: "Report") -> None:
         for action, number in other.counts.items():
             self.counts[action] = self.counts.get(action, 0) + number
+        for kind, counts in other.by_kind.items():
+            mine = self.by_kind.setdefault(kind, {})
+            for action, number in counts.items():
+                mine[action] = mine.get(action, 0) + number
         self.errors += other.errors
         self.refused += other.refused
         self.notes += other.notes
@@ -112,7 +117,11 @@ class Report:
 
     def summary(self) -> str:
         verb = "would " if self.dry_run else ""
-        parts = [f"{verb}{action} {n}" for action, n in self.counts.items() if n]
+        if self.by_kind:
+            parts = [f"{verb}{action} {n} {kind}(s)" for action in ACTIONS
+                     for kind, counts in self.by_kind.items() if (n := counts.get(action))]
+        else:
+            parts = [f"{verb}{action} {n}" for action, n in self.counts.items() if n]
         text = ", ".join(parts) or "nothing to change"
         if self.skipped:
             text += f", {self.skipped} skipped"

@@ -86,7 +86,7 @@ def test_dry_run_posts_nothing_and_says_would(log, caplog) -> None:
     ]
     assert report.dry_run and (report.integration, report.connection) == ("azure_ad", "Contoso")
     assert report.counts == {CREATE: 1, LINK: 1, UPDATE: 1, DEACTIVATE: 1}
-    assert report.summary() == "would create 1, would update 1, would link 1, would deactivate 1"
+    assert report.summary() == "would create 1 user(s), would update 1 user(s), would link 1 user(s), would deactivate 1 user(s)"
 
 
 def test_dry_run_is_the_default(log) -> None:
