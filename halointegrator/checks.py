@@ -7,10 +7,10 @@ error's own advice; only a bug raises.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from halointegrator.config_checks import is_loopback
 from halointegrator.errors import IntegratorError
 from halointegrator.halo import HaloClient, normalise_url, web_app_base
 from halointegrator.http import RetryPolicy
@@ -70,7 +70,7 @@ def check_web_app_url(settings: Any) -> tuple[Check, str]:
     except IntegratorError as error:
         return Check(URL_STEP, False, str(error)), web or "(no address)"
     parts = urlsplit(url)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         return Check(URL_STEP, True, "warning: plain http sends the client secret unencrypted; use https"), url
     return Check(URL_STEP, True, url), url
 
@@ -122,12 +122,3 @@ def _version(client: HaloClient, label: str) -> Check:
 
 def _not_run(steps: list[tuple[str, Any]]) -> list[Check]:
     return [Check(label, False, NOT_RUN) for label, _step in steps]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -50,13 +50,14 @@ def _check_url(label: str, value: str, problems: list[str], warnings: list[str])
         problems.append(f"The {label} contains a user name or password: remove it (Halo uses the Client ID and Secret).")
     if parts.query or parts.fragment:
         warnings.append(f"The {label} contains ?query or #fragment parts, which are ignored: remove them.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         problems.append(
             f"The {label} uses http://: use https:// so the Client Secret and tokens are not sent unencrypted."
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address: plain http:// there sends nothing over the network."""
     if host == "localhost":
         return True
     try:

@@ -29,22 +29,9 @@ from halointegrator.http import (
     short_reason,
 )
 
+from tests.fixtures_halo import FakeTime
+
 URL = "https://halo.example.com/api/Users"
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def policy(time: FakeTime, **overrides) -> RetryPolicy:
