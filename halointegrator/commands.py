@@ -56,7 +56,7 @@ def make_halo_client(config: Config):
     return HaloClient(config.halo, on_token=add_secret)
 
 
-def registry():
+def default_registry():
     from integrations import REGISTRY
 
     return REGISTRY
@@ -91,7 +91,7 @@ def run_once(args: Namespace, config: Config, log: logging.Logger) -> RunResult:
 
 
 def run_with_config(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
-                    cancel=None, progress=None) -> RunResult:
+                    cancel=None, progress=None, registry=None) -> RunResult:
     """One run with the run lock already held; AUTO and the window both come here.
 
     The local state (Graph delta links) beside the config is saved after a real run only.
@@ -102,7 +102,7 @@ def run_with_config(config: Config, path: Path, options: RunOptions, log: loggin
         options = dataclasses.replace(options, allow_mass_deactivation=True)
     halo = make_halo_client(config)
     try:
-        result = run_all(halo, registry=registry(), client_id=config.halo.client_id, log=log, options=options,
+        result = run_all(halo, registry=registry or default_registry(), client_id=config.halo.client_id, log=log, options=options,
                          connections=config.connections, state=state, cancel=cancel, progress=progress)
     finally:
         halo.close()
@@ -132,7 +132,7 @@ def run_check(args: Namespace) -> int:
         return EXIT_CONFIG
     halo = make_halo_client(config)
     code = EXIT_OK
-    for status in discover(halo, config.halo.client_id, registry(), args.only):
+    for status in discover(halo, config.halo.client_id, default_registry(), args.only):
         context = RunContext(halo=halo, log=log, connections=config.connections, client_id=config.halo.client_id)
         results = status.integration.check(context, status.record)
         _print_checks(f"{status.integration.title}: {status.name}", results)

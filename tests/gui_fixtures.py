@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from halointegrator import commands, engine
+from halointegrator import engine
 from halointegrator.errors import Cancelled
 from halointegrator.logs import setup_logging
 from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Report, Wanted
@@ -186,7 +186,6 @@ def make_app(tmp_path, monkeypatch):
 
     def make(registry=None, *, dialogs=None, **options):
         registry = {FAKE: fake_integration()} if registry is None else registry
-        monkeypatch.setattr(commands, "registry", lambda: registry)  # the runner reads the same registry
         root = new_root()
         log = setup_logging(tmp_path / "logs")
         app = App(root, tmp_path / "HaloIntegrator.config", registry=registry, log=log, log_dir=tmp_path / "logs",

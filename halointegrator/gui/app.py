@@ -350,7 +350,7 @@ def selftest_delay(environ: Any = os.environ) -> int | None:
 
 def main(config_path: Path | None = None) -> int:
     """Open the window; returns the exit code when it is closed."""
-    from halointegrator.commands import registry
+    from halointegrator.commands import default_registry
     from halointegrator.logs import setup_logging
     from halointegrator.paths import choose_log_dir, default_config_path
 
@@ -366,7 +366,7 @@ def main(config_path: Path | None = None) -> int:
                                      "HaloIntegrator CONFIGURE, CHECK and AUTO instead (HaloIntegrator --help).")
         log.error("%s", unavailable)
         raise unavailable from None
-    app = App(root, Path(config_path) if config_path else default_config_path(), registry=registry(),
+    app = App(root, Path(config_path) if config_path else default_config_path(), registry=default_registry(),
               log=log, log_dir=log_dir)
     delay = selftest_delay()
     if delay is not None:

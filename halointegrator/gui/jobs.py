@@ -104,10 +104,12 @@ def run_processing(
     *,
     cancel: threading.Event,
     progress: Callable[[str, int, int], None],
+    registry: dict | None = None,
 ) -> RunResult:
     """Start Processing / Preview: one full run under the run lock, so a scheduled AUTO waits its turn."""
     from halointegrator.commands import run_with_config
     from halointegrator.lock import RunLock
 
     with RunLock(lock_path_for(config_path)):
-        return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress)
+        return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress,
+                               registry=registry)

@@ -155,7 +155,8 @@ class ProcessesTab(ttk.Frame):
         self.show_stage("Previewing: nothing is written to Halo\u2026" if dry_run else "Processing\u2026")
         worker.submit("Preview" if dry_run else "Processing",
                       lambda: jobs.run_processing(config, self.app.config_path, options, log,
-                                                  cancel=cancel, progress=progress),
+                                                  cancel=cancel, progress=progress,
+                                                  registry=self.app.registry),
                       on_done=self.finished, on_error=self.failed)
 
     def stop(self) -> None:
