@@ -25,6 +25,7 @@ from halointegrator.http import (
     RetryPolicy,
     describe_response_error,
     make_session,
+    never_sent,
     redact,
     short_reason,
 )
@@ -240,13 +241,13 @@ class HaloClient:
             self.stats["retry"] += 1
             attempts[0] = attempt + 1
 
-        timeout = float(getattr(self.settings, "timeout_seconds", 0) or 120)
+        timeout = self._timeout()
         kwargs.setdefault("timeout", (min(timeout, 15.0), timeout))
         try:
             response = self.retry.send(self._budgeted, method, url, idempotent=idempotent, on_retry=on_retry,
                                        **kwargs)
         except requests.RequestException as error:
-            raise self._connection_error(error, url, attempts[0]) from None
+            raise self._connection_error(error, url, attempts[0], idempotent=idempotent) from None
         return response, attempts[0]
 
     def _json(self, response: requests.Response, attempts: int, method: str, path: str, *,
@@ -271,7 +272,8 @@ class HaloClient:
         except ValueError:
             raise HaloError(self._clean(describe_response_error(response, host) + where), status) from None
 
-    def _connection_error(self, error: requests.RequestException, url: str, attempts: int) -> HaloError:
+    def _connection_error(self, error: requests.RequestException, url: str, attempts: int, *,
+                          idempotent: bool = True) -> HaloError:
         host = _host(url)
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         if isinstance(error, requests.exceptions.SSLError):
@@ -282,10 +284,17 @@ class HaloClient:
                 f"{which} include the authority that issued it. Set the CA bundle setting in the Configuration "
                 "tab to your CA's certificate file (PEM or DER); a TLS-inspecting proxy needs its own CA there."
             ))
-        return RetriableError(self._clean(
-            f"Cannot reach Halo at {host}: {short_reason(error)}{tried}. Check the Web App URL, DNS, firewall "
-            "and proxy settings."
-        ))
+        reason, advice = short_reason(error), "Check the Web App URL, DNS, firewall and proxy settings."
+        if isinstance(error, requests.exceptions.ReadTimeout):
+            reason += f" ({self._timeout():g} s)"
+            advice = "If Halo is slow rather than unreachable, raise the Timeout setting in the Configuration tab."
+        if not idempotent and not never_sent(error):  # the request went out: Halo may have acted on it
+            advice = (f"The request creates records, so it was not repeated: Halo may have processed it. The next "
+                      f"run compares again and creates only what is missing. {advice}")
+        return RetriableError(self._clean(f"Cannot reach Halo at {host}: {reason}{tried}. {advice}"))
+
+    def _timeout(self) -> float:
+        return float(getattr(self.settings, "timeout_seconds", 0) or 120)
 
     def _api_or_web(self) -> str:
         return (self._endpoints.api_url if self._endpoints else "") or str(getattr(self.settings, "web_app_url", ""))

@@ -126,7 +126,13 @@ def read_certificates(path: str) -> str:
 
 
 class RetryPolicy:
-    """Sends one request, repeating it while the failure is transient and repeating it is safe."""
+    """Sends one request, repeating it while the failure is transient and repeating it is safe.
+
+    How long it keeps trying depends on why. A 429 is the server asking for patience, so throttling is
+    ridden out for as long as the total wait budget (``max_total``) lasts, however many answers that
+    takes (``max_throttled_attempts`` only stops a server that asks for no wait at all from spinning us).
+    Other transient failures (502-504, timeouts, resets) are more likely to persist: ``max_attempts``.
+    """
 
     def __init__(
         self,
@@ -136,6 +142,7 @@ class RetryPolicy:
         max_delay: float = 120.0,
         max_total: float = 600.0,
         max_connection_attempts: int = 4,
+        max_throttled_attempts: int = 100,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -149,6 +156,7 @@ class RetryPolicy:
         # A host that refuses connections for ~15 s is more likely misconfigured than busy: fail while the
         # user (or tonight's log) can still act on it, instead of spending the whole 429 budget on it.
         self.max_connection_attempts = max(1, min(max_connection_attempts, self.max_attempts))
+        self.max_throttled_attempts = max(1, max_throttled_attempts)
         self.sleep = sleep
         self.clock = clock
         self.rng = rng or random.Random()
@@ -173,7 +181,9 @@ class RetryPolicy:
         kwargs.setdefault("timeout", self.timeout)
         started = self.clock()
         host = urlsplit(url).netloc
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 response = session.request(method, url, **kwargs)
             except requests.RequestException as error:
@@ -182,22 +192,21 @@ class RetryPolicy:
                 delay = self.backoff(attempt)
                 if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started):
                     raise
-                reason = short_reason(error)
+                reason, limit = short_reason(error), self.max_attempts
             else:
                 if not self._may_repeat_status(response.status_code, idempotent):
                     return response
                 delay = self.delay_for(response, attempt)
-                if not self._can_wait(attempt, delay, started):
+                throttled = response.status_code == 429
+                if not self._can_wait(attempt, delay, started, throttled=throttled):
                     return response
-                reason = f"HTTP {response.status_code}"
+                reason, limit = f"HTTP {response.status_code}", 0 if throttled else self.max_attempts
                 response.close()
-            log.warning(
-                "%s: %s; trying again in %.0f s (attempt %d of %d)", host, reason, delay, attempt + 1, self.max_attempts
-            )
+            log.warning("%s: %s; trying again in %.0f s (attempt %d%s)", host, reason, delay, attempt + 1,
+                        f" of {limit}" if limit else ", for as long as the wait budget lasts")
             if on_retry is not None:
                 on_retry(attempt, delay, reason)
             self.sleep(delay)
-        raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _may_repeat_status(self, status: int, idempotent: bool) -> bool:
         if status not in RETRIABLE_STATUSES:
@@ -214,8 +223,8 @@ class RetryPolicy:
             return idempotent  # the server may have processed it before the answer was lost
         return False
 
-    def _can_wait(self, attempt: int, delay: float, started: float) -> bool:
-        if attempt >= self.max_attempts:
+    def _can_wait(self, attempt: int, delay: float, started: float, *, throttled: bool = False) -> bool:
+        if attempt >= (self.max_throttled_attempts if throttled else self.max_attempts):
             return False
         return (self.clock() - started) + delay <= self.max_total
 

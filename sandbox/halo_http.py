@@ -67,7 +67,8 @@ def request_kind(method: str, path: str) -> str:
 
 
 def fault_reply(fault: Fault, limiter: RollingWindowLimiter) -> Reply:
-    headers = retry_after_header(fault.retry_after) if fault.retry_after is not None else {}
+    # A fault's Retry-After is sent as asked, 0 included (the rate limiter's own answers say at least 1).
+    headers = {"Retry-After": str(max(0, math.ceil(fault.retry_after)))} if fault.retry_after is not None else {}
     if fault.kind == "html":
         return Reply(200, PROXY_LOGIN_PAGE.encode(), "text/html; charset=utf-8")
     if fault.status == 429:
