@@ -135,6 +135,8 @@ def bench_one(source_name: str, users: int, *, frozen: Path | None = None, naive
         say(f"[{source_name} {users}] building the source ...")
         source.start()
         outcome["source_setup_s"] = round(source.setup_seconds, 2)
+        if source.workarounds:
+            outcome["workarounds"] = source.workarounds
         env = child_env(source)
         runners = make_runners(source, root, frozen, naive, env)
         for scenario in SCENARIOS:
