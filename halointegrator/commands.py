@@ -71,7 +71,9 @@ def run_auto(args: Namespace) -> int:
         config = load_config(config_path(args))
         for warning in validate_halo_settings(config.halo)[1]:
             log.warning(warning)
-        with RunLock(lock_path_for(config_path(args))):
+        with RunLock(lock_path_for(config_path(args))) as lock:
+            if lock.takeover_note():
+                log.warning(lock.takeover_note())
             result = run_once(args, config, log)
     except IntegratorError as error:
         log.error("%s", error)

@@ -147,7 +147,8 @@ class RequestHooks:
     """Runs a test's action inside the Halo sandbox when the n-th matching request is handled.
 
     ``before`` actions run after the sandbox's own faults and before the API answers (the request's token
-    is checked after them); ``after`` actions run once the API has answered (a write is applied by then).
+    is checked after them); one that returns a sandbox Reply answers instead, and the request is not
+    processed. ``after`` actions run once the API has answered (a write is applied by then).
     Matching is by method and a case-insensitive path prefix, e.g. ("POST", "/api/users").
     """
 
@@ -179,9 +180,11 @@ class RequestHooks:
 
     def _hooked(self, method: str, path: str, params, headers, body):
         due = self._due(method, path)
-        for hook in (h for h in due if h["when"] == "before"):
-            hook["action"]()
         try:
+            for hook in (h for h in due if h["when"] == "before"):
+                answer = hook["action"]()
+                if answer is not None:  # the action answered instead of Halo: the request is not processed
+                    return answer
             return self._handle(method, path, params, headers, body)
         finally:
             for hook in (h for h in due if h["when"] == "after"):
@@ -207,9 +210,9 @@ def graph() -> Iterator[GraphServer]:
         yield server
 
 
-def clean_snapshot_of(folder: Path, **world_options: Any) -> dict[str, list[str]]:
+def clean_snapshot_of(folder: Path, tenant: Any = None, **world_options: Any) -> dict[str, list[str]]:
     """What one clean AUTO run leaves in a fresh Halo (fresh sandboxes, the same seeded data)."""
-    with HaloSandbox() as halo, GraphServer(small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID,
+    with HaloSandbox() as halo, GraphServer(tenant or small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID,
                                             client_secret=APP_SECRET) as graph:
         world = World(halo, folder, graph=graph, **world_options)
         result = world.auto()
