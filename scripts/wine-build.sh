@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the real Windows HaloIntegrator.exe on Debian under wine, then smoke-tests it under wine:
-# --version, the version resource and icon, AUTO against the sandbox Halo (exit code 0), and AUTO with a
-# wrong client secret (exit code 2). A test harness, not the release toolchain: release builds come from
-# .github/workflows/windows-exe.yml on windows-latest. Not part of the default test suite (pytest marker
-# "wine" is never selected by scripts/test.sh). Several minutes; downloads ~50 MB from PyPI and ~100 MB
-# from apt the first time. Everything it makes stays in build/wine (WINE_WORK).
+# --version, the version resource and icon, AUTO against the sandbox Halo (exit code 0), the window
+# (opens on Xvfb and closes itself), and AUTO with a wrong client secret (exit code 2).
+# A test harness, not the release toolchain: release builds come from
+# .github/workflows/windows-exe.yml on windows-latest. Not part of the default test suite (the pytest
+# marker "wine" is never selected by scripts/test.sh). Several minutes; downloads ~50 MB from PyPI
+# and ~100 MB from apt the first time. Everything it makes stays in build/wine (WINE_WORK).
 #
 # The pieces:
 # - Debian 12's wine/wine64 8.0 and a 64-bit prefix.
@@ -167,6 +168,8 @@ smoke_test() {
     --client-id "$SANDBOX_CLIENT_ID" --secret-env client_secret=HALO_SMOKE_SECRET
   grep -q "dpapi-machine" "$SMOKE/HaloIntegrator.key" || fail "the key file is not protected with DPAPI"
   run_exe 0 AUTO --config "$config"
+  HALO_SELFTEST_MS=3000 run_exe 0 --config "$config"  # the window opens on Xvfb and closes itself
+  grep -q "Halo Integrator $VERSION; configuration" "$SMOKE"/logs/*.log || fail "the window did not open"
   grep -q "No integration is enabled" "$SMOKE"/logs/*.log || fail "AUTO's log does not say why nothing ran"
   grep -q "Halo Integrator $VERSION; Halo version" "$SMOKE"/logs/*.log || fail "the log lacks the versions"
   HALO_SMOKE_SECRET=wrong-secret run_exe 0 CONFIGURE --config "$config" --secret-env client_secret=HALO_SMOKE_SECRET
