@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import ctypes
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Protocol
 from cryptography.fernet import Fernet
 
 from .errors import ConfigError
-from .fileio import write_all
+from .fileio import temp_path_for, write_all
 
 HEADER = b"halointegrator-key 1 "
 PLAIN = "plain"
@@ -152,16 +153,46 @@ def new_key() -> bytes:
 
 
 def write_key(key_path: Path, key: bytes, protector: Protector | None = None, *, exclusive: bool = True) -> None:
-    """Write a protected key file, mode 0600. ``exclusive``: fail with FileExistsError if one exists."""
+    """Write a protected key file, mode 0600. ``exclusive``: fail with FileExistsError if one exists.
+
+    The file appears whole or not at all: it is written under a temporary name, then linked (POSIX) or
+    renamed (Windows, where a rename never replaces) into place. Two processes racing to make the key
+    (two CONFIGUREs, the window and a task) must never read the other's half-written file: it would
+    look damaged, and the loser would put it aside and make a key the winner's config cannot use.
+    """
     protector = protector or default_protector()
     content = encode_key_file(protector.name, protector.protect(key))
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC) | getattr(os, "O_BINARY", 0)
-    fd = os.open(key_path, flags, 0o600)
+    key_path = Path(key_path)
+    temp = temp_path_for(key_path)
+    _write_new(temp, content)
+    try:
+        if not exclusive:
+            os.replace(temp, key_path)
+        elif os.name == "nt":
+            os.rename(temp, key_path)
+        else:
+            _link_exclusive(temp, key_path, content)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)  # still there after a link, or after a refused rename
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         write_all(fd, content)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _link_exclusive(temp: Path, key_path: Path, content: bytes) -> None:
+    try:
+        os.link(temp, key_path)  # FileExistsError when another process made the key first
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: create in place (a racing reader may see it early)
+        _write_new(key_path, content)
 
 
 def load_key(key_path: Path, create: bool, protector: Protector | None = None) -> bytes:

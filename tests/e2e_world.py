@@ -12,7 +12,9 @@ functions here; a test module imports the ones it uses (the root conftest is not
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -115,6 +117,21 @@ class World:
 
     def snapshot(self) -> dict[str, list[str]]:
         return snapshot(self.halo)
+
+
+@contextlib.contextmanager
+def own_logger() -> Iterator[None]:
+    """For running the Integrator in this process: whatever it does to the "halointegrator" logger (its
+    file handler, propagate off) is undone afterwards, so other tests keep theirs."""
+    logger = logging.getLogger("halointegrator")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in logger.handlers if h not in handlers]:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.propagate, logger.level = propagate, level
 
 
 def user_key(user: dict[str, Any]) -> str:
@@ -232,5 +249,5 @@ def graph_world(halo, graph, tmp_path) -> World:
     return World(halo, tmp_path, graph=graph)
 
 
-__all__ = ["World", "RequestHooks", "snapshot", "duplicates", "small_tenant", "halo", "graph", "graph_world", "clean_graph_snapshot", "clean_snapshot_of", "HALO_SECRET",
+__all__ = ["World", "RequestHooks", "own_logger", "snapshot", "duplicates", "small_tenant", "halo", "graph", "graph_world", "clean_graph_snapshot", "clean_snapshot_of", "HALO_SECRET",
            "APP_SECRET", "TENANT_ID", "APP_ID"]

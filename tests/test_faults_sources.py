@@ -8,16 +8,16 @@ where it was, so the next good run still sees every change.
 
 from __future__ import annotations
 
-import logging
 import subprocess
 
 import ldap3
 import pytest
 
 from halointegrator import cli
-from halointegrator.logs import LOGGER_NAME
 from sandbox.graph_server import GraphServer
-from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, World, halo, small_tenant  # noqa: F401 - fixtures
+from tests.e2e_world import (  # noqa: F401 - fixtures
+    APP_ID, APP_SECRET, TENANT_ID, World, halo, own_logger, small_tenant,
+)
 from tests.fixtures_directory import fresh_slapd, samba  # noqa: F401 - fixtures
 
 
@@ -105,15 +105,8 @@ def auto_in_process(world: World, monkeypatch):
     monkeypatch.chdir(world.folder)
     world.halo.clear_requests()
     world._log_start = len(world.log())
-    logger = logging.getLogger(LOGGER_NAME)
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    try:
+    with own_logger():
         return subprocess.CompletedProcess(["AUTO"], cli.main(["AUTO", "--config", str(world.config)]))
-    finally:  # AUTO configured the process's logger for itself: give the other tests theirs back
-        for handler in [h for h in logger.handlers if h not in handlers]:
-            logger.removeHandler(handler)
-            handler.close()
-        logger.propagate, logger.level = propagate, level
 
 
 @pytest.mark.slapd
