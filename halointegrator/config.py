@@ -104,7 +104,7 @@ class ConfigStore:
             ) from None
         try:
             doc = json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
             raise ConfigError(
                 f"The config file {self.path} is damaged or truncated: it is not valid JSON{where}. {DAMAGED_FIX}"
@@ -238,7 +238,7 @@ class StateStore:
             ) from None
         try:
             data = json.loads(raw.decode("utf-8"))
-        except ValueError:  # JSON and Unicode errors
+        except (ValueError, RecursionError):  # JSON and Unicode errors; nesting too deep to parse
             data = None
         if isinstance(data, dict):
             return data
