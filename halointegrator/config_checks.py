@@ -7,6 +7,7 @@ probably not what the user meant).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from urllib.parse import urlsplit
 
@@ -103,7 +104,7 @@ def _check_limits(s: HaloSettings, problems: list[str], warnings: list[str]) -> 
         )
     if s.page_size < 1:
         problems.append("The page size must be at least 1.")
-    if s.timeout_seconds <= 0:
+    if not math.isfinite(s.timeout_seconds) or s.timeout_seconds <= 0:  # NaN and Infinity parse as JSON
         problems.append("The timeout must be more than 0 seconds.")
     elif s.timeout_seconds < 5:
         warnings.append(f"The timeout of {s.timeout_seconds:g} s is short: large Halo pages may need longer.")

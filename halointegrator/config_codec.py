@@ -177,8 +177,11 @@ def _typed(value: Any, default: Any, name: str, path: Path) -> Any:
         ok = isinstance(value, bool)
     elif isinstance(default, (int, float)):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = ok and (isinstance(default, float) or float(value).is_integer())
-        value = type(default)(value) if ok else value
+        try:  # an int with 400 digits does not fit a float: OverflowError
+            ok = ok and (isinstance(default, float) or float(value).is_integer())
+            value = type(default)(value) if ok else value
+        except OverflowError:
+            ok = False
     else:
         ok = isinstance(value, str)
     if not ok:  # the value is not shown: it may be a secret

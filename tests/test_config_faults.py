@@ -85,6 +85,23 @@ def test_a_garbage_config(setup, garbage):
     auto_refuses(config, start_in, str(config))
 
 
+@pytest.mark.parametrize("setting, value, words", [
+    ("timeout_seconds", "NaN", "timeout"),
+    ("timeout_seconds", "Infinity", "timeout"),
+    ("timeout_seconds", '"sixty"', '"timeout_seconds" should be float'),
+    ("page_size", "1e400", '"page_size" should be int'),
+    ("budget_window_seconds", "1" + "0" * 400, '"budget_window_seconds" should be int'),
+    ("request_budget", "-1", "request budget"),
+])
+def test_a_setting_edited_by_hand_into_nonsense(setup, setting, value, words):
+    config, start_in = setup
+    text = config.read_text()
+    document = json.loads(text)
+    document["halo"][setting] = "@@VALUE@@"
+    damage(config, json.dumps(document).replace('"@@VALUE@@"', value).encode())
+    assert words in auto_refuses(config, start_in, str(config))
+
+
 def test_secrets_under_another_key(setup):
     config, start_in = setup
     key_file = key_path_for(config)
