@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from halointegrator import __version__
-from halointegrator.config import Config, ConfigStore, HaloSettings, StateStore, validate_halo_settings
+from halointegrator.config import (
+    Config, ConfigStore, HaloSettings, StateStore, proxy_credentials, validate_halo_settings,
+)
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_INTERNAL, EXIT_OK, ConfigError, IntegratorError
 from halointegrator.lock import RunLock
 from halointegrator.logs import add_secret, setup_logging, write_summary
@@ -189,7 +191,7 @@ def _collect_values(args: Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in args.set:
         key, _, value = item.partition("=")
-        if key.lower().endswith(SECRET_SUFFIXES):
+        if key.lower().endswith(SECRET_SUFFIXES) or (key.strip() == "proxy" and proxy_credentials(value)):
             raise ConfigError(f"'{key}' is a secret: give it with --secret-env {key}=VARIABLE or --secret-stdin {key}, "
                               "never on the command line (other users can read a process's arguments).")
         values[key.strip()] = value

@@ -54,6 +54,7 @@ class World:
                  ldap_batch: int = 100, settings: tuple[str, ...] = ()) -> None:
         self.halo, self.graph, self.directory, self.folder = halo, graph, directory, Path(folder)
         self.config = self.folder / "HaloIntegrator.config"
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._log_start = 0
         with halo.lock:
             if graph is not None:
