@@ -13,7 +13,7 @@ from halointegrator.config import ConfigStore
 from sandbox.halo_server import HaloSandbox
 from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
     CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, make_app, pump, rows, sandbox, saved_app,
-    screenshot,
+    new_root, screenshot,
 )
 
 gui = pytest.mark.gui
@@ -294,3 +294,15 @@ def test_the_real_integrations_get_their_tabs_and_checks(make_app, sandbox):
         assert first_mark == CROSS and first_text.startswith("Enabled for the Halo Integrator"), tab.prerequisites.rows
         screenshot(app.root, f"{number}-{name}")
     assert app.dialogs.of("error") == []
+
+
+@pytest.mark.gui
+def test_window_icon_is_the_halo_icon():
+    from halointegrator.gui.app import set_window_icon
+
+    root = new_root()
+    try:
+        photo = set_window_icon(root)
+        assert photo is not None and photo.width() >= 48
+    finally:
+        root.destroy()

@@ -348,6 +348,17 @@ def selftest_delay(environ: Any = os.environ) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def set_window_icon(root: tk.Tk) -> tk.PhotoImage | None:
+    """The Halo icon in the title bar (frozen: bundled under sys._MEIPASS/assets; from source: assets/)."""
+    bundle = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+    try:
+        photo = tk.PhotoImage(master=root, file=str(bundle / "assets" / "halo.png"))
+        root.iconphoto(True, photo)
+    except tk.TclError:  # a missing or unreadable icon is not worth refusing to open the window
+        return None
+    return photo
+
+
 def main(config_path: Path | None = None) -> int:
     """Open the window; returns the exit code when it is closed."""
     from halointegrator.commands import default_registry
@@ -366,6 +377,7 @@ def main(config_path: Path | None = None) -> int:
                                      "HaloIntegrator CONFIGURE, CHECK and AUTO instead (HaloIntegrator --help).")
         log.error("%s", unavailable)
         raise unavailable from None
+    set_window_icon(root)
     app = App(root, Path(config_path) if config_path else default_config_path(), registry=default_registry(),
               log=log, log_dir=log_dir)
     delay = selftest_delay()
