@@ -106,13 +106,13 @@ def vm_hwm_kib(pid: int) -> int:
 
 
 def stamp_requests(halo: Any) -> None:
-    """Give each entry of the Halo sandbox's request log the monotonic time it was logged at ("at")."""
+    """Give each entry of the Halo sandbox's request log the monotonic time it was logged at ("bench_at")."""
     if getattr(halo, "_bench_stamped", False):
         return
     original = halo._record
 
     def record(entry: dict[str, Any]) -> None:
-        entry.setdefault("at", time.monotonic())
+        entry["bench_at"] = time.monotonic()
         original(entry)
 
     halo._record = record
@@ -160,8 +160,8 @@ def count_requests(entries: Iterable[dict[str, Any]]) -> HaloRequests:
                 counted.data_writes += 1
             counted.records_written += int(entry.get("records") or 0)
         counted.rate_limited += bool(entry.get("rate_limited"))
-        if "at" in entry:
-            counted.times.append(float(entry["at"]))
+        if "bench_at" in entry:
+            counted.times.append(float(entry["bench_at"]))
     counted.times.sort()
     return counted
 
