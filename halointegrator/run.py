@@ -172,55 +172,75 @@ def run_all(
 ) -> RunResult:
     """Run every enabled connection once. ``state`` is updated in place for connections that succeeded."""
     result = RunResult()
-    cancel = cancel or threading.Event()
-    state = state if state is not None else {}
     try:
         result.halo_version = str((halo.get("InstanceInfo") or {}).get("app_version") or "unknown")
+        log.info("Halo Integrator %s; Halo version %s", __version__, result.halo_version)
+        runnable = _runnable(halo, client_id, registry, options.only, log)
+    except ConfigError as error:  # --only names no integration
+        return _stop(result, EXIT_CONFIG, str(error), log)
     except IntegratorError as error:  # unreachable, refused credentials, wrong URL: all fixed in Configuration
-        return _stop(result, EXIT_CONFIG, str(error), log)
-    log.info("Halo Integrator %s; Halo version %s", __version__, result.halo_version)
-    try:
-        statuses = discover(halo, client_id, registry, options.only)
-    except ConfigError as error:
-        return _stop(result, EXIT_CONFIG, str(error), log)
-    except IntegratorError as error:
-        return _stop(result, EXIT_INTEGRATION_FAILED, f"Could not read the integrations from Halo: {error}", log)
-    runnable = [status for status in statuses if status.enabled]
-    for status in statuses:
-        if not status.enabled:
-            log.info("%s: %s skipped: %s", status.integration.title, status.name, status.reason)
+        code = EXIT_CONFIG if not result.halo_version else EXIT_INTEGRATION_FAILED
+        prefix = "" if code == EXIT_CONFIG else "Could not read the integrations from Halo: "
+        return _stop(result, code, f"{prefix}{error}", log)
     if not runnable:
         result.message = "No integration is enabled for the Halo Integrator (enable one in Halo, in its Halo Integrator section)."
         log.info(result.message)
         return result
+    runner = _ConnectionRunner(halo, client_id, log, options, connections or {}, state if state is not None else {},
+                               cancel or threading.Event(), progress)
     for number, status in enumerate(runnable, start=1):
-        if cancel.is_set():
-            raise Cancelled("Stopped before all integrations ran.")
-        key = f"{status.integration.name}:{status.record.get('id')}"
-        connection_state = copy.deepcopy(state.get(key, {}))
-
-        def make_context(status=status, connection_state=connection_state) -> RunContext:
-            return RunContext(
-                halo=halo, log=log, connections=connections or {}, state={key: connection_state},
-                dry_run=options.dry_run, allow_mass_deactivation=options.allow_mass_deactivation,
-                client_id=client_id, cancel=cancel,
-                progress=progress or (lambda stage, done, total: None),
-            )
-
-        if progress:
-            progress(f"{status.integration.title}: {status.name}", number - 1, len(runnable))
-        report, context = sync_connection(status, make_context)
-        log_report(report, status.integration.title, log)
-        result.reports.append(report)
-        if not report.failure and not options.dry_run:
-            state[key] = context.state[key]
-        if not options.dry_run:
-            write_back(halo, status, report, log)
+        result.reports.append(runner.run(status, number, len(runnable)))
     failed = [report for report in result.reports if not report.ok]
     result.exit_code = EXIT_INTEGRATION_FAILED if failed else EXIT_OK
     result.message = f"{len(result.reports) - len(failed)} of {len(result.reports)} integration run(s) succeeded."
     log.info(result.message)
     return result
+
+
+def _runnable(halo, client_id: str, registry: dict[str, Integration], only: str | None,
+              log: logging.Logger) -> list[ConnectionStatus]:
+    statuses = discover(halo, client_id, registry, only)
+    for status in statuses:
+        if not status.enabled:
+            log.info("%s: %s skipped: %s", status.integration.title, status.name, status.reason)
+    return [status for status in statuses if status.enabled]
+
+
+@dataclass
+class _ConnectionRunner:
+    """Runs one connection after another with what they share: Halo, options, local settings and state."""
+
+    halo: Any
+    client_id: str
+    log: logging.Logger
+    options: RunOptions
+    connections: dict[str, dict[str, Any]]
+    state: dict[str, Any]
+    cancel: threading.Event
+    progress: Callable[[str, int, int], None] | None
+
+    def run(self, status: ConnectionStatus, number: int, total: int) -> Report:
+        if self.cancel.is_set():
+            raise Cancelled("Stopped before all integrations ran.")
+        if self.progress:
+            self.progress(f"{status.integration.title}: {status.name}", number - 1, total)
+        key = f"{status.integration.name}:{status.record.get('id')}"
+        report, context = sync_connection(status, lambda: self._context(key))
+        log_report(report, status.integration.title, self.log)
+        if not self.options.dry_run:
+            if not report.failure:
+                self.state[key] = context.state[key]  # delta links move on only after a good run
+            write_back(self.halo, status, report, self.log)
+        return report
+
+    def _context(self, key: str) -> RunContext:
+        return RunContext(
+            halo=self.halo, log=self.log, connections=self.connections,
+            state={key: copy.deepcopy(self.state.get(key, {}))},
+            dry_run=self.options.dry_run, allow_mass_deactivation=self.options.allow_mass_deactivation,
+            client_id=self.client_id, cancel=self.cancel,
+            progress=self.progress or (lambda stage, done, total: None),
+        )
 
 
 def _stop(result: RunResult, code: int, message: str, log: logging.Logger) -> RunResult:
