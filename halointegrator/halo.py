@@ -269,7 +269,7 @@ class HaloClient:
             return None
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             raise HaloError(self._clean(describe_response_error(response, host) + where), status) from None
 
     def _connection_error(self, error: requests.RequestException, url: str, attempts: int, *,
@@ -317,7 +317,7 @@ def token_error(response: requests.Response, endpoints: Endpoints, clean: Callab
     host = _host(endpoints.auth_url)
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {}
     body = body if isinstance(body, dict) else {}
     code = str(body.get("error") or "").lower()

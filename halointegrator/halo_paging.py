@@ -87,6 +87,8 @@ class PageReader:
 def _add_new(records: list[dict], seen_ids: set[Any], page: list[dict]) -> None:
     for record in page:
         record_id = record.get("id")
+        if isinstance(record_id, (dict, list)):  # not an id Halo sends, but it must not break the read
+            record_id = json.dumps(record_id, sort_keys=True, default=str)
         if record_id is not None:
             if record_id in seen_ids:
                 continue

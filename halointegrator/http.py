@@ -336,7 +336,7 @@ def describe_response_error(response: requests.Response, host: str, *, service: 
     if stripped:
         try:
             detail = error_detail(json.loads(stripped))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             if "json" in content_type or stripped[:1] in "{[":
                 return (
                     f"{service} at {host} answered with incomplete JSON (HTTP {status}, {len(body)} characters); "

@@ -106,10 +106,15 @@ def identity_field_of(connection: dict[str, Any]) -> tuple[str, str]:
     return name, ""
 
 
+def rows_of(value: Any) -> list[dict]:
+    """The records of a list Halo sent inside a connection record (anything else in it is no row)."""
+    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+
 def build_field_map(mappings_user: Iterable[dict] | None, identity_field: str) -> tuple[FieldMap, list[str]]:
     """The defaults overridden/extended by Halo's ``mappings_user`` rows; notes say what was skipped."""
     fields, notes = dict(DEFAULT_FIELD_MAP), []
-    for row in mappings_user or []:
+    for row in rows_of(mappings_user):
         ldap_field = str(row.get("ldap_field") or "").strip().lower()
         halo_field = str(row.get("nhd_field") or "").strip().lower()
         if not ldap_field or not halo_field:
@@ -129,7 +134,7 @@ def build_field_map(mappings_user: Iterable[dict] | None, identity_field: str) -
 def parse_mappings(connection: dict[str, Any]) -> tuple[list[MappingScope], list[str]]:
     """The user OU mappings of a connection, in Halo's order; agent and CAB mappings are left out."""
     scopes, notes = [], []
-    for row in connection.get("ldap_strings") or []:
+    for row in rows_of(connection.get("ldap_strings")):
         name = str(row.get("name") or row.get("dn") or "").strip()
         dn = str(row.get("dn") or "").strip()
         if row.get("agentmapping") or row.get("cabmapping"):
@@ -215,7 +220,7 @@ def _decode(value: bytes) -> str:
 def _positive_int(value: Any) -> int | None:
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e999" is infinite
         return None
     return number if number > 0 else None
 

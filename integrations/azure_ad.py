@@ -30,7 +30,7 @@ from halointegrator.run import enabled_for
 from integrations import azure_reads as reads
 from integrations.azure_mapping import (
     DEVICE_KIND, USER_KIND, DeviceMapping, Memberships, UserMapping, as_int, device_mapping_from, map_devices,
-    map_users, matching_fields, site_for_user, site_scope, user_identity, user_mapping_from,
+    map_users, matching_fields, primary_user, site_for_user, site_scope, user_identity, user_mapping_from,
 )
 from integrations.graph import GraphClient
 
@@ -254,7 +254,7 @@ def _empty_scopes(memberships: Memberships, mapping: UserMapping) -> set[str]:
 
 def _plan_devices(source: _Source, user_mapping: UserMapping, mapping: DeviceMapping, policy: Policy,
                   report: Report):
-    owners = {device.get("userId") for device in source.devices if device.get("userId")}
+    owners = {primary_user(device) for device in source.devices} - {""}
     site_of_user = {user_id: site_for_user(user_id, source.memberships, user_mapping) for user_id in owners}
     wanted, skipped = map_devices(source.devices, site_of_user, mapping)
     report.skipped += skipped

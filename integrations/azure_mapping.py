@@ -128,11 +128,20 @@ class Memberships:
         return self.by_group.get(group_name.casefold(), frozenset())
 
 
+def rows_of(value: Any) -> list[dict]:
+    """The records of a list inside a Halo connection record (anything else in it is no row)."""
+    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+
+def text_of(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
 def as_int(value: Any) -> int | None:
     """Halo ids arrive as int, float or string; 0 and blanks mean "none chosen"."""
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e999" is infinite
         return None
     return number or None
 
@@ -148,8 +157,8 @@ def user_mapping_from(connection: Mapping[str, Any]) -> UserMapping:
     """Read the user side of an AzureADConnection record (with details)."""
     field_map = list(DEFAULT_USER_FIELDS)
     notes = []
-    for row in connection.get("mappings_user") or []:
-        source, target = (row.get("thirdpartyname") or "").strip(), (row.get("name") or "").strip()
+    for row in rows_of(connection.get("mappings_user")):
+        source, target = text_of(row.get("thirdpartyname")), text_of(row.get("name"))
         prop = _known_graph_user_property(source)
         if not prop:
             notes.append(f"User mapping skipped: '{source}' is not a Microsoft Graph user property")
@@ -158,9 +167,9 @@ def user_mapping_from(connection: Mapping[str, Any]) -> UserMapping:
         else:
             field_map.append((prop, target.lower()))
     rules = tuple(
-        SiteRule((row.get("group_name") or "").strip(), site)
-        for row in sorted(connection.get("mappings_site") or [], key=lambda r: r.get("sequenceid") or 0)
-        if (row.get("group_name") or "").strip()
+        SiteRule(text_of(row.get("group_name")), site)
+        for row in sorted(rows_of(connection.get("mappings_site")), key=lambda r: as_int(r.get("sequenceid")) or 0)
+        if text_of(row.get("group_name"))
         and (site := as_int(row.get("siteid")) or as_int(row.get("default_site_id")))
     )
     unmatched = as_int(connection.get("unmatchedusersite")) if connection.get("createunmatchedusers") else None
@@ -178,7 +187,8 @@ def user_mapping_from(connection: Mapping[str, Any]) -> UserMapping:
 def graph_user_value(user: Mapping[str, Any], prop: str) -> Any:
     """One property of a Graph user as Halo should hold it (strings; '' for nothing)."""
     if prop in EXTENSION_ATTRIBUTES:
-        value = (user.get("onPremisesExtensionAttributes") or {}).get(prop)
+        extensions = user.get("onPremisesExtensionAttributes")
+        value = extensions.get(prop) if isinstance(extensions, dict) else None
     elif prop == "mail":
         value = user.get("mail") or user.get("userPrincipalName")
     else:
@@ -247,7 +257,7 @@ def matching_fields(connection: Mapping[str, Any]) -> tuple[str, ...]:
     """Halo fields that link an existing, unowned Halo user to a Graph user (once)."""
     words = str(connection.get("user_matching_fields") or "").replace(";", ",").lower().split(",")
     words += [str(pair.get("value") or pair.get("label") or "").lower()
-              for pair in connection.get("user_matching_list") or []]
+              for pair in rows_of(connection.get("user_matching_list"))]
     fields = []
     for word in (w.strip() for w in words if w.strip()):
         if "mail" in word:
@@ -261,8 +271,8 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
     """Read the Intune side of an AzureADConnection record (with details)."""
     field_map, notes = [], []
     known = {name.casefold(): name for name in GRAPH_DEVICE_PROPERTIES | {OS_WITH_VERSION}}
-    for row in connection.get("mappings_device") or []:
-        source = (row.get("thirdpartyname") or "").strip()
+    for row in rows_of(connection.get("mappings_device")):
+        source = text_of(row.get("thirdpartyname"))
         field_id = as_int(row.get("fiid"))
         if source.casefold() not in known:
             notes.append(f"Device mapping skipped: '{source}' is not an Intune managed device property")
@@ -270,7 +280,7 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
             notes.append(f"Device mapping skipped: '{source}' has no Halo asset field chosen")
         else:
             field_map.append((known[source.casefold()], field_id))
-    first_rule_default = next((as_int(row.get("default_site_id")) for row in connection.get("mappings_site") or []
+    first_rule_default = next((as_int(row.get("default_site_id")) for row in rows_of(connection.get("mappings_site"))
                                if as_int(row.get("default_site_id"))), None)
     return DeviceMapping(
         connection_id=int(connection["id"]),
@@ -294,6 +304,12 @@ def usable_serial(serial: Any) -> str:
     return "" if text.casefold() in PLACEHOLDER_SERIALS else text
 
 
+def primary_user(device: Mapping[str, Any]) -> str:
+    """The id of the device's primary user, "" when it has none."""
+    user_id = device.get("userId")
+    return user_id if isinstance(user_id, str) else ""
+
+
 def map_device(device: Mapping[str, Any], mapping: DeviceMapping, site_id: int) -> Wanted:
     """An Intune managed device as the Halo asset it should be."""
     name = device.get("deviceName") or device["id"]
@@ -308,8 +324,8 @@ def map_device(device: Mapping[str, Any], mapping: DeviceMapping, site_id: int) 
     serial = usable_serial(device.get("serialNumber"))
     if serial:
         fields["key_field"] = serial
-    if device.get("userId"):
-        fields["azure_userid"] = device["userId"]
+    if primary_user(device):
+        fields["azure_userid"] = primary_user(device)
     if mapping.field_map:
         fields["fields"] = sorted(
             ({"id": field_id, "value": graph_device_value(device, prop)} for prop, field_id in mapping.field_map),
@@ -322,7 +338,7 @@ def map_devices(devices: Iterable[Mapping[str, Any]], site_of_user: Mapping[str,
     """Every managed device as a Wanted asset at its primary user's site (else the default site)."""
     wanted, skipped = [], 0
     for device in devices:
-        site = site_of_user.get(device.get("userId") or "") or mapping.default_site
+        site = site_of_user.get(primary_user(device)) or mapping.default_site
         if site is None:
             skipped += 1
         else:

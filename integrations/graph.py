@@ -65,10 +65,14 @@ class DeltaResult:
     delta_link: str = ""
 
     def add(self, item: Mapping[str, Any]) -> None:
-        user_id = item["id"]
+        user_id = item.get("id") if isinstance(item, Mapping) else None
+        if not isinstance(user_id, str) or not user_id:
+            raise GraphError("Microsoft Graph sent a user change without an id; nothing was changed")
         if "@removed" in item:
             self.changed.pop(user_id, None)
-            self.removed[user_id] = (item.get("@removed") or {}).get("reason") or "deleted"
+            removed = item.get("@removed")
+            reason = removed.get("reason") if isinstance(removed, Mapping) else None
+            self.removed[user_id] = reason if isinstance(reason, str) and reason else "deleted"
         else:
             self.removed.pop(user_id, None)
             self.changed[user_id] = {**self.changed.get(user_id, {}), **item}
@@ -93,12 +97,14 @@ def _error_of(response: requests.Response) -> tuple[str, str]:
     """(code, message) from a Graph or login error body, whatever its shape."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
+        body = None
+    if not isinstance(body, dict):
         return "", (response.text or "")[:200]
     if isinstance(body.get("error"), dict):  # Graph: {"error": {"code", "message"}}
         return str(body["error"].get("code") or ""), str(body["error"].get("message") or "")
-    codes = body.get("error_codes") or []
-    code = f"AADSTS{codes[0]}" if codes else str(body.get("error") or "")
+    codes = body.get("error_codes")
+    code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else str(body.get("error") or "")
     return code, str(body.get("error_description") or "").split("\r\n")[0]
 
 
@@ -141,9 +147,12 @@ class GraphClient:
             code, message = _error_of(response)
             advice = AADSTS_ADVICE.get(code) or redact(message, [self._secret]) or f"HTTP {response.status_code}"
             raise AuthError(f"Microsoft login refused the Entra app ({code or response.status_code}): {advice}")
-        body = response.json()
-        self._token = body["access_token"]
-        self._token_expires = self.clock() + max(int(body.get("expires_in") or 3600) - 60, 0)
+        body = _json_of(response, "the token request")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"Microsoft login at {urlsplit(url).netloc} answered without an access token; check the "
+                            "login URL setting, or a proxy that may be answering in its place")
+        self._token, self._token_expires = token, self.clock() + max(_seconds(body.get("expires_in")) - 60, 0)
         return self._token
 
     def get_json(self, url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -158,7 +167,11 @@ class GraphClient:
                 continue
             break
         if response.status_code == 200:
-            return response.json()
+            page = _json_of(response, urlsplit(url).path)
+            if not isinstance(page, dict):
+                raise GraphError(f"Microsoft Graph answered {urlsplit(url).path} with JSON that is not an object",
+                                 response.status_code)
+            return page
         code, message = _error_of(response)
         error = DeltaExpired if response.status_code == 410 or code.lower() in DELTA_EXPIRED_CODES else GraphError
         raise error(f"HTTP {response.status_code} {code}: {message}".rstrip(": "), response.status_code, code)
@@ -184,8 +197,11 @@ class GraphClient:
             except GraphError as exc:
                 raise type(exc)(f"Microsoft Graph failed on page {page_number} of {what}: {exc}; nothing was changed",
                                 exc.status, exc.code) from None
-            yield page
             url = page.get("@odata.nextLink") or ""
+            if not _is_page(page) or not isinstance(url, str):
+                raise GraphError(f"Microsoft Graph answered page {page_number} of {what} with something that is not a "
+                                 f"page of {what} (a list of items, each with an id); nothing was changed")
+            yield page
 
     def list_all(self, path: str, params: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -199,7 +215,8 @@ class GraphClient:
         for page in self.pages(url, {}, what):
             for item in page.get("value") or []:
                 result.add(item)
-            result.delta_link = page.get("@odata.deltaLink") or result.delta_link
+            link = page.get("@odata.deltaLink") or result.delta_link
+            result.delta_link = link if isinstance(link, str) else ""
         if not result.delta_link:
             raise GraphError(f"Microsoft Graph ended the {what} without a delta link; nothing was changed")
         return result
@@ -211,6 +228,28 @@ class GraphClient:
         if not link:
             raise GraphError("Microsoft Graph gave no delta link for $deltatoken=latest")
         return link
+
+
+def _json_of(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, RecursionError):  # not JSON (a proxy's page?), or nested too deep to parse
+        raise GraphError(f"{urlsplit(response.url or '').netloc or 'Microsoft'} answered {what} with something that "
+                         f"is not JSON (HTTP {response.status_code}); a proxy may be answering in Microsoft's place",
+                         response.status_code) from None
+
+
+def _is_page(page: Mapping[str, Any]) -> bool:
+    items = page.get("value", [])
+    return isinstance(items, list) and all(
+        isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"] for item in items)
+
+
+def _seconds(value: Any, default: int = 3600) -> int:
+    try:
+        return int(float(value)) if value not in (None, "") else default
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def query_string(params: Mapping[str, Any]) -> str:

@@ -88,7 +88,7 @@ def settings_from(connection: dict[str, Any], local: dict[str, Any]) -> LdapSett
 def _int(value: Any) -> int:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e999" is infinite
         return 0
 
 
