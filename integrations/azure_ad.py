@@ -30,7 +30,7 @@ from halointegrator.run import enabled_for
 from integrations import azure_reads as reads
 from integrations.azure_mapping import (
     DEVICE_KIND, USER_KIND, DeviceMapping, Memberships, UserMapping, as_int, device_mapping_from, map_devices,
-    map_users, matching_fields, primary_user, site_for_user, site_scope, user_identity, user_mapping_from,
+    map_users, matching_fields, primary_user, rows_of, site_for_user, site_scope, user_identity, user_mapping_from,
 )
 from integrations.graph import GraphClient
 
@@ -41,7 +41,7 @@ HALO_LIST_ALL = {"includeinactive": "true", "includeactive": "true"}
 def imports_of(connection: Mapping[str, Any]) -> tuple[set[str], list[str]]:
     """Which imports run ({"users", "devices"}) and notes on anything not understood."""
     words = re.split(r"[,;]", str(connection.get("halo_integrator_import_list") or ""))
-    for pair in connection.get("halo_integrator_import_types") or []:
+    for pair in rows_of(connection.get("halo_integrator_import_types")):
         words += [str(pair.get("value") or ""), str(pair.get("label") or "")]
     chosen, notes = set(), []
     for word in (w.strip().lower() for w in words if w and w.strip()):

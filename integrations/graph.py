@@ -86,7 +86,7 @@ def cloud_urls(connection: Mapping[str, Any], local: Mapping[str, Any]) -> tuple
     if cloud is None:
         try:
             cloud = CLOUDS_BY_NUMBER.get(int(connection.get("graphendpoint") or 0), GLOBAL)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             cloud = GLOBAL
     login = str(local.get("login_url") or "").strip() or cloud[0]
     graph = str(local.get("graph_url") or "").strip() or cloud[1]

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from halointegrator.errors import IntegratorError
 from halointegrator.halo import HaloClient
 from halointegrator.http import RetryPolicy
-from integrations import ad_mapping, azure_mapping
+from integrations import active_directory, ad_mapping, azure_ad, azure_mapping, ldap_source
 from integrations.ad_mapping import FieldMap, MappingScope, SourceEntry
-from integrations.graph import DeltaResult, GraphClient
+from integrations.graph import DeltaResult, GraphClient, cloud_urls
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -74,17 +74,36 @@ def test_ad_people_are_mapped_or_skipped_with_a_reason(people, rows):
         json.dumps(record.fields)  # what is posted to Halo must be JSON
 
 
+LDAP_RECORD_KEYS = ["ldap_strings", "mappings_user", "user_matching_fields", "uactguidmappingfield", "hostname",
+                    "port", "use_ssl", "username", "integrator_password", "pagesize", "halointegrator_batch"]
+
+
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["ldap_strings", "mappings_user", "user_matching_fields",
-                                        "uactguidmappingfield", "hostname", "port", "pagesize"]), json_values))
-def test_an_odd_ldap_connection_record_is_read_or_refused_in_words(record):
+@given(st.dictionaries(st.sampled_from(LDAP_RECORD_KEYS), json_values | st.sampled_from([1e999, "1e999", -1])),
+       st.dictionaries(st.sampled_from(["starttls", "allow_plain_ldap", "ca_file", "bind_password"]), json_values))
+def test_an_odd_ldap_connection_record_is_read_or_refused_in_words(record, local):
     try:
-        ad_mapping.parse_mappings(record)
-        ad_mapping.build_field_map(record.get("mappings_user"), "third_party_guid")
-        ad_mapping.parse_match_fields(record.get("user_matching_fields"))
-        ad_mapping.identity_field_of(record)
-    except IntegratorError:
-        pass
+        ldap_source.settings_from(record, local)
+        active_directory._configuration(record)
+    except IntegratorError as error:
+        assert str(error)
+
+
+ENTRA_RECORD_KEYS = ["halo_integrator_import_list", "halo_integrator_import_types", "intune_enabled", "graph_host",
+                     "graphendpoint", "mappings_user", "mappings_site", "mappings_device", "user_matching_fields",
+                     "user_matching_list", "directoryid", "applicationid", "default_assettype", "defaultsite"]
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(ENTRA_RECORD_KEYS), json_values | st.sampled_from([1e999, "1e999", -1])),
+       st.dictionaries(st.sampled_from(["login_url", "graph_url", "app_secret"]), st.text(max_size=20)))
+def test_an_odd_entra_connection_record_is_read_or_refused_in_words(record, local):
+    record = {**record, "id": 1}
+    azure_ad.imports_of(record)
+    azure_mapping.user_mapping_from(record)
+    azure_mapping.device_mapping_from(record)
+    azure_mapping.matching_fields(record)
+    cloud_urls(record, local)
 
 
 @SETTINGS
