@@ -62,7 +62,8 @@ def make_session(*, ca_bundle: str = "", proxy: str = "", verify_tls: bool = Tru
     session = IntegratorSession()
     session.headers["User-Agent"] = USER_AGENT
     if not verify_tls:
-        log.warning("TLS certificate verification is off: anyone on the network path can read the Halo secret.")
+        log.warning("TLS certificate verification is off (the verify_tls setting): anyone on the network path can "
+                    "read the secrets and tokens this connection sends.")
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         session.verify = False
     elif ca_bundle:
