@@ -7,9 +7,15 @@ the run and after a clean run that follows (which must equal one clean run: noth
 
 from __future__ import annotations
 
+import random
 import re
 import time
 
+import pytest
+import requests
+import responses
+
+from halointegrator.http import RetryPolicy
 from tests.e2e_world import (  # noqa: F401 - fixtures
     RequestHooks,
     World,
@@ -193,3 +199,39 @@ def test_one_refused_record_is_reported_and_the_rest_of_its_batch_lands(graph, t
     errors = halo.records("integrationerrors")
     assert len(errors) == 1 and victim in errors[0]["entity_name"]
     recovers(world, clean_graph_snapshot)
+
+
+# ---- the rule behind the storm: throttling is waited out by time, not by count -----------------------------
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now, self.sleeps = 1000.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize("retry_after, answers, sleeps", [
+    ("1", [429] * 30 + [200], [1.0] * 30),  # a storm longer than max_attempts, ridden out
+    ("0", [429] * 200, [0.0] * 99),  # a server that never asks to wait: stopped by the safety count
+    ("100", [429] * 20, [100.0] * 6),  # long waits: stopped by the total wait budget (600 s)
+])
+def test_throttling_is_ridden_out_for_as_long_as_the_wait_budget_lasts(retry_after, answers, sleeps):
+    time_ = FakeTime()
+    policy = RetryPolicy(max_attempts=8, sleep=time_.sleep, clock=lambda: time_.now)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for status in answers:
+            mock.get("https://halo.example.com/api/Users", status=status, headers={"Retry-After": retry_after})
+        answer = policy.send(requests.Session(), "GET", "https://halo.example.com/api/Users")
+        assert answer.status_code == answers[len(sleeps)]
+    assert time_.sleeps == sleeps
+
+
+def test_other_transient_failures_still_stop_at_max_attempts():
+    time_ = FakeTime()
+    policy = RetryPolicy(max_attempts=8, sleep=time_.sleep, clock=lambda: time_.now, rng=random.Random(1))
+    with responses.RequestsMock() as mock:
+        mock.get("https://halo.example.com/api/Users", status=503, headers={"Retry-After": "1"})
+        assert policy.send(requests.Session(), "GET", "https://halo.example.com/api/Users").status_code == 503
+    assert len(time_.sleeps) == 7
