@@ -73,10 +73,7 @@ def run_auto(args: Namespace) -> int:
         config = load_config(config_path(args))
         for warning in validate_halo_settings(config.halo)[1]:
             log.warning(warning)
-        with RunLock(lock_path_for(config_path(args))) as lock:
-            if lock.takeover_note():
-                log.warning(lock.takeover_note())
-            result = run_once(args, config, log)
+        result = run_once(args, config, log)
     except IntegratorError as error:
         log.error("%s", error)
         result.exit_code, result.message = error.exit_code, str(error)
@@ -96,18 +93,26 @@ def run_once(args: Namespace, config: Config, log: logging.Logger) -> RunResult:
 
 def run_with_config(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
                     cancel=None, progress=None, registry=None) -> RunResult:
-    """One run with the run lock already held; AUTO and the window both come here.
-
-    The local state (Graph delta links) beside the config is saved after a real run only.
+    """One run under the run lock (a second run at the same time gets LockBusy, exit 3); AUTO and the
+    window both come here. The local state (Graph delta links) beside the config is saved after a real run only.
     """
+    with RunLock(lock_path_for(path)) as lock:
+        if lock.takeover_note():
+            log.warning(lock.takeover_note())
+        return _run_locked(config, path, options, log, cancel=cancel, progress=progress, registry=registry)
+
+
+def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
+                cancel, progress, registry) -> RunResult:
     state_store = StateStore(state_path_for(path))
     state = state_store.load()
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
     halo = make_halo_client(config)
     try:
-        result = run_all(halo, registry=registry or default_registry(), client_id=config.halo.client_id, log=log, options=options,
-                         connections=config.connections, state=state, cancel=cancel, progress=progress)
+        result = run_all(halo, registry=registry or default_registry(), client_id=config.halo.client_id, log=log,
+                         options=options, connections=config.connections, state=state, cancel=cancel,
+                         progress=progress)
     finally:
         halo.close()
     if not options.dry_run:

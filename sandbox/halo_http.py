@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -116,7 +117,7 @@ class HaloRequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         entry: dict[str, Any] = {"method": method, "path": path, "params": params, "status": None,
-                                 "kind": request_kind(method, path)}
+                                 "kind": request_kind(method, path), "time": self.sandbox.clock()}
         reply = self._reply_for(method, path, params, body, entry)
         # Logged before answering, so a client that has its answer always finds the request in the log.
         entry["status"] = reply.status if reply is not None else None
@@ -178,4 +179,10 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: "HaloSandbox") -> None:
         self.sandbox = sandbox
         super().__init__(address, HaloRequestHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-answer (killed, timed out) is expected in fault tests: no traceback."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 

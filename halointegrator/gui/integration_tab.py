@@ -199,7 +199,7 @@ class IntegrationTab(ttk.Frame):
             self.prerequisites.show([(False, f"No {self.title} connection in Halo",
                                       "add one in Halo and enable it for the Halo Integrator")])
         self.app.set_status(f"{self.title}: {len(results) - failed} of {len(results)} connection(s) ready"
-                            + (f"; the Processes tab's log says what failed." if failed else "."))
+                            + ("; the Processes tab's log says what failed." if failed else "."))
 
     def _failed(self, error: BaseException) -> None:
         self.connection_note.configure(text=f"Could not read from Halo: {self.app.error_text(error)}")

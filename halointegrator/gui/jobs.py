@@ -15,7 +15,6 @@ from typing import Any, Callable
 from halointegrator.context import RunContext
 from halointegrator.errors import IntegratorError
 from halointegrator.model import Check, Integration
-from halointegrator.paths import lock_path_for
 from halointegrator.run import ConnectionStatus, RunOptions, RunResult, discover
 
 ENABLED_LABEL = "Enabled for the Halo Integrator in Halo"
@@ -106,10 +105,7 @@ def run_processing(
     progress: Callable[[str, int, int], None],
     registry: dict | None = None,
 ) -> RunResult:
-    """Start Processing / Preview: one full run under the run lock, so a scheduled AUTO waits its turn."""
+    """Start Processing / Preview: one full run under the run lock, so a scheduled AUTO is refused meanwhile."""
     from halointegrator.commands import run_with_config
-    from halointegrator.lock import RunLock
 
-    with RunLock(lock_path_for(config_path)):
-        return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress,
-                               registry=registry)
+    return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress, registry=registry)
