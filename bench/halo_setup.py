@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.measure import stamp_requests
-
 HALO_CLIENT_ID = "halo-integrator"
 HALO_SECRET_ENV = "BENCH_HALO_SECRET"
 HALO_SECRET = "bench-halo-secret"
@@ -17,13 +15,12 @@ HALO_TENANT = "sandbox"
 
 
 def make_halo(source: Any) -> Any:
-    """A started Halo sandbox with the default seed, the source's connection enabled, requests stamped."""
+    """A started Halo sandbox with the default seed and the source's connection enabled (its log has times)."""
     from sandbox.halo_server import HaloSandbox
 
     halo = HaloSandbox(client_id=HALO_CLIENT_ID, client_secret=HALO_SECRET, tenant=HALO_TENANT, rate_limit=None)
     source.seed_halo(halo)
     halo.start()
-    stamp_requests(halo)
     return halo
 
 

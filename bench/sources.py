@@ -118,7 +118,6 @@ class LdapSource:
         from bench.ldap_relay import LdapRelay
 
         began = time.monotonic()
-        self.workarounds = unique_common_names() if self.users > 9999 else []
         try:
             self.handle = start_slapd(self.workdir / "slapd", users=self.users)
         except Exception as error:  # DirectoryUnavailable and friends: report, do not crash the benchmark
@@ -166,27 +165,6 @@ class LdapSource:
 
     def reset_counts(self) -> None:
         self.relay.reset()
-
-
-def unique_common_names() -> list[str]:
-    """Work around a sandbox bug, only while it is there: people 1 and 10,001 get the same DN.
-
-    sandbox.directory_data names a person "Given Surname NNNN" from the last four digits of the
-    sAMAccountName, so above 9,999 users names repeat and slapadd stops with MDB_KEYEXIST. Naming
-    them after the whole number changes nothing below 10,000 users.
-    """
-    import re
-
-    from sandbox import directory_data
-
-    def person(number: int) -> Any:
-        return directory_data.SandboxUser(f"aturing{number:04d}", "Alan", "Turing", "OU=X", "example.com")
-
-    if person(1).cn != person(10001).cn:
-        return []
-    directory_data.SandboxUser.cn = property(
-        lambda user: f"{user.given} {user.surname} {re.search(r'[0-9]+$', user.sam).group()}")
-    return ["sandbox.directory_data.SandboxUser.cn named people after the whole number (DNs repeated above 9,999)"]
 
 
 SOURCES = {"azure": EntraSource, "ldap": LdapSource}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from dataclasses import dataclass, field
 
 GIVEN_NAMES = ("Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim",
@@ -40,7 +41,10 @@ class SandboxUser:
 
     @property
     def cn(self) -> str:
-        return f"{self.given} {self.surname} {self.sam[-4:]}"
+        # The sAMAccountName's number keeps names unique: its last four characters, or the whole number
+        # when it has more than four digits (people 1 and 10,001 would otherwise share a DN).
+        number = re.search(r"[0-9]*$", self.sam).group()
+        return f"{self.given} {self.surname} {number if len(number) > 4 else self.sam[-4:]}"
 
     @property
     def dn(self) -> str:

@@ -6,6 +6,8 @@
 `url` is the Web App URL; the API is url + "/api", the auth server url + "/auth". Tables live in
 `state` (table -> {id: record}; hold `lock` while editing it from a test). Table names: users, clients,
 sites, assets, assettypes, ldapconnections, azureadconnections, features, integrationerrors, agents.
+`requests` logs every request: method, path, params, status, kind (read/write/token/other) and `time`,
+the sandbox clock (time.monotonic unless `clock=` is given) when the request arrived.
 
 Run it for a demo:  python -m sandbox.halo_server --port 8099 --seed FILE
 """
@@ -60,6 +62,7 @@ class HaloSandbox:
                  agent_is_admin: bool = True, app_version: str = "2.184.21",
                  host: str = "127.0.0.1", port: int = 0, subset_path: str | Path | None = None) -> None:
         self.client_id, self.tenant, self.host, self.port = client_id, tenant, host, port
+        self.clock = clock  # stamps the request log's "time"
         self.subset = load_subset(str(subset_path or DEFAULT_SUBSET_PATH))
         self.store = HaloStore()
         self.state: dict[str, dict[int, dict[str, Any]]] = self.store.state

@@ -39,12 +39,12 @@ def test_simple_budget_formula():
 
 def test_count_requests_splits_writes_by_what_they_write():
     entries = [
-        {"kind": "token", "path": "/auth/token", "bench_at": 2.0},
-        {"kind": "other", "path": "/api/AuthInfo", "bench_at": 1.0},
-        {"kind": "read", "path": "/api/Users", "bench_at": 3.0},
-        {"kind": "write", "path": "/api/Users", "records": 100, "bench_at": 4.0},
-        {"kind": "write", "path": "/api/LDAPConnection", "records": 1, "bench_at": 5.0},
-        {"kind": "write", "path": "/api/IntegrationError", "records": 1, "bench_at": 6.0},
+        {"kind": "token", "path": "/auth/token", "time": 2.0},
+        {"kind": "other", "path": "/api/AuthInfo", "time": 1.0},
+        {"kind": "read", "path": "/api/Users", "time": 3.0},
+        {"kind": "write", "path": "/api/Users", "records": 100, "time": 4.0},
+        {"kind": "write", "path": "/api/LDAPConnection", "records": 1, "time": 5.0},
+        {"kind": "write", "path": "/api/IntegrationError", "records": 1, "time": 6.0},
     ]
     counted = count_requests(entries)
     assert (counted.read, counted.write, counted.token, counted.other, counted.total) == (1, 3, 1, 1, 6)
