@@ -15,20 +15,19 @@ from halointegrator import engine
 from halointegrator.context import RunContext
 from halointegrator.errors import IntegratorError, SourceError
 from halointegrator.fieldvalues import identity_key
-from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Report
+from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Plan, Report
 from halointegrator.run import split_client_ids
 from integrations import ldap_source
 from integrations.ad_mapping import (
     DN_FIELD,
     FieldMap,
     MappingScope,
+    UserMapper,
     build_field_map,
     identity_field_of,
-    is_within,
-    map_users,
     parse_mappings,
     parse_match_fields,
-    scope_of_dn,
+    scope_finder,
     search_filter,
 )
 from integrations.ldap_source import LdapSettings
@@ -177,34 +176,43 @@ def _site_check(ctx: RunContext, scope: MappingScope) -> Check:
 # --- sync --------------------------------------------------------------------------------------------
 
 def _read_directory(ctx: RunContext, settings: LdapSettings, scopes: list[MappingScope],
-                    field_map: FieldMap) -> list[tuple[MappingScope, list]]:
-    """Every mapping, completely; raises SourceError on any failure, before anything is written."""
+                    field_map: FieldMap) -> UserMapper:
+    """Every mapping, completely, mapped page by page; raises SourceError on any failure, before any write.
+
+    Each page becomes Wanted users as it arrives and its raw entries are let go: at 50,000 people the
+    raw entries would be about 130 MB more.
+    """
     if settings.plain:
         ctx.log.warning("Active Directory: %s uses plain LDAP (allow_plain_ldap): the bind password crosses the "
                         "network unencrypted. Use LDAPS or StartTLS.", settings.address())
+    mapper = UserMapper(field_map)
     conn = ldap_source.open_bound(settings)
-    reads = []
     try:
         for number, scope in enumerate(scopes, start=1):
             ctx.progress(f"Reading {scope.name}", number - 1, len(scopes))
-            entries = ldap_source.search_all(
-                conn, scope.dn, search_filter(scope.filter), recursive=scope.recursive,
-                attributes=field_map.attributes(), page_size=settings.page_size, cancel=ctx.cancel)
-            ctx.log.info("Active Directory: read %d user(s) from %s", len(entries), scope.dn)
-            reads.append((scope, entries))
+            before = mapper.read.get(scope.dn, 0)
+            for page in ldap_source.search_pages(
+                    conn, scope.dn, search_filter(scope.filter), recursive=scope.recursive,
+                    attributes=field_map.attributes(), page_size=settings.page_size, cancel=ctx.cancel):
+                mapper.add(scope, page)
+            ctx.log.info("Active Directory: read %d user(s) from %s", mapper.read.get(scope.dn, 0) - before, scope.dn)
     finally:
         ldap_source.close(conn)
-    return reads
+    return mapper
 
 
 def _owner_rules(identity: str, scopes: list[MappingScope]) -> tuple[Callable[[dict], bool], Callable[[dict], str]]:
-    """Which Halo users this connection owns (a GUID and a DN inside a mapping), and their scope."""
+    """Which Halo users this connection owns (a GUID and a DN inside a mapping), and their scope.
+
+    The planner asks both for every Halo user; each DN is normalised once (scope_finder remembers it).
+    """
+    find_scope = scope_finder(scopes)
+
     def owns(record: dict) -> bool:
-        dn = record.get(DN_FIELD)
-        return bool(identity_key(record.get(identity))) and any(is_within(dn, scope.dn) for scope in scopes)
+        return bool(identity_key(record.get(identity))) and bool(find_scope(record.get(DN_FIELD)))
 
     def scope_of(record: dict) -> str:
-        return scope_of_dn(record.get(DN_FIELD), scopes)
+        return find_scope(record.get(DN_FIELD))
 
     return owns, scope_of
 
@@ -221,22 +229,30 @@ def _configuration(connection: dict[str, Any]) -> tuple[list[MappingScope], Fiel
     return scopes, field_map, match_fields, notes + field_notes + match_notes
 
 
-def sync(ctx: RunContext, connection: dict[str, Any]) -> Report:
-    """Read AD completely, map, plan against Halo's users, and apply (or only log, in a dry run)."""
-    local = _local(ctx, connection)
+def _plan(ctx: RunContext, connection: dict[str, Any], local: dict[str, Any]) -> Plan:
+    """Read AD completely, map it and plan against Halo's users; nothing is written here."""
     settings = ldap_source.settings_from(connection, local)
     scopes, field_map, match_fields, notes = _configuration(connection)
-    reads = _read_directory(ctx, settings, scopes, field_map)
-    wanted, map_notes = map_users(reads, field_map)
+    mapped = _read_directory(ctx, settings, scopes, field_map)
     existing = ctx.halo.list("Users", "users", dict(HALO_USER_QUERY))
     owns, scope_of = _owner_rules(field_map.identity_field, scopes)
     allow_mass = ctx.allow_mass_deactivation or ldap_source.flag(local.get("allow_mass_deactivation"), False)
     plan = engine.plan(
-        EntityKind("user", "Users", "users", field_map.identity_field, "name"), wanted, existing,
+        EntityKind("user", "Users", "users", field_map.identity_field, "name"), mapped.wanted, existing,
         owns=owns, match_fields=match_fields, scope_of=scope_of,
-        empty_scopes=[scope.dn for scope, entries in reads if not entries],
+        empty_scopes=[scope.dn for scope in scopes if not mapped.read.get(scope.dn)],
         policy=engine.Policy(allow_mass_deactivation=allow_mass))
-    plan.notes[:0] = notes + map_notes
+    plan.notes[:0] = notes + mapped.notes
+    return plan
+
+
+def sync(ctx: RunContext, connection: dict[str, Any]) -> Report:
+    """Read AD completely, map, plan against Halo's users, and apply (or only log, in a dry run).
+
+    The plan is made in a frame of its own so the mapped people and Halo's users are freed before the
+    writes: the plan's changes are all the apply needs.
+    """
+    plan = _plan(ctx, connection, _local(ctx, connection))
     batch = int(connection.get("halointegrator_batch") or 0) or 100
     return engine.apply(plan, ctx.halo, dry_run=ctx.dry_run, batch_size=batch, log=ctx.log, cancel=ctx.cancel,
                         integration=NAME, connection=connection_name(connection), progress=ctx.progress)

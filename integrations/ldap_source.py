@@ -8,14 +8,17 @@ server schema: it is not needed, and with it ldap3 2.9 corrupted objectGUID filt
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import ldap3
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
+from ldap3.utils.conv import to_unicode
 
 from halointegrator.errors import Cancelled, SourceError
 from integrations.ad_mapping import SourceEntry, equality_filter
@@ -235,23 +238,78 @@ def search_all(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recurs
                attributes: Sequence[str] = (), page_size: int = MAX_PAGE_SIZE,
                cancel: threading.Event | None = None) -> list[SourceEntry]:
     """Every entry under ``base_dn`` matching ``ldap_filter``, page by page; any failure raises SourceError."""
-    entries: list[SourceEntry] = []
-    cookie = None
-    scope = ldap3.SUBTREE if recursive else ldap3.LEVEL
+    pages = search_pages(conn, base_dn, ldap_filter, recursive=recursive, attributes=attributes,
+                         page_size=page_size, cancel=cancel)
+    return [entry for page in pages for entry in page]
+
+
+def search_pages(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recursive: bool = True,
+                 attributes: Sequence[str] = (), page_size: int = MAX_PAGE_SIZE,
+                 cancel: threading.Event | None = None) -> Iterator[list[SourceEntry]]:
+    """The entries of ``search_all``, one page at a time, so a caller can map a page and let it go.
+
+    A failure on any page raises SourceError (or Cancelled) from the iteration: a caller that writes
+    only after the last page has been read keeps "a short read writes nothing".
+    """
+    with _lean_entries(conn):
+        yield from _pages(conn, base_dn, ldap_filter, ldap3.SUBTREE if recursive else ldap3.LEVEL,
+                          list(attributes) or ldap3.NO_ATTRIBUTES, page_size, cancel)
+
+
+def _pages(conn: ldap3.Connection, base_dn: str, ldap_filter: str, scope: str, attributes: Any, page_size: int,
+           cancel: threading.Event | None) -> Iterator[list[SourceEntry]]:
+    read, cookie = 0, None
     while True:
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"Stopped by the user while reading {base_dn}; nothing was written.")
         try:
-            conn.search(base_dn, ldap_filter, scope, attributes=list(attributes) or ldap3.NO_ATTRIBUTES,
-                        paged_size=page_size, paged_cookie=cookie)
+            conn.search(base_dn, ldap_filter, scope, attributes=attributes, paged_size=page_size, paged_cookie=cookie)
         except (LDAPException, OSError) as error:
-            raise SourceError(f"Reading {base_dn} failed after {len(entries)} entries ({_short(str(error))}); "
+            raise SourceError(f"Reading {base_dn} failed after {read} entries ({_short(str(error))}); "
                               f"nothing was written.") from None
-        _raise_for_result(conn.result or {}, base_dn, len(entries))
-        entries += [_entry(item) for item in conn.response or [] if item.get("type") == "searchResEntry"]
+        _raise_for_result(conn.result or {}, base_dn, read)
+        page = [_entry(item) for item in conn.response or [] if item.get("type") == "searchResEntry"]
+        conn.response = None  # the page is all that is kept of it
         cookie = _next_cookie(conn.result or {})
+        read += len(page)
+        yield page
         if not cookie:
-            return entries
+            return
+
+
+@contextlib.contextmanager
+def _lean_entries(conn: Any) -> Iterator[None]:
+    """While it lasts, ``conn`` decodes search entries into their DN and raw values only.
+
+    ldap3 decodes each value twice: as bytes, and as text in a case-insensitive dict that this module
+    never reads; that second copy is half the CPU of a large read (4 of 9 s for 50,000 people). Other
+    messages, and entries with controls or of a shape not known here, go to ldap3's own decoder.
+    """
+    strategy = getattr(conn, "strategy", None)
+    if not getattr(conn, "fast_decoder", False) or not hasattr(strategy, "decode_response_fast"):
+        yield
+        return
+    own = vars(strategy).get("decode_response_fast")
+    strategy.decode_response_fast = functools.partial(_decode_lean, strategy.decode_response_fast)
+    try:
+        yield
+    finally:
+        if own is None:
+            del strategy.decode_response_fast
+        else:
+            strategy.decode_response_fast = own
+
+
+def _decode_lean(full: Callable[[dict], dict], message: dict) -> dict:
+    if message.get("protocolOp") != 4 or message.get("controls"):  # 4: searchResEntry
+        return full(message)
+    try:
+        dn, attributes = message["payload"][0][3], message["payload"][1][3]
+        raw = {bytes(attribute[3][0][3]).decode("utf-8"): [bytes(value[3]) for value in attribute[3][1][3] or ()]
+               for attribute in attributes}
+        return {"type": "searchResEntry", "dn": to_unicode(dn, from_server=True), "raw_attributes": raw}
+    except (IndexError, KeyError, TypeError, UnicodeError):
+        return full(message)
 
 
 def _entry(item: dict[str, Any]) -> SourceEntry:

@@ -81,6 +81,17 @@ def test_entry_without_guid_is_skipped_with_a_note():
     assert wanted == [] and "no objectGUID" in notes[0]
 
 
+def test_pages_are_mapped_as_they_come_and_counted_per_mapping():
+    labs = MappingScope("Labs", "OU=Labs,DC=corp,DC=example,DC=com", site_id=8)
+    mapper = m.UserMapper(FieldMap(dict(m.DEFAULT_FIELD_MAP)))
+    mapper.add(STAFF, [entry(**ADA), entry("CN=NoGuid,OU=Staff,DC=corp,DC=example,DC=com", guid=None)])
+    mapper.add(STAFF, iter([entry("CN=Bob,OU=Staff,DC=corp,DC=example,DC=com", guid=uuid.uuid4(), sn="Bob")]))
+    mapper.add(labs, [entry(**ADA)])  # already taken by Staff
+    assert [w.label.split()[0] for w in mapper.wanted] == ["Ada", "Bob"]
+    assert mapper.read == {STAFF.dn: 3, labs.dn: 1}
+    assert len(mapper.notes) == 1 and "CN=NoGuid" in mapper.notes[0]
+
+
 def test_user_under_two_mappings_goes_to_the_first_once():
     sub = MappingScope("Sub", "OU=Sub,OU=Staff,DC=corp,DC=example,DC=com", site_id=9)
     person = entry("CN=Ada,OU=Sub,OU=Staff,DC=corp,DC=example,DC=com", **ADA)
@@ -185,10 +196,47 @@ def test_equality_filter_refuses_a_bad_attribute_name():
     ("CN=A,OU=NotStaff,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),
     ("CN=A,OU=Staff2,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),
     ("CN=A\\,OU=Staff,OU=X,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),
+    ("CN=A\\,OU\\=Staff,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),  # one RDN: "A,OU=Staff" is its name
+    ("CN=A\\,B,OU=Staff,DC=corp,DC=com", "ou=staff,dc=corp,dc=com", True),
+    ("CN=A+SN=B,OU=Staff,DC=corp,DC=com", "SN=B,OU=Staff,DC=corp,DC=com", True),
     (None, "OU=Staff,DC=corp,DC=com", False), ("", "OU=Staff,DC=corp,DC=com", False),
 ])
 def test_dn_within(dn, base, inside):
     assert m.is_within(dn, base) is inside
+
+
+@pytest.mark.parametrize("dn, key", [
+    ("CN=Ada Lovelace,OU=Staff, DC=Corp ,DC=com", ("cn=ada lovelace", "ou=staff", "dc=corp", "dc=com")),
+    ("CN=Lovelace\\, Ada,OU=Staff", ("cn=lovelace\\, ada", "ou=staff")),
+    ("CN=A+SN=B,OU=Staff", ("cn=a", "sn=b", "ou=staff")),
+    ("not a dn\\, at all", ("not a dn\\", "at all")),
+    ("  ", ()), (None, ()),
+])
+def test_dn_key(dn, key):
+    assert m.dn_key(dn) == key and m.normalize_dn(dn) == ",".join(key)
+
+
+def test_the_quick_dn_split_is_what_parse_dn_gives():
+    from ldap3.utils.dn import parse_dn
+    for dn in ("CN=Ada Lovelace 0001,OU=Staff,DC=corp,DC=example,DC=com", "cn=a, ou=b", "OU=Staff, DC=Corp, DC=com",
+               "CN=Ädä Ünïcode,OU=Løndon,DC=x", "CN=spaced  out,OU=y", "CN=O'Brien (London),OU=z"):
+        assert m.dn_key(dn) == tuple(f"{t.lower()}={v.lower()}" for t, v, _ in parse_dn(dn.replace(", ", ",")))
+
+
+def test_scope_finder_normalises_each_dn_once(monkeypatch):
+    sub = MappingScope("Sub", "OU=Sub,OU=Staff,DC=corp,DC=example,DC=com", site_id=9)
+    find = m.scope_finder([STAFF, sub])
+    keyed = []
+    real_key = m.dn_key
+    monkeypatch.setattr(m, "dn_key", lambda dn: keyed.append(dn) or real_key(dn))
+    dn = "CN=A,OU=Sub,OU=STAFF,DC=corp,DC=example,DC=com"
+    assert [find(dn), find(dn), find("CN=B,OU=Else,DC=corp,DC=example,DC=com"), find(None)] == [sub.dn, sub.dn, "", ""]
+    assert keyed == [dn, "CN=B,OU=Else,DC=corp,DC=example,DC=com", ""]
+
+
+def test_equal_mappings_the_first_wins():
+    twin = MappingScope("Twin", STAFF.dn.upper(), site_id=8)
+    assert m.scope_of_dn("CN=A,OU=Staff,DC=corp,DC=example,DC=com", [twin, STAFF]) == twin.dn
 
 
 def test_scope_is_the_most_specific_mapping():

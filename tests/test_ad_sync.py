@@ -56,14 +56,19 @@ class FakeDirectory:
         self.opened: list[ldap_source.LdapSettings] = []
         self.searches: list[tuple[str, str, bool, int]] = []
         monkeypatch.setattr(ldap_source, "open_bound", lambda settings: self.opened.append(settings) or object())
-        monkeypatch.setattr(ldap_source, "search_all", self.search)
+        monkeypatch.setattr(ldap_source, "search_pages", self.search)
         monkeypatch.setattr(ldap_source, "close", lambda conn: None)
 
     def search(self, conn, base_dn, ldap_filter, *, recursive=True, attributes=(), page_size=1000, cancel=None):
+        """Pages of two entries; a failing DN fails after its first page, as a dropped connection would."""
         self.searches.append((base_dn, ldap_filter, recursive, page_size))
+        entries = list(self.entries.get(base_dn, []))
+        for start in range(0, len(entries), 2):
+            yield entries[start:start + 2]
+            if base_dn == self.fail_on:
+                break
         if base_dn == self.fail_on:
-            raise SourceError(f"Reading {base_dn} failed after 1000 entries (socket closed); nothing was written.")
-        return list(self.entries.get(base_dn, []))
+            raise SourceError(f"Reading {base_dn} failed after 2 entries (socket closed); nothing was written.")
 
 
 def users_by_guid(halo: FakeHalo) -> dict[str, dict]:
@@ -102,6 +107,15 @@ def test_a_failed_read_writes_nothing(monkeypatch):
     with pytest.raises(SourceError, match="nothing was written"):
         active_directory.sync(context(halo), record())
     assert halo.calls == [] and len(directory.searches) == 2
+
+
+def test_a_read_that_fails_after_a_mapped_page_writes_nothing(monkeypatch):
+    directory = FakeDirectory(monkeypatch, {STAFF: [person(1), person(2), person(3)], LABS: [person(4, LABS)]},
+                              fail_on=STAFF)
+    halo = FakeHalo({"Users": []})
+    with pytest.raises(SourceError, match="failed after 2 entries"):
+        active_directory.sync(context(halo), record())
+    assert halo.calls == [] and [search[0] for search in directory.searches] == [STAFF]
 
 
 def test_leavers_are_deactivated_only_when_owned(monkeypatch):

@@ -194,3 +194,20 @@ def test_plain_ldap_needs_the_local_setting(slapd):
     conn = ldap_source.open_bound(settings)  # slapd allows simple binds in clear; AD would not
     assert isinstance(conn, ldap3.Connection) and conn.bound
     ldap_source.close(conn)
+
+
+def test_entries_decoded_lean_are_what_ldap3_decodes(slapd):
+    """search_pages decodes entries itself (DN and raw values only); ldap3's own decoder agrees, and is back after."""
+    attributes = ["objectGUID", "userAccountControl", "displayName", "sAMAccountName", "mail", "memberOf", "title"]
+    conn = ldap_source.open_bound(settings_for(slapd))
+    try:
+        lean = ldap_source.search_all(conn, slapd.base_dn, BASE_FILTER, attributes=attributes)
+        full = conn.extend.standard.paged_search(slapd.base_dn, BASE_FILTER, attributes=attributes, paged_size=1000,
+                                                 generator=False)
+    finally:
+        ldap_source.close(conn)
+    assert all("attributes" in item for item in full)  # ldap3's own decoder again
+    expected = {item["dn"]: {name.lower(): values for name, values in item["raw_attributes"].items()}
+                for item in full if item["type"] == "searchResEntry"}
+    assert {entry.dn: entry.attributes for entry in lean} == expected
+    assert len(expected) == SLAPD_USERS and any("memberof" in values for values in expected.values())

@@ -134,3 +134,64 @@ def test_missing_credentials_are_refused_before_binding():
     empty = LdapSettings("dc1", 636, True, False, None, "", "")
     with pytest.raises(SourceError, match="no user name or password"):
         ldap_source.bind(object(), empty)
+
+
+def test_pages_come_one_at_a_time_and_the_response_is_let_go():
+    conn = PagedConnection([page(3, b"c1", 0), page(2, b"", 3)])
+    pages = ldap_source.search_pages(conn, "OU=S", "(objectClass=user)", page_size=3)
+    first = next(pages)
+    assert [entry.dn for entry in first] == ["CN=P0,OU=S", "CN=P1,OU=S", "CN=P2,OU=S"]
+    assert len(conn.calls) == 1 and conn.response is None
+    assert [entry.dn for entry in next(pages)] == ["CN=P3,OU=S", "CN=P4,OU=S"]
+    assert next(pages, None) is None and len(conn.calls) == 2
+
+
+def ber(value) -> tuple:
+    """An element as ldap3's fast decoder leaves it: (class, constructed, tag, value)."""
+    return (0, isinstance(value, list), 4, value)
+
+
+def entry_message(dn: bytes, attributes: dict[bytes, list[bytes]], **extra) -> dict:
+    payload = [ber(dn), ber([ber([ber(name), ber([ber(value) for value in values])])
+                             for name, values in attributes.items()])]
+    return {"protocolOp": 4, "payload": payload, "controls": None, **extra}
+
+
+def test_lean_decoding_keeps_the_dn_and_raw_values_only():
+    full = []
+    message = entry_message(b"CN=Ada,OU=S", {b"sAMAccountName": [b"ada"], b"memberOf": [b"CN=G1", b"CN=G2"]})
+    assert ldap_source._decode_lean(full.append, message) == {
+        "type": "searchResEntry", "dn": "CN=Ada,OU=S",
+        "raw_attributes": {"sAMAccountName": [b"ada"], "memberOf": [b"CN=G1", b"CN=G2"]}}
+    assert full == []
+
+
+@pytest.mark.parametrize("message", [
+    {"protocolOp": 5, "payload": [], "controls": None},  # searchResDone
+    entry_message(b"CN=A", {b"cn": [b"a"]}, controls=[b"control"]),
+    {"protocolOp": 4, "payload": [ber(b"CN=A")], "controls": None},  # a shape not known here
+    entry_message(b"CN=A", {b"\xff": [b"a"]}),
+])
+def test_lean_decoding_leaves_the_rest_to_ldap3(message):
+    assert ldap_source._decode_lean(lambda given: ("ldap3", given), message) == ("ldap3", message)
+
+
+def test_lean_decoding_lasts_for_the_read_only():
+    class Strategy:
+        def decode_response_fast(self, message):
+            return "ldap3"
+
+    conn = PagedConnection([page(1, b"")])
+    conn.strategy, conn.fast_decoder = Strategy(), True
+    seen = []
+    real_search = conn.search
+
+    def search(*args, **kwargs):
+        seen.append(conn.strategy.decode_response_fast({"protocolOp": 5}))
+        seen.append(conn.strategy.decode_response_fast(entry_message(b"CN=A", {})))
+        return real_search(*args, **kwargs)
+
+    conn.search = search
+    assert len(ldap_source.search_all(conn, "OU=S", "(objectClass=user)")) == 1
+    assert seen == ["ldap3", {"type": "searchResEntry", "dn": "CN=A", "raw_attributes": {}}]
+    assert "decode_response_fast" not in vars(conn.strategy)
