@@ -11,16 +11,9 @@ from sandbox.directory import connection_record
 from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
+from tests.e2e_world import APP_ID, APP_SECRET, ENTRA, HEAD_OFFICE, LONDON, NEW_YORK, TENANT_ID
 from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
-TENANT_ID, APP_ID, APP_SECRET = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "e2e-graph"
-LONDON, NEW_YORK, HEAD_OFFICE, UNMATCHED = 2, 3, 1, 4
-ENTRA = {
-    "halointegratorenabled": True, "intune_enabled": True, "deactivate_users": True,
-    "createunmatchedusers": True, "unmatchedusersite": UNMATCHED, "defaultsite": HEAD_OFFICE, "default_assettype": 1,
-    "mappings_site": [{"group_name": "Sales Staff", "siteid": LONDON, "sequenceid": 1},
-                      {"group_name": "Engineering Staff", "siteid": NEW_YORK, "sequenceid": 2}],
-}
 pytestmark = pytest.mark.slapd
 
 
