@@ -143,6 +143,7 @@ class LocalSetting:
     label: str
     kind: str = "text"  # "text", "secret", "bool", "path"
     help: str = ""
+    default: Any = None  # what the integration assumes when nothing is stored (shown so in the window)
 
 
 @dataclass(frozen=True)

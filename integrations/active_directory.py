@@ -52,7 +52,7 @@ LOCAL_SETTINGS = (
     LocalSetting("allow_plain_ldap", "Allow plain LDAP (no TLS)", "bool",
                  "Off by default: without TLS the bind password crosses the network in clear."),
     LocalSetting("starttls", "Use StartTLS on port 389", "bool",
-                 "On by default: upgrade plain LDAP connections to TLS before binding."),
+                 "On by default: upgrade plain LDAP connections to TLS before binding.", default=True),
     LocalSetting("allow_mass_deactivation", "Allow mass deactivation", "bool",
                  "Let a run deactivate more users at once than the safety guard allows."),
 )

@@ -240,7 +240,31 @@ def test_local_values_keep_other_keys_and_drop_empty_ones():
 
     typed = {"bind_password": " pw ", "ca_file": "", "use_tls": False, "server": " dc1 "}
     assert local_values(LOCAL_SETTINGS, typed, {"ca_file": "/old", "other": 1}) == {
-        "other": 1, "bind_password": " pw ", "use_tls": False, "server": "dc1"}
+        "other": 1, "bind_password": " pw ", "server": "dc1"}
+
+
+def test_a_switch_left_at_its_default_is_not_stored():
+    from halointegrator.gui.integration_tab import local_values
+    from integrations.active_directory import LOCAL_SETTINGS as AD_SETTINGS
+
+    assert local_values(AD_SETTINGS, {"starttls": True, "allow_plain_ldap": False}, {}) == {}
+    assert local_values(AD_SETTINGS, {"starttls": False, "allow_plain_ldap": True}, {}) == {
+        "starttls": False, "allow_plain_ldap": True}
+
+
+@pytest.mark.gui
+def test_a_switch_on_by_default_shows_ticked_when_nothing_is_stored():
+    from halointegrator.gui.widgets import SettingsForm
+    from integrations.active_directory import LOCAL_SETTINGS as AD_SETTINGS
+    from tests.gui_fixtures import FakeDialogs, new_root
+
+    root = new_root()
+    try:
+        form = SettingsForm(root, AD_SETTINGS, dialogs=FakeDialogs())
+        form.set_values({})
+        assert form.values()["starttls"] is True and form.values()["allow_plain_ldap"] is False
+    finally:
+        root.destroy()
 
 
 def test_settings_from_values_converts_numbers_and_names_a_bad_one():

@@ -53,12 +53,15 @@ def display_time(value: Any) -> str:
 
 
 def local_values(settings: Sequence[LocalSetting], typed: Mapping[str, Any], kept: Mapping[str, Any]) -> dict[str, Any]:
-    """The connection's stored local settings after an edit: other keys kept, empty values dropped."""
+    """The connection's stored local settings after an edit: other keys kept, empty values and switches
+    left at their default dropped (so the integration's own default applies)."""
     result = {key: value for key, value in kept.items() if key not in typed}
     for setting in settings:
         value = typed.get(setting.key)
         if setting.kind == "bool":
             value = bool(value)
+            if value == bool(setting.default):
+                continue
         elif setting.kind != "secret":
             value = str(value or "").strip()
         if value not in ("", None):

@@ -151,7 +151,7 @@ class SettingsForm(ttk.Frame):
         self._quiet = True
         try:
             for setting in self.settings:
-                value = values.get(setting.key)
+                value = values.get(setting.key, setting.default)
                 variable = self.variables[setting.key]
                 if setting.kind == "bool":
                     variable.set(_as_bool(value))
