@@ -9,9 +9,11 @@ People are added over LDAPS with ldap3 (a samba-tool call costs half a second ea
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import ldap3
@@ -40,13 +42,34 @@ def samba_available() -> str:
     return ""
 
 
+_CLAIMS: dict[str, int] = {}  # host -> an open, flock-ed file: held until this process ends
+
+
 def free_loopback_host() -> str:
-    """The first 127.0.0.x (x >= 2) with all of Samba's LDAP ports free."""
+    """The first 127.0.0.x (x >= 2) with all of Samba's LDAP ports free, claimed for this process.
+
+    Provisioning takes ~10 s before the DC binds its ports, so two test sessions on one machine could both
+    see an address free and the second would talk to the first one's DC: a lock file per address says
+    who has it (the lock dies with its process).
+    """
     for last in range(2, 255):
         host = f"127.0.0.{last}"
+        if host in _CLAIMS or not _claim(host):
+            continue
         if all(port_is_free(host, port) for port in SAMBA_PORTS):
             return host
     raise DirectoryUnavailable("no loopback address with ports 389/636/3268/3269 free for Samba")
+
+
+def _claim(host: str) -> bool:
+    fd = os.open(os.path.join(tempfile.gettempdir(), f"halo-sandbox-samba-{host}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _CLAIMS[host] = fd
+    return True
 
 
 def _provision(target: Path, host: str) -> Path:
