@@ -33,5 +33,11 @@ if [ $# -gt 0 ]; then apt_install "$@"; fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# pip's own chatter (build-backend notices) goes to a log; it is shown only when the install fails.
+pip_log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"; } >"$pip_log" 2>&1; then
+  cat "$pip_log" >&2
+  echo "Installing the Python packages failed (log: $pip_log)." >&2
+  exit 1
+fi
