@@ -35,6 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip's own chatter (build-backend notices) goes to a log; it is shown only when the install fails.
 pip_log=.venv/pip-install.log
+echo "Installing the Python packages into .venv ..."
 if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"; } >"$pip_log" 2>&1; then
   cat "$pip_log" >&2
