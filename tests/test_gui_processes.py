@@ -41,6 +41,8 @@ def test_start_processing_fills_the_log_the_progress_and_the_counts(make_app, sa
     assert row[0] == "Fake Directory" and row[2].startswith("create 3")
     assert sorted(user["name"] for user in sandbox.records("users")) == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     assert sandbox.get("ldapconnections", 1).get("halointegrator_lastsync")
+    assert processes.stop_button.instate(["disabled"])  # nothing left to stop
+    assert processes.start_button.instate(["!disabled"])
 
 
 @gui

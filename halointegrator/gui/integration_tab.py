@@ -34,14 +34,25 @@ def merge_checks(prerequisites: Sequence[str], checks: Sequence[Check]) -> list[
         rows.append((mark_of(check.ok, check.detail), check.label, check.detail))
         remaining.remove(check)
     for prerequisite in prerequisites:
-        match = next((c for c in remaining if c.label.casefold() == prerequisite.casefold()), None)
-        if match is None:
+        matches = [c for c in remaining if _answers(prerequisite, c.label)]
+        if not matches:
             rows.append((None, prerequisite, "not checked yet" if not checks else ""))
-        else:
+        for match in matches:
             rows.append((mark_of(match.ok, match.detail), match.label, match.detail))
             remaining.remove(match)
     rows += [(mark_of(check.ok, check.detail), check.label, check.detail) for check in remaining]
     return rows
+
+
+def _answers(prerequisite: str, label: str) -> bool:
+    """Whether a check labelled ``label`` answers the declared prerequisite: the same label, the label
+    without a parenthesised note ("... granted (devices)"), or for "Each mapped group exists in Entra ID"
+    one check per mapping ("Group 'Sales' exists in Entra ID")."""
+    wanted, label = prerequisite.casefold(), label.casefold()
+    if label == wanted or label == wanted.split(" (")[0]:
+        return True
+    noun, _, rest = wanted.removeprefix("each mapped ").partition(" ")
+    return wanted.startswith("each mapped ") and label.startswith(noun + " ") and label.endswith(" " + rest)
 
 
 def display_time(value: Any) -> str:

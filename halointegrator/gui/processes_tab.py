@@ -174,6 +174,7 @@ class ProcessesTab(ttk.Frame):
 
     def finished(self, result: RunResult) -> None:
         self.running, self.last_result = False, result
+        self.set_busy(self.app.worker.busy)  # the worker said "idle" before this ran: Stop has nothing left to stop
         titles = {name: integration.title for name, integration in self.app.registry.items()}
         for report in result.reports:
             self.results.insert("", "end", values=(titles.get(report.integration, report.integration),
@@ -184,6 +185,7 @@ class ProcessesTab(ttk.Frame):
 
     def failed(self, error: BaseException) -> None:
         self.running = False
+        self.set_busy(self.app.worker.busy)
         self.progress.configure(value=0)
         if isinstance(error, Cancelled):
             self.show_stage(f"Stopped. {error}")
