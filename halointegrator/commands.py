@@ -19,6 +19,7 @@ from halointegrator.lock import RunLock
 from halointegrator.logs import add_secret, setup_logging, write_summary
 from halointegrator.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
 from halointegrator.run import RunOptions, RunResult, discover, run_all
+from halointegrator.settings import HALO_FIELDS
 
 SECRET_SUFFIXES = ("secret", "password")
 
@@ -82,6 +83,8 @@ def run_auto(args: Namespace) -> int:
         result.exit_code, result.message = EXIT_INTERNAL, "Internal error: see the log file."
     _write_summary_safely(log_dir, result, log)
     log.info("Exit code %d", result.exit_code)
+    if result.exit_code != EXIT_OK and not args.console:  # typed at a prompt, a failure must not be silent
+        _err(f"{result.message or 'The run failed.'} (exit code {result.exit_code}; the log is in {log_dir})")
     return result.exit_code
 
 
@@ -159,6 +162,13 @@ def _print_checks(heading: str, checks) -> None:
         _out(f"  {mark} {check.label}" + (f": {check.detail}" if check.detail else ""))
 
 
+def _err(text: str) -> None:
+    try:
+        print(text, file=sys.stderr)
+    except (OSError, ValueError, UnicodeEncodeError):
+        pass  # a windowed executable without a console: the log has it
+
+
 def _out(text: str) -> None:
     try:
         print(text)
@@ -173,9 +183,7 @@ def run_configure(args: Namespace) -> int:
     config = store.load() if store.exists() else Config()
     values = _collect_values(args)
     if args.connection:
-        if ":" not in args.connection:
-            raise ConfigError("--connection takes INTEGRATION:ID, for example azure_ad:1.")
-        config.connections.setdefault(args.connection, {}).update(values)
+        _set_connection(config, args, values)
     else:
         if args.url is not None:
             values["web_app_url"] = args.url
@@ -190,6 +198,35 @@ def run_configure(args: Namespace) -> int:
     store.save(config)
     _out(f"Saved the configuration to {path}")
     return EXIT_OK
+
+
+def _set_connection(config: Config, args: Namespace, values: dict[str, Any]) -> None:
+    """Store the values that are the connection's local settings; refuse unknown keys, say what is ignored."""
+    key, settings = _connection_target(args.connection)
+    local_keys = set(settings)
+    halo_keys = {field.name for field in HALO_FIELDS}
+    for name in values:
+        if name not in local_keys and name not in halo_keys:
+            raise ConfigError(f"Unknown setting '{name}' for {args.connection}; its settings: "
+                              f"{', '.join(sorted(local_keys))}.")
+    ignored = [name for name in values if name not in local_keys]
+    ignored += [option for option, given in (("--url", args.url), ("--client-id", args.client_id)) if given is not None]
+    if ignored:
+        _out(f"Warning: {', '.join(ignored)} ignored: with --connection, CONFIGURE sets only that connection's "
+             "settings. Run CONFIGURE again without --connection to set the Halo connection.")
+    local = {k: _convert(k, v, bool) if settings[k].kind == "bool" else v for k, v in values.items() if k in local_keys}
+    config.connections.setdefault(key, {}).update(local)
+
+
+def _connection_target(target: str) -> tuple[str, dict[str, Any]]:
+    """The config key of ``INTEGRATION:ID`` and the local settings that integration knows."""
+    name, _, connection_id = target.partition(":")
+    registry = default_registry()
+    if not connection_id.strip() or name not in registry:
+        raise ConfigError(f"--connection takes INTEGRATION:ID, for example azure_ad:1, not '{target}'; "
+                          f"integrations: {', '.join(sorted(registry))}. The ID is shown on the connection's "
+                          "integration tab, or in Halo.")
+    return f"{name}:{connection_id.strip()}", {setting.key: setting for setting in registry[name].local_settings}
 
 
 def _collect_values(args: Namespace) -> dict[str, Any]:
@@ -212,11 +249,12 @@ def _collect_values(args: Namespace) -> dict[str, Any]:
 
 
 def _updated_settings(settings: HaloSettings, values: dict[str, Any]) -> HaloSettings:
-    fields = {field.name: field for field in dataclasses.fields(HaloSettings)}
+    fields = {field.name: field for field in HALO_FIELDS}
     changes = {}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"Unknown setting '{key}'; known: {', '.join(sorted(fields))}.")
+            raise ConfigError(f"Unknown setting '{key}'; known: {', '.join(sorted(fields))}. A connection's "
+                              "settings need --connection INTEGRATION:ID.")
         changes[key] = _convert(key, value, type(getattr(settings, key)))
     return dataclasses.replace(settings, **changes)
 
@@ -229,4 +267,5 @@ def _convert(key: str, value: Any, kind: type) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"Setting '{key}' takes a {kind.__name__}, not '{value}'.") from None
+        wanted = "a whole number" if kind is int else "a number" if kind is float else f"a {kind.__name__}"
+        raise ConfigError(f"Setting '{key}' takes {wanted}, not '{value}'.") from None

@@ -36,7 +36,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _TOKEN_PATTERNS = (
     re.compile(r"(\bBearer\s+)[^\s\"',;]+", re.IGNORECASE),
     re.compile(
-        r"""((?:access_token|refresh_token|id_token|client_secret)["']?\s*[:=]\s*["']?)[^\s"',&;}]+""",
+        # not "--secret-env client_secret=VARIABLE": that names a variable, and messages tell users to type it
+        r"""(?<!--secret-env )((?:access_token|refresh_token|id_token|client_secret)["']?\s*[:=]\s*["']?)[^\s"',&;}]+""",
         re.IGNORECASE,
     ),
 )
