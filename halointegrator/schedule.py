@@ -66,8 +66,9 @@ def task_for_program(
         program, arguments, folder = executable, ["AUTO"], executable.parent
     else:
         program, arguments, folder = executable, [str(script), "AUTO"], script.parent
-    if config_path is not None and default_config_path is not None and Path(config_path) != Path(default_config_path):
-        arguments += ["--config", str(config_path)]
+    if config_path is not None and default_config_path is not None and \
+            Path(config_path).absolute() != Path(default_config_path).absolute():
+        arguments += ["--config", str(Path(config_path).absolute())]  # the task starts in another folder
     return ScheduledTask(program=str(program), arguments=tuple(arguments), start_in=str(folder))
 
 
