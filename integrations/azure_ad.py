@@ -30,7 +30,8 @@ from halointegrator.run import enabled_for
 from integrations import azure_reads as reads
 from integrations.azure_mapping import (
     DEVICE_KIND, USER_KIND, DeviceMapping, Memberships, UserMapping, as_int, device_mapping_from, map_devices,
-    map_users, matching_fields, primary_user, rows_of, site_for_user, site_scope, user_identity, user_mapping_from,
+    map_users, matching_fields, primary_user, rows_of, site_for_user, site_scope, unsent_fields, user_identity,
+    user_mapping_from,
 )
 from integrations.graph import GraphClient
 
@@ -192,9 +193,13 @@ def _read_arrivals(ctx: Any, client: GraphClient, source: _Source, mapping: User
     left_scope = set(state.get("left_scope") or ())
     touched = set(source.users.delta.changed) | set(source.users.delta.removed)
     members = set().union(*source.memberships.by_group.values()) if source.memberships.by_group else set()
-    arriving = sorted(
-        user_id for user_id in members - touched
-        if user_id not in owned or (as_bool(owned[user_id].get("inactive")) and user_id in left_scope))
+    def entering(user_id: str) -> bool:
+        return user_id not in owned or (as_bool(owned[user_id].get("inactive")) and user_id in left_scope)
+
+    arriving = sorted(user_id for user_id in members - touched if entering(user_id))
+    # A partial delta item is enough to update a user Halo holds for us, not to create (or bring back) one.
+    arriving += sorted(user_id for user_id, item in source.users.delta.changed.items()
+                       if entering(user_id) and unsent_fields(item, mapping))
     if len(arriving) > reads.MAX_ARRIVALS:
         source.users = reads.read_users(client, mapping, {}, now=now, log=ctx.log)
         source.users.notes.append(f"{len(arriving)} users entered scope by group membership: read in full")
@@ -229,8 +234,13 @@ def _plan_users(source: _Source, connection: Mapping[str, Any], mapping: UserMap
 def _delta_wanted(source: _Source, mapping: UserMapping) -> tuple[list[Wanted], int]:
     """Changed and arriving users in full; every other owned user as Halo holds it (see the module doc)."""
     delta = source.users.delta
-    changed = {**{user["id"]: user for user in source.arrivals}, **delta.changed}
+    read_in_full = {user["id"]: user for user in source.arrivals}
+    changed = {**delta.changed, **read_in_full}
     wanted, skipped = map_users(changed.values(), source.memberships, mapping)
+    for record in wanted:  # a delta item's missing properties say nothing: leave those Halo fields alone
+        if record.key not in read_in_full:
+            for name in unsent_fields(changed[record.key], mapping):
+                record.fields.pop(name, None)
     for record in source.halo_users:
         oid = record.get("azureoid")
         if not _owns_user(record, mapping) or oid in changed or oid in delta.removed:

@@ -216,6 +216,20 @@ def user_fields(user: Mapping[str, Any], mapping: UserMapping) -> dict[str, Any]
     return fields
 
 
+def unsent_fields(user: Mapping[str, Any], mapping: UserMapping) -> set[str]:
+    """Halo fields a Graph delta item gives no value for: an updated user comes with its id and "at least"
+    the changed properties, so a property it lacks says nothing and must not blank the Halo field."""
+    source_of = {target: prop for prop, target in mapping.field_map}  # later pairs win, as in user_fields
+    unsent = set()
+    for target, prop in source_of.items():
+        graph_name = "onPremisesExtensionAttributes" if prop in EXTENSION_ATTRIBUTES else prop
+        if graph_name not in user or (prop == "mail" and not user.get("mail") and "userPrincipalName" not in user):
+            unsent.add(target)
+    if "accountEnabled" not in user:
+        unsent.add("inactive")
+    return unsent
+
+
 def user_identity(user_id: str, mapping: UserMapping) -> dict[str, Any]:
     identity: dict[str, Any] = {"azureoid": user_id, "azure_connectionid": mapping.connection_id}
     if mapping.tenant_id:

@@ -1,0 +1,54 @@
+"""Review findings on the Entra ID sync: a delta round is not a full read."""
+
+from __future__ import annotations
+
+from integrations import graph as graph_module
+from tests.test_azure_sync import in_scope, world  # noqa: F401 - the fixture
+
+KEPT = {"id", "jobTitle"}
+
+
+def _partial_deltas(monkeypatch) -> None:
+    """Graph's documented delta shape: an updated user carries its id and at least the changed properties."""
+    real_delta = graph_module.GraphClient.delta
+
+    def delta(self, url, what="user changes"):
+        result = real_delta(self, url, what)
+        result.changed = {oid: {k: v for k, v in item.items() if k in KEPT} for oid, item in result.changed.items()}
+        return result
+
+    monkeypatch.setattr(graph_module.GraphClient, "delta", delta)
+
+
+def test_a_partial_delta_item_changes_only_what_it_carries(world, monkeypatch):  # noqa: F811
+    world.sync()
+    scope = in_scope(world)
+    before = world.users()
+    disabled = next(oid for oid in scope if before[oid]["inactive"])
+    enabled = next(oid for oid in scope if not before[oid]["inactive"])
+    for oid in (disabled, enabled):
+        world.graph.update_user(oid, jobTitle="Chief Tester")
+    _partial_deltas(monkeypatch)
+    report = world.sync()
+    assert report.ok, report
+    after = world.users()
+    for oid in (disabled, enabled):
+        assert after[oid]["title"] == "Chief Tester"
+        changed = {name for name in after[oid] if after[oid].get(name) != before[oid].get(name)}
+        assert changed <= {"title"}, (oid, {name: (before[oid].get(name), after[oid].get(name)) for name in changed})
+    assert after[disabled]["inactive"], "a disabled user was reactivated by a delta item without accountEnabled"
+
+
+def test_a_partial_delta_item_for_a_user_halo_lacks_is_read_in_full(world, monkeypatch):  # noqa: F811
+    world.sync()
+    outsider = next(oid for oid in world.graph.tenant.users if oid not in in_scope(world))
+    world.configure(createunmatchedusers=True)
+    world.sync()  # the mapping changed: a full read brings the outsider in at the unmatched site
+    world.halo.state["users"] = {k: v for k, v in world.halo.state["users"].items() if v.get("azureoid") != outsider}
+    world.graph.update_user(outsider, jobTitle="Chief Tester")
+    _partial_deltas(monkeypatch)
+    report = world.sync()
+    assert report.ok, report
+    created = world.users()[outsider]
+    source = world.graph.tenant.users[outsider]
+    assert created["name"] == source["displayName"] and created["login"] == source["userPrincipalName"]
