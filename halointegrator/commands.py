@@ -187,6 +187,9 @@ def run_configure(args: Namespace) -> int:
     else:
         if args.url is not None:
             values["web_app_url"] = args.url
+        for key in ("web_app_url", "api_url", "auth_url"):  # as Test Configuration and runs read them
+            if key in values and values[key].strip() and "://" not in values[key]:
+                values[key] = "https://" + values[key].strip()
         if args.client_id is not None:
             values["client_id"] = args.client_id
         config.halo = _updated_settings(config.halo, values)

@@ -73,7 +73,8 @@ def _check_credentials(s: HaloSettings, problems: list[str], warnings: list[str]
     if not s.client_secret.strip():
         problems.append(
             "The Client Secret is empty: generate one in Configuration > Integrations > Halo Integrator in Halo "
-            "and paste it here (Halo shows it only once)."
+            "(Halo shows it only once) and enter it on the Configuration tab, or with CONFIGURE --secret-env "
+            "client_secret=VARIABLE."
         )
     for label, value in (("Client ID", s.client_id), ("Client Secret", s.client_secret)):
         if value.strip() and value != value.strip():

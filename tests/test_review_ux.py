@@ -13,6 +13,7 @@ from halointegrator.model import Check
 from integrations import REGISTRY
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
+from tests.gui_fixtures import make_app  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,23 @@ def test_the_scheduled_task_names_a_relative_config_by_its_full_path(tmp_path, m
     same = task_for_program(frozen=True, executable=program, script=program, config_path=default,
                             default_config_path=default)
     assert same.arguments == ("AUTO",)
+
+
+def test_configure_reads_an_address_without_https_as_test_configuration_does(tmp_path):
+    config = tmp_path / "HaloIntegrator.config"
+    done = integrator("CONFIGURE", "--config", str(config), "--url", "acme.halopsa.com", "--client-id", "id",
+                      "--set", "api_url=acme.halopsa.com/api", "--secret-env", "client_secret=S", cwd=tmp_path,
+                      env={"S": "secret-1"})
+    assert done.returncode == 0, done.stderr
+    saved = ConfigStore(config).load().halo
+    assert (saved.web_app_url, saved.api_url) == ("https://acme.halopsa.com", "https://acme.halopsa.com/api")
+
+
+@pytest.mark.gui
+def test_save_accepts_the_address_test_configuration_called_valid(make_app):
+    app = make_app()
+    app.config_tab.basic.variables["web_app_url"].set("acme.halopsa.com")
+    app.config_tab.basic.variables["client_id"].set("id")
+    app.config_tab.basic.variables["client_secret"].set("secret-1")
+    assert app.save(), app.dialogs.calls
+    assert ConfigStore(app.config_path).load().halo.web_app_url == "https://acme.halopsa.com"

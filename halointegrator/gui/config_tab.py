@@ -34,6 +34,7 @@ ADVANCED_FIELDS = (
     LocalSetting("timeout_seconds", "Timeout (s)", "float", "How long to wait for one answer from Halo"),
 )
 FORM_FIELDS = BASIC_FIELDS + ADVANCED_FIELDS
+URL_KEYS = ("web_app_url", "api_url", "auth_url")
 
 
 def form_values(settings: HaloSettings) -> dict[str, Any]:
@@ -65,8 +66,14 @@ def settings_from_values(base: HaloSettings, values: Mapping[str, Any]) -> HaloS
         elif field.kind == "secret":
             changes[field.key] = str(value)  # a secret may legitimately start or end with a space
         else:
-            changes[field.key] = str(value).strip()
+            changes[field.key] = with_scheme(str(value)) if field.key in URL_KEYS else str(value).strip()
     return dataclasses.replace(base, **changes)
+
+
+def with_scheme(url: str) -> str:
+    """A typed address without a scheme gets https://, as Test Configuration and the runs read it."""
+    text = url.strip()
+    return f"https://{text}" if text and "://" not in text else text
 
 
 def _number(field: LocalSetting, text: str) -> int | float:
