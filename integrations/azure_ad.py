@@ -36,6 +36,7 @@ from integrations.azure_mapping import (
 from integrations.graph import GraphClient
 
 NAME = "azure_ad"
+INTUNE_SCOPE = "Intune managed devices"
 HALO_LIST_ALL = {"includeinactive": "true", "includeactive": "true"}
 
 
@@ -228,7 +229,7 @@ def _plan_users(source: _Source, connection: Mapping[str, Any], mapping: UserMap
         report.notes.append(f"{skipped} Entra user(s) are in no mapped group and unmatched users are not imported")
     return plan(USER_KIND, wanted, source.halo_users, owns=lambda record: _owns_user(record, mapping),
                 match_fields=matching_fields(connection), scope_of=lambda record: site_scope(record.get("site_id")),
-                empty_scopes=_empty_scopes(source.memberships, mapping), policy=policy)
+                empty_scopes=_empty_scopes(wanted, mapping), policy=policy)
 
 
 def _delta_wanted(source: _Source, mapping: UserMapping) -> tuple[list[Wanted], int]:
@@ -252,14 +253,11 @@ def _delta_wanted(source: _Source, mapping: UserMapping) -> tuple[list[Wanted], 
     return wanted, skipped
 
 
-def _empty_scopes(memberships: Memberships, mapping: UserMapping) -> set[str]:
-    """Sites whose every mapped group came back empty: their users are protected from deactivation."""
-    by_site: dict[int, bool] = {}
-    for rule in mapping.site_rules:
-        by_site[rule.site_id] = by_site.get(rule.site_id, False) or bool(memberships.members(rule.group_name))
-    if mapping.unmatched_site:
-        by_site[mapping.unmatched_site] = True
-    return {site_scope(site) for site, has_members in by_site.items() if not has_members}
+def _empty_scopes(wanted: list[Wanted], mapping: UserMapping) -> set[str]:
+    """Mapped sites the reads gave nobody for (an empty group, or an empty user read): their users are
+    protected from deactivation."""
+    sites = {rule.site_id for rule in mapping.site_rules} | ({mapping.unmatched_site} if mapping.unmatched_site else set())
+    return {site_scope(site) for site in sites} - {record.scope for record in wanted}
 
 
 def _plan_devices(source: _Source, user_mapping: UserMapping, mapping: DeviceMapping, policy: Policy,
@@ -270,9 +268,11 @@ def _plan_devices(source: _Source, user_mapping: UserMapping, mapping: DeviceMap
     report.skipped += skipped
     if skipped:
         report.notes.append(f"{skipped} Intune device(s) have no site: set the connection's default site in Halo")
+    # An empty Intune read is rarely the truth: then every device is held back from deactivation.
     return plan(DEVICE_KIND, wanted, source.halo_assets,
                 owns=lambda record: as_int(record.get("intune_connectionid")) == mapping.connection_id,
-                match_fields=("key_field",), policy=policy)
+                match_fields=("key_field",), scope_of=lambda record: INTUNE_SCOPE,
+                empty_scopes=() if source.devices else (INTUNE_SCOPE,), policy=policy)
 
 
 def _remember(state: dict, source: _Source, users_plan, mapping: UserMapping, client: GraphClient, now: float) -> None:

@@ -52,3 +52,35 @@ def test_a_partial_delta_item_for_a_user_halo_lacks_is_read_in_full(world, monke
     created = world.users()[outsider]
     source = world.graph.tenant.users[outsider]
     assert created["name"] == source["displayName"] and created["login"] == source["userPrincipalName"]
+
+
+def _empty_listing(monkeypatch, path: str) -> None:
+    """Graph answers `path` with a well-formed, empty listing: the extreme short read."""
+    real_list_all = graph_module.GraphClient.list_all
+
+    def list_all(self, listing, params, what):
+        return [] if listing == path else real_list_all(self, listing, params, what)
+
+    monkeypatch.setattr(graph_module.GraphClient, "list_all", list_all)
+
+
+def test_an_empty_user_read_deactivates_nobody_even_when_mass_deactivation_is_allowed(world, monkeypatch):  # noqa: F811
+    world.configure(createunmatchedusers=True)
+    world.sync()
+    world.local["allow_mass_deactivation"] = True  # left on after a real mass departure once
+    world.state.clear()  # a full read
+    _empty_listing(monkeypatch, "/v1.0/users")
+    report = world.sync()
+    assert report.counts.get("deactivate", 0) == 0
+    assert all(not user["inactive"] or world.graph.tenant.users[oid]["accountEnabled"] is False
+               for oid, user in world.users().items())
+
+
+def test_an_empty_intune_read_deactivates_no_device(world, monkeypatch):  # noqa: F811
+    world.sync()
+    world.local["allow_mass_deactivation"] = True
+    _empty_listing(monkeypatch, "/v1.0/deviceManagement/managedDevices")
+    report = world.sync()
+    assert report.counts.get("deactivate", 0) == 0
+    assert not any(asset["inactive"] for asset in world.assets().values())
+    assert any("Intune" in reason for reason in report.refused)
