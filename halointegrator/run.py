@@ -149,7 +149,11 @@ def sync_connection(status: ConnectionStatus, make_context: Callable[[], RunCont
 
 
 def log_report(report: Report, title: str, log: logging.Logger) -> None:
-    log.info("%s: %s finished: %s", title, report.connection, report.summary())
+    if report.failure:  # "finished: nothing to change" right after "failed" read as a contradiction
+        done = report.summary().replace("nothing to change", "nothing")
+        log.info("%s: %s stopped by that failure; done before it: %s", title, report.connection, done)
+    else:
+        log.info("%s: %s finished: %s", title, report.connection, report.summary())
     for reason in report.refused:
         log.warning("%s: %s: %s", title, report.connection, reason)
     for note in report.notes:

@@ -125,3 +125,17 @@ def test_save_accepts_the_address_test_configuration_called_valid(make_app):
     app.config_tab.basic.variables["client_secret"].set("secret-1")
     assert app.save(), app.dialogs.calls
     assert ConfigStore(app.config_path).load().halo.web_app_url == "https://acme.halopsa.com"
+
+
+def test_a_failed_connection_is_not_logged_as_finished(caplog):
+    import logging
+
+    from halointegrator.model import Report
+    from halointegrator.run import log_report
+
+    log = logging.getLogger("review-ux")
+    with caplog.at_level(logging.INFO, logger="review-ux"):
+        log_report(Report("active_directory", "HQ", failure="no OU mapping"), "Active Directory", log)
+        log_report(Report("active_directory", "HQ"), "Active Directory", log)
+    assert caplog.messages == ["Active Directory: HQ stopped by that failure; done before it: nothing",
+                               "Active Directory: HQ finished: nothing to change"]
