@@ -150,7 +150,9 @@ def sync(ctx: Any, connection: Mapping[str, Any]) -> Report:
                             integration=NAME, connection=name, progress=ctx.progress)
             report.merge(applied)
             report.failure = report.failure or applied.failure
-    if users_plan is not None and not (report.errors or report.failure or ctx.dry_run):
+    # A held-back deactivation keeps the link too: the next delta no longer says who left, so a run
+    # allowed to deactivate them (or after the group is back) must read the same changes again.
+    if users_plan is not None and not (report.errors or report.failure or ctx.dry_run or users_plan.refused):
         _remember(state, source, users_plan, user_mapping, client, now)
     return report
 

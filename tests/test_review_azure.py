@@ -84,3 +84,19 @@ def test_an_empty_intune_read_deactivates_no_device(world, monkeypatch):  # noqa
     assert report.counts.get("deactivate", 0) == 0
     assert not any(asset["inactive"] for asset in world.assets().values())
     assert any("Intune" in reason for reason in report.refused)
+
+
+def test_a_refused_mass_deactivation_goes_through_once_allowed_on_the_next_delta_run(world):  # noqa: F811
+    world.configure(createunmatchedusers=True)
+    world.sync()
+    scope = list(in_scope(world))
+    removed = scope[::3][:20]  # from every group, so that no group comes back empty
+    for oid in removed:
+        world.graph.remove(oid)
+    report = world.sync()
+    assert report.counts["deactivate"] == 0 and "Refused to deactivate 20" in report.refused[0]
+    world.local["allow_mass_deactivation"] = True  # what the refusal tells the admin to do; no state cleared
+    report = world.sync()
+    users = world.users()
+    assert report.counts["deactivate"] == 20
+    assert all(users[oid]["inactive"] for oid in removed)
