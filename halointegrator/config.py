@@ -163,6 +163,9 @@ class ConfigStore:
     def save(self, config: Config) -> None:
         """Write atomically (0600); raise ConfigError, leaving the old file intact, if anything fails."""
         self.notes = []
+        if not self.path.parent.exists():  # else the key file's "No such file or directory" blames permissions
+            raise ConfigError(f"The folder {self.path.parent} does not exist, so {self.path.name} was not saved. "
+                              "Create the folder, or choose a configuration file in an existing folder.")
         self._refuse_to_overwrite()
         check_halo_types(config.halo, self.path)
         fernet = self._fernet_for_save(config)

@@ -139,3 +139,12 @@ def test_a_failed_connection_is_not_logged_as_finished(caplog):
         log_report(Report("active_directory", "HQ"), "Active Directory", log)
     assert caplog.messages == ["Active Directory: HQ stopped by that failure; done before it: nothing",
                                "Active Directory: HQ finished: nothing to change"]
+
+
+def test_configure_into_a_missing_folder_says_the_folder_is_missing(tmp_path):
+    missing = tmp_path / "no-such-folder" / "HaloIntegrator.config"
+    done = integrator("CONFIGURE", "--config", str(missing), "--url", "https://acme.halopsa.com", "--client-id", "id",
+                      "--secret-env", "client_secret=S", cwd=tmp_path, env={"S": "secret-1"})
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Create the folder" in done.stderr
+    assert not missing.parent.exists()
