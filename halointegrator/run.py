@@ -179,14 +179,15 @@ def run_all(
     try:
         result.halo_version = str((halo.get("InstanceInfo") or {}).get("app_version") or "unknown")
         log.info("Halo Integrator %s; Halo version %s", __version__, result.halo_version)
-        runnable = _runnable(halo, client_id, registry, options.only, log)
+        runnable, unlisted = _runnable(halo, client_id, registry, options.only, log)
     except ConfigError as error:  # --only names no integration
         return _stop(result, EXIT_CONFIG, str(error), log)
     except IntegratorError as error:  # unreachable, refused credentials, wrong URL: all fixed in Configuration
         code = EXIT_CONFIG if not result.halo_version else EXIT_INTEGRATION_FAILED
         prefix = "" if code == EXIT_CONFIG else "Could not read the integrations from Halo: "
         return _stop(result, code, f"{prefix}{error}", log)
-    if not runnable:
+    result.reports += unlisted
+    if not runnable and not unlisted:
         result.message = "No integration is enabled for the Halo Integrator (enable one in Halo, in its Halo Integrator section)."
         log.info(result.message)
         return result
@@ -197,17 +198,33 @@ def run_all(
     failed = [report for report in result.reports if not report.ok]
     result.exit_code = EXIT_INTEGRATION_FAILED if failed else EXIT_OK
     result.message = f"{len(result.reports) - len(failed)} of {len(result.reports)} integration run(s) succeeded."
+    result.message += "".join(f" {report.failure}" for report in unlisted)  # no connection shows these
     log.info(result.message)
     return result
 
 
 def _runnable(halo, client_id: str, registry: dict[str, Integration], only: str | None,
-              log: logging.Logger) -> list[ConnectionStatus]:
-    statuses = discover(halo, client_id, registry, only)
+              log: logging.Logger) -> tuple[list[ConnectionStatus], list[Report]]:
+    """The connections to run, and a failed report for each integration whose connections Halo did not
+    list (one integration Halo refuses, e.g. not licensed, must not stop the others)."""
+    if only and only not in registry:
+        discover(halo, client_id, registry, only)  # raises the ConfigError that names the known ones
+    statuses, unlisted = [], []
+    for name, integration in registry.items():
+        if only and name != only:
+            continue
+        try:
+            statuses += discover(halo, client_id, {name: integration})
+        except Cancelled:
+            raise
+        except IntegratorError as error:
+            message = f"Could not read the {integration.title} connections from Halo: {error}"
+            log.error(message)
+            unlisted.append(Report(name, integration.title, failure=message))
     for status in statuses:
         if not status.enabled:
             log.info("%s: %s skipped: %s", status.integration.title, status.name, status.reason)
-    return [status for status in statuses if status.enabled]
+    return [status for status in statuses if status.enabled], unlisted
 
 
 @dataclass
