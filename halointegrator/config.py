@@ -44,6 +44,17 @@ REENTER_FIX = (
 )
 
 
+def read_or_explain(path: Path, what: str) -> bytes:
+    """The file's bytes, or a ConfigError saying who must be able to read it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the {what} {path}: {exc.strerror or exc}. Run the integrator as a user who may read "
+            f"it (a Scheduled Task's account needs access to the integrator's folder)."
+        ) from None
+
+
 def timestamp() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
@@ -95,13 +106,7 @@ class ConfigStore:
         return config
 
     def _read_document(self) -> dict[str, Any]:
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot read the config file {self.path}: {exc.strerror or exc}. Run the integrator as a user "
-                f"who may read it (a Scheduled Task's account needs access to the integrator's folder)."
-            ) from None
+        raw = read_or_explain(self.path, "config file")
         try:
             doc = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
@@ -230,15 +235,9 @@ class StateStore:
 
     def load(self) -> dict:
         """The saved state; {} when there is none, or when it is damaged (a copy is kept: it is a cache)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        if not self.path.exists():
             return {}
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot read the state file {self.path}: {exc.strerror or exc}. Run the integrator as a user "
-                f"who may read it."
-            ) from None
+        raw = read_or_explain(self.path, "state file")
         try:
             data = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError):  # JSON and Unicode errors; nesting too deep to parse
