@@ -9,7 +9,7 @@ import sys
 
 def main() -> int:
     try:
-        from halointegrator.cli import main as cli_main
+        from halointegrator.app.cli import main as cli_main
     except BaseException:  # noqa: BLE001 - a broken bundle must still exit with a code, not a dialog
         return 4
     return cli_main(sys.argv[1:])

@@ -18,7 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from halointegrator.engine import Policy, plan  # noqa: E402
-from halointegrator.model import EntityKind, Wanted  # noqa: E402
+from halointegrator.engine.model import EntityKind, Wanted  # noqa: E402
 
 KIND = EntityKind("user", "Users", "users", "azureoid", "name")
 CONNECTION_ID = 1

@@ -3,8 +3,9 @@
 An explicit registry, not discovery: dynamic imports break inside a frozen executable.
 """
 
-from halointegrator.model import Integration
-from integrations import active_directory, azure_ad
+from halointegrator.engine.model import Integration
+from integrations import active_directory
+from integrations import entra as azure_ad
 
 REGISTRY: dict[str, Integration] = {
     active_directory.INTEGRATION.name: active_directory.INTEGRATION,

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import ldap3
 
-from integrations.ldap_source import VerifiedTls  # ldap3's own host check rejects IPs from Python 3.12
+from integrations.active_directory.directory import VerifiedTls  # ldap3's own host check rejects IPs from Python 3.12
 from sandbox.directory_data import SandboxUser
 
 STARTUP_TIMEOUT = 30.0

@@ -8,9 +8,9 @@ import random
 import pytest
 import responses
 
-from halointegrator.halo import HaloClient
+from halointegrator.halo.client import HaloClient
 from halointegrator.http import RetryPolicy
-from halointegrator.settings import HaloSettings
+from halointegrator.local.settings import HaloSettings
 
 WEB = "https://acme.halopsa.com"
 API = WEB + "/api"

@@ -18,8 +18,8 @@ import pytest
 
 from halointegrator import engine
 from halointegrator.errors import Cancelled
-from halointegrator.logs import setup_logging
-from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Report, Wanted
+from halointegrator.local.logs import setup_logging
+from halointegrator.engine.model import Check, EntityKind, Integration, LocalSetting, Report, Wanted
 from sandbox.halo_server import HaloSandbox
 
 FAKE = "fake_directory"

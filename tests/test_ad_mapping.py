@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations import ad_mapping as m
-from integrations.ad_mapping import FieldMap, MappingScope, SourceEntry
+from integrations.active_directory import mapping as m
+from integrations.active_directory.mapping import FieldMap, MappingScope, SourceEntry
 
 GUID = uuid.UUID("ba28a5d1-5c41-4142-9a0b-0123456789ab")
 STAFF = MappingScope("Staff", "OU=Staff,DC=corp,DC=example,DC=com", site_id=7)

@@ -8,12 +8,13 @@ import uuid
 
 import pytest
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import SourceError
-from halointegrator.halo import HaloClient
-from halointegrator.settings import HaloSettings
-from integrations import active_directory, ldap_source
-from integrations.ad_mapping import SourceEntry
+from halointegrator.halo.client import HaloClient
+from halointegrator.local.settings import HaloSettings
+from integrations import active_directory
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import SourceEntry
 from sandbox.directory import connection_record
 from sandbox.halo_server import HaloSandbox
 from tests.fake_halo import FakeHalo

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.azure_ad import imports_of
-from integrations.azure_mapping import (
+from integrations.entra import imports_of
+from integrations.entra.mapping import (
     OS_WITH_VERSION, Memberships, device_mapping_from, graph_device_value, graph_user_value,
     map_device, map_devices, map_user, map_users, matching_fields, site_for_user, usable_serial, user_mapping_from,
 )

@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import ConfigError, SourceError
-from halointegrator.halo import HaloClient
+from halointegrator.halo.client import HaloClient
 from halointegrator.http import RetryPolicy
-from halointegrator.settings import HaloSettings
-from integrations import azure_ad
+from halointegrator.local.settings import HaloSettings
+from integrations import entra as azure_ad
 from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
 

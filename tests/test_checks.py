@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from halointegrator import checks
-from halointegrator.model import Check
+from halointegrator.halo import setup_check as checks
+from halointegrator.engine.model import Check
 from tests.fixtures_halo import (  # noqa: F401 (fixtures)
     API,
     SECRET,

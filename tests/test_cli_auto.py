@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from halointegrator.lock import RunLock
-from halointegrator.paths import lock_path_for
+from halointegrator.local.lock import RunLock
+from halointegrator.local.paths import lock_path_for
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import HALO_SECRET, REPO, configure, integrator, log_text
 
@@ -106,7 +106,7 @@ def test_version_and_help(start_in):
 
 
 def test_auto_does_not_import_the_gui(config, start_in):
-    code = ("import sys; from halointegrator.cli import main; rc = main(['AUTO', '--config', sys.argv[1]]); "
+    code = ("import sys; from halointegrator.app.cli import main; rc = main(['AUTO', '--config', sys.argv[1]]); "
             "print('gui imported' if 'halointegrator.gui' in sys.modules or 'tkinter' in sys.modules else 'no gui'); "
             "sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code, str(config)], cwd=start_in, capture_output=True, text=True,

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator import fileio, keystore
-from halointegrator.config import ConfigStore
+from halointegrator.local import fileio
+from halointegrator.local import keystore
+from halointegrator.local.config import ConfigStore
 from halointegrator.errors import ConfigError, LockBusy
 from halointegrator.gui.jobs import run_processing
-from halointegrator.logs import setup_logging
-from halointegrator.run import RunOptions
+from halointegrator.local.logs import setup_logging
+from halointegrator.engine.runner import RunOptions
 from tests.cli_helpers import INTEGRATOR
 from tests.e2e_world import (  # noqa: F401 - fixtures
     RequestHooks,

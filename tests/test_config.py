@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from halointegrator import config as config_module
-from halointegrator import fileio, keystore
-from halointegrator.config import (
+from halointegrator.local import config as config_module
+from halointegrator.local import fileio
+from halointegrator.local import keystore
+from halointegrator.local.config import (
     MIGRATIONS, SCHEMA_VERSION, Config, ConfigStore, HaloSettings, StateStore, UnreadableSecrets,
 )
 from halointegrator.errors import ConfigError
@@ -212,7 +213,7 @@ def test_a_failure_mid_save_leaves_the_old_file_byte_identical(saved: ConfigStor
 
 
 def test_save_verifies_that_secrets_were_encrypted(saved: ConfigStore, monkeypatch):
-    from halointegrator import config_codec
+    from halointegrator.local import config_codec
 
     before = snapshot(saved.path)
     monkeypatch.setattr(config_codec, "encrypt", lambda fernet, value: value)  # a broken encryption

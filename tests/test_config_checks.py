@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from halointegrator.config import HaloSettings, validate_halo_settings
+from halointegrator.local.config import HaloSettings, validate_halo_settings
 
 GOOD = HaloSettings(
     web_app_url="https://acme.halopsa.com",

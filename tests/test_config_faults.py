@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from halointegrator import keystore
-from halointegrator.paths import key_path_for, state_path_for
+from halointegrator.local import keystore
+from halointegrator.local.paths import key_path_for, state_path_for
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
 

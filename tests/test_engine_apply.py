@@ -12,7 +12,7 @@ import pytest
 from fake_halo import FakeHalo
 from halointegrator.engine import CHANGE, Policy, apply, plan
 from halointegrator.errors import AuthError, Cancelled, HaloError, RetriableError
-from halointegrator.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Plan, Wanted
+from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Plan, Wanted
 
 USER = EntityKind("user", "Users", "users", "azureoid")
 ASSET = EntityKind("asset", "Asset", "assets", "intune_id", label_field="inventory_number")

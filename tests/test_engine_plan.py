@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from fake_halo import FakeHalo
 from halointegrator.engine import Policy, apply, plan
-from halointegrator.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
+from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
 
 USER = EntityKind("user", "Users", "users", "azureoid")
 CONNECTION = 1

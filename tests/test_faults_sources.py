@@ -13,7 +13,7 @@ import subprocess
 import ldap3
 import pytest
 
-from halointegrator import cli
+from halointegrator.app import cli
 from sandbox.graph_server import GraphServer
 from tests.e2e_world import (  # noqa: F401 - fixtures
     APP_ID, APP_SECRET, TENANT_ID, World, halo, own_logger, small_tenant,

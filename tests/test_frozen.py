@@ -79,7 +79,7 @@ def test_no_test_code_is_bundled(frozen_binary: Path) -> None:
     names = archive_contents(frozen_binary)
     top_levels = {name.replace("\\", "/").split("/")[0].split(".")[0] for name in names}
     assert not top_levels & {"sandbox", "tests", "pytest", "_pytest", "responses", "hypothesis"}
-    assert {"halointegrator.cli", "halointegrator.gui.app", "integrations"} <= set(names)
+    assert {"halointegrator.app.cli", "halointegrator.gui.app", "integrations"} <= set(names)
     assert any(name.replace("\\", "/") == "assets/halo.png" for name in names)
 
 

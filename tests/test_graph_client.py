@@ -12,9 +12,9 @@ from responses import matchers
 
 from halointegrator.errors import AuthError, SourceError
 from halointegrator.http import RetryPolicy
-from integrations.azure_mapping import user_mapping_from
-from integrations.azure_reads import read_users, users_fingerprint
-from integrations.graph import (
+from integrations.entra.mapping import user_mapping_from
+from integrations.entra.reads import read_users, users_fingerprint
+from integrations.entra.graph import (
     CHINA, GLOBAL, US_DOD, US_GOV, DeltaExpired, GraphClient, GraphError, cloud_urls, quote_odata,
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from halointegrator import __version__
-from halointegrator.config import ConfigStore
+from halointegrator.local.config import ConfigStore
 from sandbox.halo_server import HaloSandbox
 from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
     CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, make_app, pump, rows, sandbox, saved_app,

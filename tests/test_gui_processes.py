@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator.lock import RunLock
-from halointegrator.model import Check, Report
-from halointegrator.paths import lock_path_for
+from halointegrator.local.lock import RunLock
+from halointegrator.engine.model import Check, Report
+from halointegrator.local.paths import lock_path_for
 from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
     FAKE, Gate, enable_connection, fake_integration, idle, log_text, make_app, new_root, pump, sandbox, saved_app,
 )
@@ -195,7 +195,7 @@ def test_selftest_variable_closes_the_window_with_exit_code_0(tmp_path):
 
 
 def test_auto_never_imports_the_window(tmp_path):
-    probe = ("import sys; from halointegrator import cli; code = cli.main(['AUTO', '--config', sys.argv[1]]); "
+    probe = ("import sys; from halointegrator.app import cli; code = cli.main(['AUTO', '--config', sys.argv[1]]); "
              "print('gui imported' if any(m.startswith('halointegrator.gui') or m == 'tkinter' for m in sys.modules) "
              "else 'no gui'); sys.exit(code)")
     env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
@@ -270,7 +270,7 @@ def test_a_switch_on_by_default_shows_ticked_when_nothing_is_stored():
 
 
 def test_settings_from_values_converts_numbers_and_names_a_bad_one():
-    from halointegrator.config import HaloSettings
+    from halointegrator.local.config import HaloSettings
     from halointegrator.errors import ConfigError
     from halointegrator.gui.config_tab import form_values, settings_from_values
 

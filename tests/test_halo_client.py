@@ -13,7 +13,7 @@ import urllib3.exceptions
 from responses import matchers
 
 from halointegrator.errors import AuthError, ConfigError, HaloError, IntegratorError, RetriableError
-from halointegrator.halo import Endpoints, normalise_url
+from halointegrator.halo.client import Endpoints, normalise_url
 from tests.fixtures_halo import (  # noqa: F401 (fixtures)
     API,
     AUTH,

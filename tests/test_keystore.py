@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from halointegrator import keystore
+from halointegrator.local import keystore
 from halointegrator.errors import ConfigError
 
 

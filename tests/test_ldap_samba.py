@@ -8,10 +8,11 @@ import uuid
 import ldap3
 import pytest
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import SourceError
-from integrations import active_directory, ldap_source
-from integrations.ad_mapping import BASE_FILTER, build_field_map, guid_text, is_disabled, map_users, parse_mappings
+from integrations import active_directory
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import BASE_FILTER, build_field_map, guid_text, is_disabled, map_users, parse_mappings
 from sandbox.directory import connection_record
 from tests.fake_halo import FakeHalo
 from tests.fixtures_directory import samba  # noqa: F401 - fixture

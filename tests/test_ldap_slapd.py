@@ -7,10 +7,11 @@ import logging
 import ldap3
 import pytest
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import SourceError
-from integrations import active_directory, ldap_source
-from integrations.ad_mapping import BASE_FILTER, guid_text, is_disabled, search_filter
+from integrations import active_directory
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import BASE_FILTER, guid_text, is_disabled, search_filter
 from sandbox.directory import connection_record
 from sandbox.directory_tls import make_ca
 from tests.fake_halo import FakeHalo

@@ -8,8 +8,8 @@ import pytest
 from ldap3.core.exceptions import LDAPSessionTerminatedByServerError
 
 from halointegrator.errors import Cancelled, SourceError
-from integrations import ldap_source
-from integrations.ldap_source import LdapSettings
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.directory import LdapSettings
 
 COOKIE = "1.2.840.113556.1.4.319"
 

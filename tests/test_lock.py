@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from halointegrator.errors import ConfigError, LockBusy
-from halointegrator.lock import RunLock
+from halointegrator.local.lock import RunLock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from halointegrator.lock import RunLock
+    from halointegrator.local.lock import RunLock
     lock = RunLock(Path(sys.argv[1])).acquire()
     print("held", flush=True)
     sys.stdin.read()  # hold until the parent closes stdin (or kills us)

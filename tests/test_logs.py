@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator import logs
+from halointegrator.local import logs
 
 TODAY = dt.date(2026, 3, 15)
 

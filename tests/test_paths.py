@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator import paths
+from halointegrator.local import paths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def frozen_at(monkeypatch, tmp_path: Path):
 def test_from_source_app_dir_is_the_repository_root():
     assert not paths.is_frozen()
     assert paths.app_dir() == REPO_ROOT
-    assert (paths.app_dir() / "halointegrator" / "paths.py").exists()
+    assert (paths.app_dir() / "halointegrator" / "local" / "paths.py").exists()
     assert paths.default_config_path() == REPO_ROOT / "HaloIntegrator.config"
 
 

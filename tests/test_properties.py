@@ -21,11 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from halointegrator.errors import IntegratorError
-from halointegrator.halo import HaloClient
+from halointegrator.halo.client import HaloClient
 from halointegrator.http import RetryPolicy
-from integrations import active_directory, ad_mapping, azure_ad, azure_mapping, ldap_source
-from integrations.ad_mapping import FieldMap, MappingScope, SourceEntry
-from integrations.graph import DeltaResult, GraphClient, cloud_urls
+from integrations import active_directory
+from integrations.active_directory import mapping as ad_mapping
+from integrations import entra as azure_ad
+from integrations.entra import mapping as azure_mapping
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import FieldMap, MappingScope, SourceEntry
+from integrations.entra.graph import DeltaResult, GraphClient, cloud_urls
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

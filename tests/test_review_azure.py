@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations import graph as graph_module
+from integrations.entra import graph as graph_module
 from tests.test_azure_sync import in_scope, world  # noqa: F401 - the fixture
 
 KEPT = {"id", "jobTitle"}

@@ -1,8 +1,8 @@
 """Review findings on the runner: one integration's trouble must not stop the others."""
 
 from halointegrator.errors import EXIT_INTEGRATION_FAILED, HaloError
-from halointegrator.model import Report
-from halointegrator.run import RunOptions, run_all
+from halointegrator.engine.model import Report
+from halointegrator.engine.runner import RunOptions, run_all
 from tests.test_run import LOG, RecordingHalo, connection, fake_integration
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator.config import ConfigStore
+from halointegrator.local.config import ConfigStore
 from halointegrator.gui.integration_tab import merge_checks
-from halointegrator.logs import redact
-from halointegrator.model import Check
+from halointegrator.local.logs import redact
+from halointegrator.engine.model import Check
 from integrations import REGISTRY
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
@@ -94,7 +94,7 @@ def test_auto_says_why_it_failed_at_a_prompt(tmp_path):
 
 
 def test_the_scheduled_task_names_a_relative_config_by_its_full_path(tmp_path, monkeypatch):
-    from halointegrator.schedule import task_for_program
+    from halointegrator.local.schedule import task_for_program
 
     monkeypatch.chdir(tmp_path)
     program = tmp_path / "app" / "HaloIntegrator.exe"
@@ -130,8 +130,8 @@ def test_save_accepts_the_address_test_configuration_called_valid(make_app):
 def test_a_failed_connection_is_not_logged_as_finished(caplog):
     import logging
 
-    from halointegrator.model import Report
-    from halointegrator.run import log_report
+    from halointegrator.engine.model import Report
+    from halointegrator.engine.runner import log_report
 
     log = logging.getLogger("review-ux")
     with caplog.at_level(logging.INFO, logger="review-ux"):

@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_OK, AuthError, Cancelled, SourceError
-from halointegrator.model import Check, Integration, RecordError, Report
-from halointegrator.run import RunOptions, enabled_for, last_error_text, run_all, split_client_ids
+from halointegrator.engine.model import Check, Integration, RecordError, Report
+from halointegrator.engine.runner import RunOptions, enabled_for, last_error_text, run_all, split_client_ids
 
 LOG = logging.getLogger("test-run")
 

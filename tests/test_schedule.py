@@ -10,7 +10,7 @@ from pathlib import Path, PureWindowsPath
 import pytest
 
 from halointegrator.errors import ConfigError
-from halointegrator.schedule import (
+from halointegrator.local.schedule import (
     TASK_NAMESPACE,
     ScheduledTask,
     ScheduleError,

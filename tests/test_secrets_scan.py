@@ -21,11 +21,12 @@ from urllib.parse import quote, quote_plus
 import ldap3
 import pytest
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.http import make_session
-from halointegrator.settings import HaloSettings
-from integrations import azure_reads, ldap_source
-from integrations.ad_mapping import equality_filter
+from halointegrator.local.settings import HaloSettings
+from integrations.entra import reads as azure_reads
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import equality_filter
 from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import HALO_SECRET, REPO, configure, integrator

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator.config import ConfigStore, StateStore
-from halointegrator.logs import LOG_FILE_PATTERN
+from halointegrator.local.config import ConfigStore, StateStore
+from halointegrator.local.logs import LOG_FILE_PATTERN
 from tests.fixtures_frozen import (  # noqa: F401 - fixtures
     build_binary,
     frozen_binary,

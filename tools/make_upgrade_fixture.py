@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from halointegrator import __version__  # noqa: E402 - needs the repository on sys.path
-from halointegrator.config import Config, ConfigStore, HaloSettings, StateStore  # noqa: E402
-from halointegrator.keystore import PlainProtector  # noqa: E402
+from halointegrator.local.config import Config, ConfigStore, HaloSettings, StateStore  # noqa: E402
+from halointegrator.local.keystore import PlainProtector  # noqa: E402
 
 FIXTURE_VERSION = "1.0.0"
 DEFAULT_OUT = REPO / "tests" / "fixtures" / f"config-v{FIXTURE_VERSION}"

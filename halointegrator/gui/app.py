@@ -19,11 +19,11 @@ from tkinter import ttk
 from typing import Any, Callable
 
 from halointegrator import PRODUCT_NAME, __version__
-from halointegrator.config import Config, ConfigStore, UnreadableSecrets, validate_halo_settings
+from halointegrator.local.config import Config, ConfigStore, UnreadableSecrets, validate_halo_settings
 from halointegrator.errors import EXIT_CONFIG, EXIT_OK, ConfigError, IntegratorError
-from halointegrator.logs import add_handler, add_secret, current_log_file, remove_handler
-from halointegrator.model import Integration
-from halointegrator.schedule import ScheduledTask, create_windows_task, task_for_this_program
+from halointegrator.local.logs import add_handler, add_secret, current_log_file, remove_handler
+from halointegrator.engine.model import Integration
+from halointegrator.local.schedule import ScheduledTask, create_windows_task, task_for_this_program
 
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
@@ -361,9 +361,9 @@ def set_window_icon(root: tk.Tk) -> tk.PhotoImage | None:
 
 def main(config_path: Path | None = None) -> int:
     """Open the window; returns the exit code when it is closed."""
-    from halointegrator.commands import default_registry
-    from halointegrator.logs import setup_logging
-    from halointegrator.paths import choose_log_dir, default_config_path
+    from halointegrator.app.commands import default_registry
+    from halointegrator.local.logs import setup_logging
+    from halointegrator.local.paths import choose_log_dir, default_config_path
 
     make_dpi_aware()
     log_dir, note = choose_log_dir()

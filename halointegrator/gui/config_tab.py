@@ -9,8 +9,8 @@ from tkinter import ttk
 from typing import Any, Mapping
 
 from halointegrator.errors import ConfigError
-from halointegrator.model import Check, LocalSetting
-from halointegrator.settings import HaloSettings
+from halointegrator.engine.model import Check, LocalSetting
+from halointegrator.local.settings import HaloSettings
 
 from . import jobs
 from .widgets import GREY, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of

@@ -12,9 +12,9 @@ from tkinter import ttk
 from typing import Any, Mapping, Sequence
 
 from halointegrator.errors import ConfigError
-from halointegrator.model import Check, Integration, LocalSetting
-from halointegrator.run import ConnectionStatus
-from halointegrator.settings import connection_key
+from halointegrator.engine.model import Check, Integration, LocalSetting
+from halointegrator.engine.runner import ConnectionStatus
+from halointegrator.local.settings import connection_key
 
 from . import jobs
 from .widgets import CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of

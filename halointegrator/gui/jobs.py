@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import IntegratorError
-from halointegrator.model import Check, Integration
-from halointegrator.run import ConnectionStatus, RunOptions, RunResult, discover
+from halointegrator.engine.model import Check, Integration
+from halointegrator.engine.runner import ConnectionStatus, RunOptions, RunResult, discover
 
 ENABLED_LABEL = "Enabled for the Halo Integrator in Halo"
 
@@ -39,7 +39,7 @@ class ConnectionCheck:
 
 def test_halo(settings: Any) -> list[Check]:
     """Test Configuration: the steps of checks.test_configuration, each a tick or a cross."""
-    from halointegrator.checks import test_configuration
+    from halointegrator.halo.setup_check import test_configuration
 
     return test_configuration(settings)
 
@@ -49,7 +49,7 @@ test_halo.__test__ = False  # not a pytest test
 
 def load_connections(config: Any, integration: Integration) -> list[ConnectionStatus]:
     """Halo's connections of one integration, each with whether this Integrator may run it."""
-    from halointegrator.commands import make_halo_client
+    from halointegrator.app.commands import make_halo_client
 
     halo = make_halo_client(config)
     try:
@@ -60,7 +60,7 @@ def load_connections(config: Any, integration: Integration) -> list[ConnectionSt
 
 def check_connections(config: Any, integration: Integration, log: logging.Logger) -> list[ConnectionCheck]:
     """Check Configuration: every connection's prerequisites; each failed one is logged with its reason."""
-    from halointegrator.commands import make_halo_client
+    from halointegrator.app.commands import make_halo_client
 
     halo = make_halo_client(config)
     try:
@@ -106,6 +106,6 @@ def run_processing(
     registry: dict | None = None,
 ) -> RunResult:
     """Start Processing / Preview: one full run under the run lock, so a scheduled AUTO is refused meanwhile."""
-    from halointegrator.commands import run_with_config
+    from halointegrator.app.commands import run_with_config
 
     return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress, registry=registry)

@@ -10,9 +10,9 @@ from tkinter import ttk
 from typing import Any
 
 from halointegrator.errors import Cancelled
-from halointegrator.model import Report
-from halointegrator.run import RunOptions, RunResult
-from halointegrator.schedule import ScheduledTask, cron_line, windows_arguments
+from halointegrator.engine.model import Report
+from halointegrator.engine.runner import RunOptions, RunResult
+from halointegrator.local.schedule import ScheduledTask, cron_line, windows_arguments
 
 from . import jobs
 from .widgets import GREY, ORANGE, RED, WrappingLabel, scrolled

@@ -11,7 +11,7 @@ from tkinter import filedialog, messagebox, ttk
 from tkinter import font as tkfont
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from halointegrator.model import LocalSetting
+from halointegrator.engine.model import LocalSetting
 
 GREEN, RED, ORANGE, GREY = "#1a7f37", "#c62828", "#b35c00", "#6b6b6b"
 TICK, CROSS, PENDING = "\u2714", "\u2718", "\u2022"

@@ -26,7 +26,7 @@ from .config_codec import (
     DAMAGED_FIX, MIGRATIONS, SCHEMA_VERSION, SecretDecoder, UnreadableSecrets, check_halo_types,
     config_from_document, document_from_config, encrypted_labels, migrate, secret_labels,
 )
-from .errors import ConfigError
+from halointegrator.errors import ConfigError
 from .fileio import write_atomic
 from .paths import key_path_for
 from .settings import Config, HaloSettings, connection_key, is_secret_key, proxy_credentials
@@ -36,7 +36,7 @@ __all__ = [
     "SCHEMA_VERSION", "MIGRATIONS", "is_secret_key", "connection_key", "proxy_credentials",
 ]
 
-log = logging.getLogger("halointegrator.config")
+log = logging.getLogger("halointegrator.local.config")
 
 REENTER_FIX = (
     "Restore the key file that was created with this config, or re-enter the secrets in the Configuration "

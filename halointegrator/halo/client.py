@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from halointegrator.budget import BudgetedSession, RequestBudget
+from halointegrator.halo.budget import BudgetedSession, RequestBudget
 from halointegrator.errors import AuthError, ConfigError, HaloError, RetriableError
 from halointegrator.http import (
     NOT_PROCESSED_STATUSES,
@@ -29,7 +29,7 @@ from halointegrator.http import (
     redact,
     short_reason,
 )
-from halointegrator.halo_paging import PageReader
+from halointegrator.halo.paging import PageReader
 
 log = logging.getLogger(__name__)
 

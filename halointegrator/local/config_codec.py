@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .errors import ConfigError
+from halointegrator.errors import ConfigError
 from .settings import HALO_FIELDS, Config, HaloSettings, is_secret_key, proxy_credentials
 
 SCHEMA_VERSION = 1

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from cryptography.fernet import Fernet
 
-from .errors import ConfigError
+from halointegrator.errors import ConfigError
 from .fileio import temp_path_for, write_all
 
 HEADER = b"halointegrator-key 1 "

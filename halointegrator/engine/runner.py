@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from halointegrator import __version__
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import (
     EXIT_CONFIG,
     EXIT_INTEGRATION_FAILED,
@@ -26,7 +26,7 @@ from halointegrator.errors import (
     ConfigError,
     IntegratorError,
 )
-from halointegrator.model import Integration, Report
+from halointegrator.engine.model import Integration, Report
 
 LAST_ERROR_LIMIT = 2000  # Halo shows Last Error in a form field; keep it readable
 

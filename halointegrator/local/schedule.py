@@ -74,7 +74,7 @@ def task_for_program(
 
 def task_for_this_program(config_path: Path | None = None) -> ScheduledTask:
     """The task for the running program (sys.executable when frozen)."""
-    from halointegrator.paths import app_dir, default_config_path, is_frozen
+    from halointegrator.local.paths import app_dir, default_config_path, is_frozen
 
     return task_for_program(
         frozen=is_frozen(),

@@ -11,8 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from halointegrator.fieldvalues import as_bool, identity_key, same_value, show_value
-from halointegrator.model import CREATE, DEACTIVATE, LINK, UPDATE, Change, EntityKind, Plan, Wanted
+from halointegrator.values import as_bool, identity_key, same_value, show_value
+from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, Change, EntityKind, Plan, Wanted
 
 _ACTION_ORDER = {CREATE: 0, LINK: 1, UPDATE: 2, DEACTIVATE: 3}
 

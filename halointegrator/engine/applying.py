@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from halointegrator.errors import Cancelled, HaloError, RetriableError
-from halointegrator.model import CREATE, Change, EntityKind, Plan, RecordError, Report
+from halointegrator.engine.model import CREATE, Change, EntityKind, Plan, RecordError, Report
 
 CHANGE = logging.INFO + 5  # the logs module names this level "CHANGE"
 MAX_RECORD_ERRORS = 20  # past this many refused records the apply stops: the mapping, not the data, is wrong

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from halointegrator.errors import ConfigError, SourceError
 from halointegrator.http import RetryPolicy, make_session
-from integrations.azure_mapping import DeviceMapping, Memberships, UserMapping
-from integrations.graph import DeltaExpired, DeltaResult, GraphClient, GraphError, cloud_urls, quote_odata
+from integrations.entra.mapping import DeviceMapping, Memberships, UserMapping
+from integrations.entra.graph import DeltaExpired, DeltaResult, GraphClient, GraphError, cloud_urls, quote_odata
 
 FULL_READ_EVERY = 7 * 24 * 3600  # a full read at least weekly corrects drift a delta cannot see
 MAX_ARRIVALS = 200  # more users entering scope by group membership than this: a full read is cheaper

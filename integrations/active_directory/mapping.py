@@ -16,7 +16,7 @@ from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
-from halointegrator.model import Wanted
+from halointegrator.engine.model import Wanted
 
 BASE_FILTER = "(&(objectCategory=person)(objectClass=user))"
 ACCOUNTDISABLE = 0x2  # userAccountControl bit (MS-ADA3 2.342, ADS_UF_ACCOUNTDISABLE)

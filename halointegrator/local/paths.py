@@ -26,7 +26,7 @@ def app_dir() -> Path:
     """The folder the user put the program in (frozen), or the repository root (from source)."""
     if is_frozen():
         return Path(os.path.dirname(os.path.abspath(sys.executable)))
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def default_config_path() -> Path:

@@ -21,7 +21,7 @@ from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import to_unicode
 
 from halointegrator.errors import Cancelled, SourceError
-from integrations.ad_mapping import SourceEntry, equality_filter
+from integrations.active_directory.mapping import SourceEntry, equality_filter
 
 LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
 MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 1000 a page

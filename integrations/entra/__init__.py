@@ -24,16 +24,16 @@ from typing import Any, Mapping
 
 from halointegrator.engine import Policy, apply, plan
 from halointegrator.errors import ConfigError, IntegratorError
-from halointegrator.fieldvalues import as_bool
-from halointegrator.model import DEACTIVATE, Check, Integration, LocalSetting, Report, Wanted
-from halointegrator.run import enabled_for
-from integrations import azure_reads as reads
-from integrations.azure_mapping import (
+from halointegrator.values import as_bool
+from halointegrator.engine.model import DEACTIVATE, Check, Integration, LocalSetting, Report, Wanted
+from halointegrator.engine.runner import enabled_for
+from integrations.entra import reads as reads
+from integrations.entra.mapping import (
     DEVICE_KIND, USER_KIND, DeviceMapping, Memberships, UserMapping, as_int, device_mapping_from, map_devices,
     map_users, matching_fields, primary_user, rows_of, site_for_user, site_scope, unsent_fields, user_identity,
     user_mapping_from,
 )
-from integrations.graph import GraphClient
+from integrations.entra.graph import GraphClient
 
 NAME = "azure_ad"
 INTUNE_SCOPE = "Intune managed devices"

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from halointegrator import engine
-from halointegrator.context import RunContext
+from halointegrator.engine.context import RunContext
 from halointegrator.errors import IntegratorError, SourceError
-from halointegrator.fieldvalues import identity_key
-from halointegrator.model import Check, EntityKind, Integration, LocalSetting, Plan, Report
-from halointegrator.run import split_client_ids
-from integrations import ldap_source
-from integrations.ad_mapping import (
+from halointegrator.values import identity_key
+from halointegrator.engine.model import Check, EntityKind, Integration, LocalSetting, Plan, Report
+from halointegrator.engine.runner import split_client_ids
+from integrations.active_directory import directory as ldap_source
+from integrations.active_directory.mapping import (
     DN_FIELD,
     FieldMap,
     MappingScope,
@@ -30,7 +30,7 @@ from integrations.ad_mapping import (
     scope_finder,
     search_filter,
 )
-from integrations.ldap_source import LdapSettings
+from integrations.active_directory.directory import LdapSettings
 
 NAME = "active_directory"
 HALO_USER_QUERY = {"includeinactive": "true", "includeactive": "true"}  # Halo hides inactive users otherwise

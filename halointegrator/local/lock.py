@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, LockBusy
+from halointegrator.errors import ConfigError, LockBusy
 from .fileio import write_all
 
 INFO_SIZE = 512  # the text is padded to this size, so it never has to be truncated

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from halointegrator.model import EntityKind, Wanted
+from halointegrator.engine.model import EntityKind, Wanted
 
 USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
 DEVICE_KIND = EntityKind("asset", "Asset", "assets", "intune_id", "inventory_number")

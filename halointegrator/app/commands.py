@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from halointegrator import __version__
-from halointegrator.config import (
+from halointegrator.local.config import (
     Config, ConfigStore, HaloSettings, StateStore, proxy_credentials, validate_halo_settings,
 )
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_INTERNAL, EXIT_OK, ConfigError, IntegratorError
-from halointegrator.lock import RunLock
-from halointegrator.logs import add_secret, setup_logging, write_summary
-from halointegrator.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
-from halointegrator.run import RunOptions, RunResult, discover, run_all
-from halointegrator.settings import HALO_FIELDS
+from halointegrator.local.lock import RunLock
+from halointegrator.local.logs import add_secret, setup_logging, write_summary
+from halointegrator.local.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
+from halointegrator.engine.runner import RunOptions, RunResult, discover, run_all
+from halointegrator.local.settings import HALO_FIELDS
 
 SECRET_SUFFIXES = ("secret", "password")
 
@@ -54,7 +54,7 @@ def load_config(path: Path) -> Config:
 
 
 def make_halo_client(config: Config):
-    from halointegrator.halo import HaloClient
+    from halointegrator.halo.client import HaloClient
 
     return HaloClient(config.halo, on_token=add_secret)
 
@@ -133,8 +133,8 @@ def _write_summary_safely(log_dir: Path, result: RunResult, log: logging.Logger)
 
 def run_check(args: Namespace) -> int:
     """Test Configuration plus every connection's prerequisite checks, printed with ticks and crosses."""
-    from halointegrator.checks import test_configuration
-    from halointegrator.context import RunContext
+    from halointegrator.halo.setup_check import test_configuration
+    from halointegrator.engine.context import RunContext
 
     log, _log_dir = start_logging(args)
     config = load_config(config_path(args))

@@ -17,7 +17,7 @@ class RunContext:
     state (Graph delta links) that outlives a run; the runner saves it after a successful run.
     """
 
-    halo: Any  # halointegrator.halo.HaloClient
+    halo: Any  # halointegrator.halo.client.HaloClient
     log: logging.Logger
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)  # from Config.connections
     state: dict[str, Any] = field(default_factory=dict)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from halointegrator.config_checks import is_loopback
+from halointegrator.local.config_checks import is_loopback
 from halointegrator.errors import IntegratorError
-from halointegrator.halo import HaloClient, normalise_url, web_app_base
+from halointegrator.halo.client import HaloClient, normalise_url, web_app_base
 from halointegrator.http import RetryPolicy
-from halointegrator.model import Check
+from halointegrator.engine.model import Check
 
 URL_STEP = "Web App URL is valid"
 CREDENTIALS_STEP = "Client ID and secret accepted"
