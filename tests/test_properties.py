@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from halointegrator.errors import IntegratorError
 from halointegrator.halo.client import HaloClient
 from halointegrator.http import RetryPolicy
+from halointegrator.local.settings import HaloSettings
 from integrations import active_directory
 from integrations.active_directory import mapping as ad_mapping
 from integrations import entra as azure_ad
@@ -195,9 +196,9 @@ def test_delta_items_are_taken_or_refused_in_words(items):
 # ---- Halo's answers -------------------------------------------------------------------------------------
 
 API = "https://acme.halopsa.com/api"
-HALO_SETTINGS = types.SimpleNamespace(web_app_url="https://acme.halopsa.com", client_id="id", client_secret="s3cret",
+HALO_SETTINGS = HaloSettings(web_app_url="https://acme.halopsa.com", client_id="id", client_secret="s3cret",
                                       api_url=API, auth_url="https://acme.halopsa.com/auth", tenant="acme",
-                                      page_size=2, request_budget=0, budget_window_seconds=0, timeout_seconds=5)
+                                      page_size=2, request_budget=0, budget_window_seconds=0, timeout_seconds=5.0)
 bodies = st.one_of(
     json_values.map(lambda value: json.dumps(value).encode()),
     st.fixed_dictionaries({"record_count": json_values, "users": json_values}).map(lambda v: json.dumps(v).encode()),

@@ -61,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_CONFIG
     try:
         if args.command == "AUTO":
-            from halointegrator.app.commands import run_auto
+            from halointegrator.app.auto import run_auto
             return run_auto(args)
         if args.command == "CHECK":
-            from halointegrator.app.commands import run_check
+            from halointegrator.app.check import run_check
             return run_check(args)
         if args.command == "CONFIGURE":
-            from halointegrator.app.commands import run_configure
+            from halointegrator.app.configure import run_configure
             return run_configure(args)
         from halointegrator.gui.app import main as gui_main
         return gui_main(config_path=args.config)

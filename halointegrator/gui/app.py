@@ -361,7 +361,7 @@ def set_window_icon(root: tk.Tk) -> tk.PhotoImage | None:
 
 def main(config_path: Path | None = None) -> int:
     """Open the window; returns the exit code when it is closed."""
-    from halointegrator.app.commands import default_registry
+    from halointegrator.app.services import default_registry
     from halointegrator.local.logs import setup_logging
     from halointegrator.local.paths import choose_log_dir, default_config_path
 

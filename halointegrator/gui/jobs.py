@@ -49,7 +49,7 @@ test_halo.__test__ = False  # not a pytest test
 
 def load_connections(config: Any, integration: Integration) -> list[ConnectionStatus]:
     """Halo's connections of one integration, each with whether this Integrator may run it."""
-    from halointegrator.app.commands import make_halo_client
+    from halointegrator.app.services import make_halo_client
 
     halo = make_halo_client(config)
     try:
@@ -60,7 +60,7 @@ def load_connections(config: Any, integration: Integration) -> list[ConnectionSt
 
 def check_connections(config: Any, integration: Integration, log: logging.Logger) -> list[ConnectionCheck]:
     """Check Configuration: every connection's prerequisites; each failed one is logged with its reason."""
-    from halointegrator.app.commands import make_halo_client
+    from halointegrator.app.services import make_halo_client
 
     halo = make_halo_client(config)
     try:
@@ -106,6 +106,6 @@ def run_processing(
     registry: dict | None = None,
 ) -> RunResult:
     """Start Processing / Preview: one full run under the run lock, so a scheduled AUTO is refused meanwhile."""
-    from halointegrator.app.commands import run_with_config
+    from halointegrator.app.services import run_with_config
 
     return run_with_config(config, config_path, options, log, cancel=cancel, progress=progress, registry=registry)

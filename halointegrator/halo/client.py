@@ -30,6 +30,7 @@ from halointegrator.http import (
     short_reason,
 )
 from halointegrator.halo.paging import PageReader
+from halointegrator.local.settings import HaloSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class HaloClient:
 
     def __init__(
         self,
-        settings: Any,
+        settings: HaloSettings,
         *,
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
@@ -79,20 +80,20 @@ class HaloClient:
         on_token: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
-        self._secret = str(getattr(settings, "client_secret", "") or "")
+        self._secret = str(settings.client_secret or "")
         self._own_session = session is None
         if session is None:
             session = make_session(
-                ca_bundle=getattr(settings, "ca_bundle", "") or "",
-                proxy=getattr(settings, "proxy", "") or "",
-                verify_tls=getattr(settings, "verify_tls", True),
+                ca_bundle=settings.ca_bundle or "",
+                proxy=settings.proxy or "",
+                verify_tls=settings.verify_tls,
             )
         self.session = session
         self.retry = retry or RetryPolicy(sleep=sleep, clock=clock)
         self.clock = clock
         self.budget = RequestBudget(
-            getattr(settings, "request_budget", 0) or 0,
-            getattr(settings, "budget_window_seconds", 0) or 0,
+            settings.request_budget,
+            settings.budget_window_seconds,
             clock=clock,
             sleep=sleep,
         )
@@ -105,11 +106,11 @@ class HaloClient:
         self._issued: set[str] = set()  # every token this client got: a dropped one may still be echoed
 
     def __repr__(self) -> str:
-        return f"HaloClient({getattr(self.settings, 'web_app_url', '')!r}, client_id={self.client_id!r})"
+        return f"HaloClient({self.settings.web_app_url!r}, client_id={self.client_id!r})"
 
     @property
     def client_id(self) -> str:
-        return str(getattr(self.settings, "client_id", "") or "")
+        return str(self.settings.client_id or "")
 
     # ---- discovery and token -------------------------------------------------------------------
 
@@ -120,10 +121,10 @@ class HaloClient:
         return self._endpoints
 
     def _resolve_endpoints(self) -> Endpoints:
-        web = str(getattr(self.settings, "web_app_url", "") or "").strip()
-        api_override = str(getattr(self.settings, "api_url", "") or "").strip()
-        auth_override = str(getattr(self.settings, "auth_url", "") or "").strip()
-        tenant_override = str(getattr(self.settings, "tenant", "") or "").strip()
+        web = str(self.settings.web_app_url or "").strip()
+        api_override = str(self.settings.api_url or "").strip()
+        auth_override = str(self.settings.auth_url or "").strip()
+        tenant_override = str(self.settings.tenant or "").strip()
         if api_override:
             api_url = normalise_url(api_override, "API URL")
         else:
@@ -194,7 +195,7 @@ class HaloClient:
 
     def list(self, path: str, key: str | None, params: dict | None = None, page_size: int | None = None) -> list[dict]:
         """Every record of a paged list; any failed or inconsistent page raises (never a short list)."""
-        size = int(page_size or getattr(self.settings, "page_size", 0) or 100)
+        size = int(page_size or self.settings.page_size)
         return PageReader(self, path, key, dict(params or {}), size).read_all()
 
     def post(self, path: str, records: list[dict], *, idempotent: bool) -> Any:
@@ -277,7 +278,7 @@ class HaloClient:
         host = _host(url)
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         if isinstance(error, requests.exceptions.SSLError):
-            bundle = getattr(self.settings, "ca_bundle", "") or ""
+            bundle = self.settings.ca_bundle or ""
             which = f"the CA bundle file {bundle} does not" if bundle else "no CA bundle is set, and the default trust does not"
             return HaloError(self._clean(
                 f"Halo at {host} presented a TLS certificate that cannot be verified ({short_reason(error)}): "
@@ -294,13 +295,13 @@ class HaloClient:
         return RetriableError(self._clean(f"Cannot reach Halo at {host}: {reason}{tried}. {advice}"))
 
     def _timeout(self) -> float:
-        return float(getattr(self.settings, "timeout_seconds", 0) or 120)
+        return float(self.settings.timeout_seconds)
 
     def _api_or_web(self) -> str:
-        return (self._endpoints.api_url if self._endpoints else "") or str(getattr(self.settings, "web_app_url", ""))
+        return (self._endpoints.api_url if self._endpoints else "") or str(self.settings.web_app_url)
 
     def _secrets(self) -> list[str]:
-        return [self._secret, _proxy_password(getattr(self.settings, "proxy", "")), *self._issued]
+        return [self._secret, _proxy_password(self.settings.proxy), *self._issued]
 
     def _clean(self, text: str) -> str:
         return redact(text, self._secrets())

@@ -60,8 +60,8 @@ test_configuration.__test__ = False  # not a pytest test, whatever its name says
 
 def check_web_app_url(settings: Any) -> tuple[Check, str]:
     """The first step, without any request: (check, the URL the next step will ask)."""
-    web = str(getattr(settings, "web_app_url", "") or "").strip()
-    api_override = str(getattr(settings, "api_url", "") or "").strip()
+    web = str(settings.web_app_url or "").strip()
+    api_override = str(settings.api_url or "").strip()
     try:
         if not web and api_override:
             url = normalise_url(api_override, "API URL")
@@ -92,7 +92,7 @@ def _discovery(client: HaloClient, label: str) -> Check:
 
 def _credentials(client: HaloClient, label: str) -> Check:
     settings = client.settings
-    if not getattr(settings, "client_id", "") or not getattr(settings, "client_secret", ""):
+    if not settings.client_id or not settings.client_secret:
         return Check(label, False, f"enter the client ID and client secret shown in {INTEGRATOR_PAGE} in Halo")
     client.token()
     return Check(label, True, f"client ID {client.client_id}")

@@ -1,0 +1,87 @@
+"""The services AUTO, CHECK and the window share: the configuration, the Halo client, one locked run."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from argparse import Namespace
+from pathlib import Path
+
+from halointegrator.engine.runner import RunOptions, RunResult, run_all
+from halointegrator.errors import ConfigError
+from halointegrator.local.config import Config, ConfigStore, StateStore, validate_halo_settings
+from halointegrator.local.lock import RunLock
+from halointegrator.local.logs import add_secret, setup_logging
+from halointegrator.local.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
+
+
+def config_path(args: Namespace) -> Path:
+    return Path(args.config) if args.config else default_config_path()
+
+
+def start_logging(args: Namespace) -> tuple[logging.Logger, Path]:
+    log_dir, note = choose_log_dir()
+    log = setup_logging(log_dir, console=bool(args.console))
+    if note:
+        log.warning(note)
+    return log, log_dir
+
+
+def load_config(path: Path) -> Config:
+    """The saved configuration, with every secret registered for redaction; refuses an unusable one."""
+    store = ConfigStore(path)
+    if not store.exists():
+        raise ConfigError(
+            f"No configuration at {path}. Open the Halo Integrator window and fill in the Configuration tab, "
+            "or run HaloIntegrator CONFIGURE --url ... --client-id ... --secret-env client_secret=VARIABLE."
+        )
+    config = store.load()
+    for secret in config.secret_values():
+        add_secret(secret)
+    problems, _warnings = validate_halo_settings(config.halo)
+    if problems:
+        raise ConfigError(" ".join(problems) + f" (configuration file {path})")
+    return config
+
+
+def make_halo_client(config: Config):
+    from halointegrator.halo.client import HaloClient
+
+    return HaloClient(config.halo, on_token=add_secret)
+
+
+def default_registry():
+    from integrations import REGISTRY
+
+    return REGISTRY
+
+
+def run_with_config(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
+                    cancel=None, progress=None, registry=None) -> RunResult:
+    """One run under the run lock (a second run at the same time gets LockBusy, exit 3); AUTO and the
+    window both come here. The local state (Graph delta links) beside the config is saved after a real run only.
+    """
+    with RunLock(lock_path_for(path)) as lock:
+        if lock.takeover_note():
+            log.warning(lock.takeover_note())
+        return _run_locked(config, path, options, log, cancel=cancel, progress=progress, registry=registry)
+
+
+def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
+                cancel, progress, registry) -> RunResult:
+    state_store = StateStore(state_path_for(path))
+    state = state_store.load()
+    if config.options.get("allow_mass_deactivation"):
+        options = dataclasses.replace(options, allow_mass_deactivation=True)
+    halo = make_halo_client(config)
+    try:
+        result = run_all(halo, registry=registry or default_registry(), client_id=config.halo.client_id, log=log,
+                         options=options, connections=config.connections, state=state, cancel=cancel,
+                         progress=progress)
+    finally:
+        halo.close()
+    if not options.dry_run:
+        state_store.save(state)
+    return result
+
+
