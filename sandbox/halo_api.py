@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from sandbox.halo_store import RESOURCE_BY_PATH, HaloStore, Resource
+from sandbox.halo_store import CONTROL, RESOURCE_BY_PATH, HaloStore, Resource
 from sandbox.halo_strict import OpenApiSubset, StrictError
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -49,6 +49,7 @@ class ApiSettings:
     token_lifetime: int
     app_version: str
     clock: Callable[[], float]
+    list_shape: str = "lean"  # "lean": list items carry only their *_List schema's fields; "whole": every field
 
 
 class HaloApi:
@@ -147,10 +148,26 @@ class HaloApi:
             return json_reply(200, self._instance_info())
         if record_id is not None:
             return self._one(RESOURCE_BY_PATH[template[: -len("/{id}")]], record_id)
-        resource = RESOURCE_BY_PATH[template]
+        resource = CONTROL if template == CONTROL.path else RESOURCE_BY_PATH[template]
+        if method == "GET" and resource is CONTROL:
+            return self._control()
         if method == "GET":
-            return json_reply(200, self.store.list_response(resource, params))
+            return json_reply(200, self._lean(resource, self.store.list_response(resource, params)))
         return self._post(resource, headers, body)
+
+    def _lean(self, resource: Resource, answer: Any) -> Any:
+        """A list answer as Halo's document shapes it: each item holds only its *_List schema's fields."""
+        fields = self.subset.list_fields.get(resource.schema)
+        if self.settings.list_shape != "lean" or not fields:
+            return answer
+        items = answer if resource.list_key is None else answer[resource.list_key]
+        lean = [{name: value for name, value in item.items() if name in fields} for item in items]
+        return lean if resource.list_key is None else {**answer, resource.list_key: lean}
+
+    def _control(self) -> Reply:
+        with self.store.lock:
+            record = next(iter(self.store.state[CONTROL.table].values()), None)
+        return json_reply(200, record or {"id": 1})
 
     def _agent_me(self) -> Reply:
         with self.store.lock:

@@ -6,6 +6,9 @@
 `url` is the Web App URL; the API is url + "/api", the auth server url + "/auth". Tables live in
 `state` (table -> {id: record}; hold `lock` while editing it from a test). Table names: users, clients,
 sites, assets, assettypes, ldapconnections, azureadconnections, features, integrationerrors, agents.
+Lists answer as Halo's document says: each item of GET /Users, /Asset, /Site carries only the fields of
+its *_List schema (Users_List, Device_List, Site_List); GET /Users/{id} gives the whole record. A test
+that needs whole-record lists asks for them: `HaloSandbox(list_shape="whole")`.
 `requests` logs every request: method, path, params, status, kind (read/write/token/other) and `time`,
 the sandbox clock (time.monotonic unless `clock=` is given) when the request arrived.
 
@@ -60,7 +63,8 @@ class HaloSandbox:
                  rate_limit: int | None = 300, rate_window: float = 300.0,
                  clock: Callable[[], float] = time.monotonic, token_lifetime: int = 3600,
                  agent_is_admin: bool = True, app_version: str = "2.184.21",
-                 host: str = "127.0.0.1", port: int = 0, subset_path: str | Path | None = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0, subset_path: str | Path | None = None,
+                 list_shape: str = "whole") -> None:
         self.client_id, self.tenant, self.host, self.port = client_id, tenant, host, port
         self.clock = clock  # stamps the request log's "time"
         self.subset = load_subset(str(subset_path or DEFAULT_SUBSET_PATH))
@@ -69,7 +73,7 @@ class HaloSandbox:
         self.lock = self.store.lock
         self.faults = HaloFaults()
         self.limiter = RollingWindowLimiter(rate_limit, rate_window, clock)
-        settings = ApiSettings(client_id, client_secret, tenant, token_lifetime, app_version, clock)
+        settings = ApiSettings(client_id, client_secret, tenant, token_lifetime, app_version, clock, list_shape)
         self.api = HaloApi(self.store, self.subset, settings, lambda: self.faults.reject_predicate)
         self.requests: list[dict[str, Any]] = []
         self._requests_lock = threading.Lock()

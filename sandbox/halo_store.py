@@ -27,36 +27,45 @@ class Resource:
     schema: str                    # POST body item schema
     list_key: str | None           # envelope key, or None for a bare JSON array
     has_inactive: bool = False     # list hides inactive records unless includeinactive=true
+    has_service_accounts: bool = False  # list hides service accounts unless includeserviceaccount=true
     filters: tuple[tuple[str, str], ...] = ()   # (query parameter, record field) equality filters
     search_fields: tuple[str, ...] = ()
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("/Users", "users", "Users", "users", True, (("site_id", "site_id"), ("client_id", "client_id")),
+    Resource("/Users", "users", "Users", "users", True, True, (("site_id", "site_id"), ("client_id", "client_id")),
              ("name", "emailaddress")),
-    Resource("/Client", "clients", "Area", "clients", True, (), ("name",)),
-    Resource("/Site", "sites", "Site", "sites", True, (("client_id", "client_id"),), ("name",)),
-    Resource("/Asset", "assets", "Device", "assets", True,
+    Resource("/Client", "clients", "Area", "clients", True, False, (), ("name",)),
+    Resource("/Site", "sites", "Site", "sites", True, False, (("client_id", "client_id"),), ("name",)),
+    Resource("/Asset", "assets", "Device", "assets", True, False,
              (("site_id", "site_id"), ("client_id", "client_id"), ("assettype_id", "assettype_id")),
              ("inventory_number", "key_field")),
     Resource("/AssetType", "assettypes", "Xtype", None),
     Resource("/LDAPConnection", "ldapconnections", "LDAPConnection", None),
-    Resource("/azureadconnection", "azureadconnections", "AzureADConnection", None, False, (("type", "type"),)),
+    Resource("/azureadconnection", "azureadconnections", "AzureADConnection", None, False, False, (("type", "type"),)),
     Resource("/Features", "features", "ModuleSetup", None),
     # Halo's list key for IntegrationError is undocumented: the sandbox always answers the envelope
     # {"record_count": n, "errors": [...]} (the path declares pageinate, so an envelope is likely).
-    Resource("/IntegrationError", "integrationerrors", "IntegrationError", "errors", False,
+    Resource("/IntegrationError", "integrationerrors", "IntegrationError", "errors", False, False,
              (("module_id", "module_id"), ("detail_id", "detail_id"))),
+    # The document gives GET /SQLImport and /PowerShellScript no paging parameters: bare arrays, as the
+    # connection lists. /PowerShellScriptProcessing pages; its envelope key is undocumented ("records" here).
+    Resource("/SQLImport", "sqlimports", "SQLImport", None),
+    Resource("/PowerShellScript", "powershellscripts", "PowerShellScript", None),
+    Resource("/PowerShellScriptCriteria", "powershellcriteria", "PowerShellScriptCriteria", None),
+    Resource("/PowerShellScriptProcessing", "powershellqueue", "PowerShellScriptProcessing", "records"),
 )
+# GET /Control answers the one Control record (an object, not a list); POST /Control takes an array.
+CONTROL = Resource("/Control", "control", "Control", None)
 AGENTS = Resource("/Agent/me", "agents", "Uname", None)
 RESOURCE_BY_PATH = {resource.path: resource for resource in RESOURCES}
-TABLE_SCHEMAS = {resource.table: resource.schema for resource in (*RESOURCES, AGENTS)}
+TABLE_SCHEMAS = {resource.table: resource.schema for resource in (*RESOURCES, AGENTS, CONTROL)}
 
 
 def table_name(name: str) -> str:
     """'users', 'Users', '/Users' or 'Device' -> 'users'."""
     lowered = name.strip("/").lower()
-    for resource in (*RESOURCES, AGENTS):
+    for resource in (*RESOURCES, AGENTS, CONTROL):
         if lowered in (resource.table, resource.path.strip("/").lower(), resource.schema.lower()):
             return resource.table
     raise KeyError(f"No sandbox table called {name!r}; tables: {sorted(TABLE_SCHEMAS)}")
@@ -123,6 +132,7 @@ class HaloStore:
         with self.lock:
             rows = list(self.state[resource.table].values())
         wanted = [(field, params[param]) for param, field in resource.filters if param in params]
+        rows = self._visible_accounts(resource, rows, params)
         include_active = query_bool(params, "includeactive", True)
         include_inactive = query_bool(params, "includeinactive", False)
         search = (params.get("search") or "").lower()
@@ -136,6 +146,16 @@ class HaloStore:
             return [row for row in rows if bool(row.get("inactive")) is include_inactive]
         return [row for row in rows
                 if self._row_matches(resource, row, wanted, search, include_active, include_inactive)]
+
+    @staticmethod
+    def _visible_accounts(resource: Resource, rows: list[dict[str, Any]], params: dict[str, str]) -> list[dict[str, Any]]:
+        """An assumption, as for inactive users: service accounts are listed only when asked for."""
+        if not resource.has_service_accounts:
+            return rows
+        service, ordinary = query_bool(params, "includeserviceaccount", False), query_bool(params, "includenonserviceaccount", True)
+        if service and ordinary:
+            return rows
+        return [row for row in rows if (service if row.get("isserviceaccount") else ordinary)]
 
     @staticmethod
     def _row_matches(resource: Resource, row: dict[str, Any], wanted: list[tuple[str, str]], search: str,

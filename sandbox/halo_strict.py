@@ -32,6 +32,8 @@ class OpenApiSubset:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         self.paths: dict[str, dict[str, Any]] = data["paths"]
         self.schemas: dict[str, dict[str, dict[str, Any]]] = data["schemas"]
+        self.list_fields: dict[str, frozenset[str]] = {
+            schema: frozenset(names) for schema, names in data.get("list_fields", {}).items()}
         self._template_by_lower = {template.lower(): template for template in self.paths}
         self._query_by_lower: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         self._lower_props: dict[str, dict[str, str]] = {}

@@ -422,3 +422,48 @@ def test_command_line_runs_in_the_foreground(tmp_path):
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+# ---- list answers as Halo's document shapes them -----------------------------------------------------
+def test_lean_lists_carry_only_the_list_schema_fields_and_a_read_by_id_the_whole_record(clock):
+    document = json.loads(SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+    list_fields = set(document["Users_List"]["properties"])
+    with HaloSandbox(clock=clock, list_shape="lean") as halo, session_for(halo) as api:
+        user_id = halo.add("users", {"name": "Ada", "site_id": 2, "emailaddress": "ada@example.com",
+                                     "third_party_guid": "6f1c0000-0000-4000-8000-000000000001",
+                                     "department": "Research", "azure_id": "oid-1"})
+        listed = api.get(halo.api_url + "/Users", params={"pageinate": "true", "page_size": 50}, timeout=5).json()
+        item = next(user for user in listed["users"] if user["id"] == user_id)
+        whole = api.get(f"{halo.api_url}/Users/{user_id}", timeout=5).json()
+    assert set(item) <= list_fields
+    assert {"third_party_guid", "department"}.isdisjoint(item)
+    assert item["emailaddress"] == "ada@example.com" and item["azure_id"] == "oid-1"
+    assert whole["third_party_guid"] == "6f1c0000-0000-4000-8000-000000000001" and whole["department"] == "Research"
+
+
+def test_asset_lists_carry_device_list_fields_only(clock):
+    with HaloSandbox(clock=clock, list_shape="lean") as halo, session_for(halo) as api:
+        halo.add("assets", {"inventory_number": "PC-1", "site_id": 2, "assettype_id": 1, "intune_id": "dev-1",
+                            "intune_connectionid": 1, "key_field": "SER1"})
+        item = api.get(halo.api_url + "/Asset", timeout=5).json()["assets"][0]
+    assert item["intune_id"] == "dev-1" and item["key_field"] == "SER1"
+    assert "intune_connectionid" not in item
+
+
+def test_service_accounts_are_listed_only_when_asked_for(api, halo):
+    ordinary, service = halo.add_many("users", [{"name": "Person", "site_id": 2},
+                                                {"name": "Backup job", "site_id": 2, "isserviceaccount": True}])
+    def listed(**params) -> set[int]:
+        return {user["id"] for user in api.get(halo.api_url + "/Users", params=params, timeout=5).json()["users"]}
+    assert ordinary in listed() and service not in listed()
+    both = listed(includeserviceaccount="true", includenonserviceaccount="true")
+    assert {ordinary, service} <= both
+    assert listed(includeserviceaccount="true", includenonserviceaccount="false") & {ordinary, service} == {service}
+
+
+def test_control_is_one_record_read_as_an_object_and_updated_by_an_array(api, halo):
+    halo.add("control", {"id": 1, "halointegrator_lansweeper": True})
+    assert api.get(halo.api_url + "/Control", timeout=5).json()["halointegrator_lansweeper"] is True
+    reply = api.post(halo.api_url + "/Control", json=[{"id": 1, "halointegrator_lansweeper_lasterror": "x"}], timeout=5)
+    assert reply.status_code == 201
+    assert halo.get("control", 1)["halointegrator_lansweeper_lasterror"] == "x"
