@@ -64,7 +64,7 @@ class HaloSandbox:
                  clock: Callable[[], float] = time.monotonic, token_lifetime: int = 3600,
                  agent_is_admin: bool = True, app_version: str = "2.184.21",
                  host: str = "127.0.0.1", port: int = 0, subset_path: str | Path | None = None,
-                 list_shape: str = "whole") -> None:
+                 list_shape: str = "lean") -> None:
         self.client_id, self.tenant, self.host, self.port = client_id, tenant, host, port
         self.clock = clock  # stamps the request log's "time"
         self.subset = load_subset(str(subset_path or DEFAULT_SUBSET_PATH))

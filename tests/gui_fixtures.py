@@ -16,16 +16,19 @@ from typing import Any, Callable
 
 import pytest
 
-from halointegrator import engine
+from halointegrator.engine.model import (
+    Check, ConnectionSource, Identity, Integration, KindRead, LocalSetting, Prerequisite, SourceRead, Wanted,
+)
 from halointegrator.errors import Cancelled
+from halointegrator.halo.resources import users
 from halointegrator.local.logs import setup_logging
-from halointegrator.engine.model import Check, EntityKind, Integration, LocalSetting, Report, Wanted
 from sandbox.halo_server import HaloSandbox
 
 FAKE = "fake_directory"
-USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
+USER_KIND = users("third_party_guid")
 FAKE_PEOPLE = (("fake-1", "Ada Lovelace"), ("fake-2", "Grace Hopper"), ("fake-3", "Alan Turing"))
-PREREQUISITES = ("Directory reachable", "Bind password set on this computer")
+PREREQUISITES = (Prerequisite("reachable", "Directory reachable"),
+                 Prerequisite("password", "Bind password set on this computer"))
 LOCAL_SETTINGS = (
     LocalSetting("bind_password", "Bind password", "secret", "Kept only on this computer"),
     LocalSetting("ca_file", "CA certificate file", "path", ""),
@@ -74,24 +77,22 @@ def list_ldap_connections(halo: Any) -> list[dict]:
 
 
 def check_fake(ctx: Any, connection: dict) -> list[Check]:
-    password = ctx.local(FAKE, connection.get("id")).get("bind_password")
-    return [Check(PREREQUISITES[0], True, "the fake directory always answers"),
-            Check(PREREQUISITES[1], bool(password), "set" if password else "enter it below and Save")]
+    password = ctx.local_settings.get("bind_password")
+    return [Check(PREREQUISITES[0].label, True, "the fake directory always answers", PREREQUISITES[0].key),
+            Check(PREREQUISITES[1].label, bool(password), "set" if password else "enter it below and Save",
+                  PREREQUISITES[1].key)]
 
 
-def sync_fake(ctx: Any, connection: dict) -> Report:
-    """Three people into Halo's users through the real engine (so a dry run logs "Would create")."""
-    wanted = [Wanted(key, name, {"azureoid": key, "name": name, "site_id": 1}) for key, name in FAKE_PEOPLE]
-    existing = ctx.halo.list("Users", "users", {"includeinactive": "true", "includeactive": "true"})
-    plan = engine.plan(USER_KIND, wanted, existing, owns=lambda record: str(record.get("azureoid", "")).startswith("fake-"))
-    return engine.apply(plan, ctx.halo, dry_run=ctx.dry_run, log=ctx.log, cancel=ctx.cancel, integration=FAKE,
-                        connection=str(connection.get("name")), progress=ctx.progress)
+def read_fake(ctx: Any, connection: dict) -> SourceRead:
+    """Three people for Halo's users; the core plans and applies them (so a dry run logs "Would create")."""
+    wanted = [Wanted(key, name, {"third_party_guid": key, "name": name, "site_id": 1}) for key, name in FAKE_PEOPLE]
+    return SourceRead([KindRead(USER_KIND, wanted, Identity())])
 
 
 def fake_integration(**changes: Any) -> Integration:
     fields = dict(name=FAKE, title="Fake Directory", description="Imports fake people into Halo users (tests only).",
-                  connection_path="LDAPConnection", prerequisites=PREREQUISITES, local_settings=LOCAL_SETTINGS,
-                  list_connections=list_ldap_connections, check=check_fake, sync=sync_fake)
+                  connections=ConnectionSource("LDAPConnection", list_ldap_connections), prerequisites=PREREQUISITES,
+                  local_settings=LOCAL_SETTINGS, check=check_fake, read=read_fake)
     fields.update(changes)
     return Integration(**fields)
 
@@ -103,13 +104,13 @@ class Gate:
         self.started = threading.Event()
         self.saw_cancel = threading.Event()
 
-    def sync(self, ctx: Any, connection: dict) -> Report:
+    def read(self, ctx: Any, connection: dict) -> SourceRead:
         self.started.set()
         ctx.log.info("Gate: waiting between batches")
         if ctx.cancel.wait(WAIT_SECONDS):
             self.saw_cancel.set()
             raise Cancelled("Stopped by the user between batches.")
-        return Report(FAKE, str(connection.get("name")))
+        return SourceRead([])
 
 
 def pump(root: tk.Misc, until: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:

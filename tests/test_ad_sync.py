@@ -8,7 +8,10 @@ import uuid
 
 import pytest
 
-from halointegrator.engine.context import RunContext
+import weakref
+
+from halointegrator.engine.model import Report
+from halointegrator.engine.status import ConnectionState
 from halointegrator.errors import SourceError
 from halointegrator.halo.client import HaloClient
 from halointegrator.local.settings import HaloSettings
@@ -17,6 +20,7 @@ from integrations.active_directory import directory as ldap_source
 from integrations.active_directory.mapping import SourceEntry
 from sandbox.directory import connection_record
 from sandbox.halo_server import HaloSandbox
+from tests.core_helpers import run_connection
 from tests.fake_halo import FakeHalo
 from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
@@ -44,9 +48,15 @@ def record(**fields) -> dict:
     return {**base, **fields}
 
 
-def context(halo, *, local: dict | None = None, **options) -> RunContext:
-    return RunContext(halo=halo, log=LOG, client_id="halo-integrator",
-                      connections={"active_directory:1": local or {}}, **options)
+STATES: "weakref.WeakKeyDictionary[object, ConnectionState]" = weakref.WeakKeyDictionary()
+
+
+def sync(halo, connection: dict, *, local: dict | None = None, dry_run: bool = False) -> Report:
+    """One run of the connection through the core; runs against the same Halo share a state, as they
+    share the state file beside one Integrator's config."""
+    state = STATES.setdefault(halo, ConnectionState())
+    return run_connection(active_directory.INTEGRATION, connection, halo, state=state, local=local,
+                          dry_run=dry_run, log=LOG)
 
 
 class FakeDirectory:
@@ -79,7 +89,7 @@ def users_by_guid(halo: FakeHalo) -> dict[str, dict]:
 def test_first_sync_creates_users_in_their_sites(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1), person(2, disabled=True)], LABS: [person(3, LABS)]})
     halo = FakeHalo({"Users": []})
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     assert report.counts["create"] == 3 and report.ok
     users = users_by_guid(halo)
     assert users[guid(1)] | {"id": 0} == {
@@ -89,15 +99,16 @@ def test_first_sync_creates_users_in_their_sites(monkeypatch):
     assert users[guid(2)]["inactive"] is True and users[guid(3)]["site_id"] == 3
     listed = [call for call in halo.calls if call.method == "list"]
     assert [(call.path, dict(call.params)) for call in listed] == [
-        ("Users", {"includeinactive": "true", "includeactive": "true"})]
+        ("Users", {"includeinactive": "true", "includeactive": "true", "includeserviceaccount": "true",
+                   "includenonserviceaccount": "true"})]
 
 
 def test_second_run_writes_nothing(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1), person(2, disabled=True)], LABS: [person(3, LABS)]})
     halo = FakeHalo({"Users": []})
-    active_directory.sync(context(halo), record())
+    sync(halo, record())
     posts = len(halo.posts)
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     assert sum(report.counts.values()) == 0 and len(halo.posts) == posts
 
 
@@ -106,7 +117,7 @@ def test_a_failed_read_writes_nothing(monkeypatch):
     halo = FakeHalo({"Users": [{"id": 5, "name": "Old", "third_party_guid": guid(9),
                                 "activedirectory_dn": f"CN=Old,{STAFF}"}]})
     with pytest.raises(SourceError, match="nothing was written"):
-        active_directory.sync(context(halo), record())
+        sync(halo, record())
     assert halo.calls == [] and len(directory.searches) == 2
 
 
@@ -115,7 +126,7 @@ def test_a_read_that_fails_after_a_mapped_page_writes_nothing(monkeypatch):
                               fail_on=STAFF)
     halo = FakeHalo({"Users": []})
     with pytest.raises(SourceError, match="failed after 2 entries"):
-        active_directory.sync(context(halo), record())
+        sync(halo, record())
     assert halo.calls == [] and [search[0] for search in directory.searches] == [STAFF]
 
 
@@ -126,7 +137,7 @@ def test_leavers_are_deactivated_only_when_owned(monkeypatch):
         {"id": 11, "name": "Elsewhere", "third_party_guid": guid(8), "activedirectory_dn": "CN=E,OU=Other,DC=corp,DC=com"},
         {"id": 12, "name": "Manual", "emailaddress": "manual@corp.com", "activedirectory_dn": f"CN=Manual,{STAFF}"},
     ]})
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     assert report.counts["deactivate"] == 1 and halo.record("Users", 10)["inactive"] is True
     assert "inactive" not in halo.record("Users", 11) and "inactive" not in halo.record("Users", 12)
 
@@ -135,7 +146,7 @@ def test_a_mapping_that_returned_nobody_protects_its_users(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1)], LABS: []})
     halo = FakeHalo({"Users": [
         {"id": 20, "name": "Lab Person", "third_party_guid": guid(3), "activedirectory_dn": f"CN=Person 3,{LABS}"}]})
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     assert report.counts["deactivate"] == 0 and "inactive" not in halo.record("Users", 20)
     assert any(LABS in reason for reason in report.refused)
 
@@ -144,7 +155,7 @@ def test_dry_run_changes_nothing(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1), person(2)]})
     halo = FakeHalo({"Users": [{"id": 30, "name": "Left", "third_party_guid": guid(7),
                                 "activedirectory_dn": f"CN=Left,{STAFF}"}]})
-    report = active_directory.sync(context(halo, dry_run=True), record())
+    report = sync(halo, record(), dry_run=True)
     assert report.dry_run and report.counts["create"] == 2 and report.counts["deactivate"] == 1
     assert halo.posts == [] and len(halo.records("Users")) == 1
 
@@ -152,7 +163,7 @@ def test_dry_run_changes_nothing(monkeypatch):
 def test_existing_user_is_linked_by_email_then_kept(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1)]})
     halo = FakeHalo({"Users": [{"id": 40, "name": "Given1 Surname1", "emailaddress": "P1@corp.com", "site_id": 2}]})
-    report = active_directory.sync(context(halo), record(ldap_strings=record()["ldap_strings"][:1]))
+    report = sync(halo, record(ldap_strings=record()["ldap_strings"][:1]))
     assert report.counts["link"] == 1 and halo.record("Users", 40)["third_party_guid"] == guid(1)
     assert len(halo.records("Users")) == 1
 
@@ -160,9 +171,9 @@ def test_existing_user_is_linked_by_email_then_kept(monkeypatch):
 def test_moving_between_mapped_ous_moves_the_site(monkeypatch):
     directory = FakeDirectory(monkeypatch, {STAFF: [person(1)]})
     halo = FakeHalo({"Users": []})
-    active_directory.sync(context(halo), record())
+    sync(halo, record())
     directory.entries = {LABS: [person(1, LABS)], STAFF: [person(2)]}
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     moved = users_by_guid(halo)[guid(1)]
     assert report.counts["update"] == 1 and moved["site_id"] == 3 and moved["activedirectory_dn"].endswith(LABS)
     assert moved.get("inactive") is False
@@ -173,16 +184,16 @@ def test_mass_deactivation_is_refused_unless_the_local_setting_allows_it(monkeyp
     owned = [{"id": 100 + n, "name": f"P{n}", "third_party_guid": guid(100 + n),
               "activedirectory_dn": f"CN=P{n},{STAFF}"} for n in range(20)]
     halo = FakeHalo({"Users": owned})
-    report = active_directory.sync(context(halo), record())
+    report = sync(halo, record())
     assert report.counts["deactivate"] == 0 and "Refused to deactivate 20" in report.refused[0]
-    report = active_directory.sync(context(halo, local={"allow_mass_deactivation": "true"}), record())
+    report = sync(halo, record(), local={"allow_mass_deactivation": "true"})
     assert report.counts["deactivate"] == 20
 
 
 def test_batches_follow_the_connection(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(n) for n in range(1, 6)]})
     halo = FakeHalo({"Users": []})
-    active_directory.sync(context(halo), record(halointegrator_batch=2))
+    sync(halo, record(halointegrator_batch=2))
     assert [len(call.payloads) for call in halo.posts] == [2, 2, 1]
 
 
@@ -192,7 +203,7 @@ def test_plain_ldap_is_warned_about_on_every_run(monkeypatch, caplog):
     halo = FakeHalo({"Users": []})
     with caplog.at_level(logging.WARNING, logger=LOG.name):
         for _ in range(2):
-            active_directory.sync(context(halo, local=local), record(use_ssl=False))
+            sync(halo, record(use_ssl=False), local=local)
     assert sum("plain LDAP" in message for message in caplog.messages) == 2
 
 
@@ -200,7 +211,7 @@ def test_settings_reach_the_directory(monkeypatch):
     directory = FakeDirectory(monkeypatch, {STAFF: [person(1)]})
     connection = record(integrator_password="", pagesize=250, ldap_strings=[
         {"name": "Staff", "dn": STAFF, "site_id": 2, "isrecursive": False, "filter": "department=IT"}])
-    active_directory.sync(context(FakeHalo({"Users": []}), local={"bind_password": "Local.Secret.1"}), connection)
+    sync(FakeHalo({"Users": []}), connection, local={"bind_password": "Local.Secret.1"})
     settings = directory.opened[0]
     assert (settings.password, settings.port, settings.ldaps, settings.page_size) == ("Local.Secret.1", 636, True, 250)
     assert "Local.Secret.1" not in repr(settings)
@@ -210,7 +221,7 @@ def test_settings_reach_the_directory(monkeypatch):
 def test_guid_field_from_the_connection(monkeypatch):
     FakeDirectory(monkeypatch, {STAFF: [person(1)]})
     halo = FakeHalo({"Users": []})
-    active_directory.sync(context(halo), record(uactguidmappingfield="other5"))
+    sync(halo, record(uactguidmappingfield="other5"))
     assert halo.records("Users")[0]["other5"] == guid(1)
 
 
@@ -222,7 +233,7 @@ def test_guid_field_from_the_connection(monkeypatch):
 def test_bad_configuration_fails_before_reading(monkeypatch, fields, message):
     directory = FakeDirectory(monkeypatch, {STAFF: [person(1)]})
     with pytest.raises(SourceError, match=message):
-        active_directory.sync(context(FakeHalo({"Users": []})), record(**fields))
+        sync(FakeHalo({"Users": []}), record(**fields))
     assert directory.opened == []
 
 
@@ -259,8 +270,8 @@ def test_list_connections_reads_the_details(halo_sandbox, tmp_path):
 def test_slapd_to_halo_sandbox(fresh_slapd, halo_sandbox):
     sandbox, client = halo_sandbox
     connection = connection_record(fresh_slapd, [1, 2, 3], use_ssl=False)
-    ctx = lambda **options: context(client, local={"ca_file": fresh_slapd.ca_file}, **options)  # noqa: E731
-    report = active_directory.sync(ctx(), connection)
+    local = {"ca_file": fresh_slapd.ca_file}
+    report = sync(client, connection, local=local)
     users = sandbox_users(sandbox)
     assert report.ok and report.counts["create"] == len(fresh_slapd.users) == len(users)
     site_of_ou = dict(zip(fresh_slapd.ous, [1, 2, 3]))
@@ -271,15 +282,15 @@ def test_slapd_to_halo_sandbox(fresh_slapd, halo_sandbox):
         assert user["site_id"] == site_of_ou[person_.ou_dn] and user["inactive"] is person_.disabled
 
     before = writes(sandbox)
-    assert sum(active_directory.sync(ctx(), connection).counts.values()) == 0 and writes(sandbox) == before
+    assert sum(sync(client, connection, local=local).counts.values()) == 0 and writes(sandbox) == before
 
     leaver, disabled = [p for p in fresh_slapd.users if not p.disabled][:2]
     fresh_slapd.delete_user(leaver.dn)
     fresh_slapd.disable_user(disabled.dn)
-    preview = active_directory.sync(ctx(dry_run=True), connection)
+    preview = sync(client, connection, local=local, dry_run=True)
     assert (preview.counts["deactivate"], preview.counts["update"]) == (1, 1)
     assert sandbox_users(sandbox) == users and writes(sandbox) == before
-    report = active_directory.sync(ctx(), connection)
+    report = sync(client, connection, local=local)
     assert (report.counts["deactivate"], report.counts["update"]) == (1, 1)
     after = sandbox_users(sandbox)
     assert after[str(uuid.UUID(bytes_le=leaver.guid))]["inactive"] is True
@@ -290,19 +301,19 @@ def test_slapd_to_halo_sandbox(fresh_slapd, halo_sandbox):
 def test_samba_to_halo_sandbox(samba_ou, halo_sandbox):
     sandbox, client = halo_sandbox
     connection = connection_record(samba_ou, [2])
-    ctx = context(client, local={"ca_file": samba_ou.ca_file})
-    report = active_directory.sync(ctx, connection)
+    local = {"ca_file": samba_ou.ca_file}
+    report = sync(client, connection, local=local)
     users = sandbox_users(sandbox)
     assert report.ok and report.counts["create"] == 8 == len(users)
     for person_ in samba_ou.users:
         user = users[str(uuid.UUID(bytes_le=person_.guid))]
         assert user["inactive"] is person_.disabled and user["login"] == person_.upn and user["site_id"] == 2
-    assert sum(active_directory.sync(ctx, connection).counts.values()) == 0
+    assert sum(sync(client, connection, local=local).counts.values()) == 0
 
     enabled = [p for p in samba_ou.users if not p.disabled]
     samba_ou.disable_user(enabled[0].dn)
     samba_ou.delete_user(enabled[1].dn)
-    report = active_directory.sync(ctx, connection)
+    report = sync(client, connection, local=local)
     assert (report.counts["update"], report.counts["deactivate"]) == (1, 1)
     after = sandbox_users(sandbox)
     assert all(after[str(uuid.UUID(bytes_le=p.guid))]["inactive"] for p in enabled[:2])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.entra import imports_of
+from integrations.entra.imports import imports_of
 from integrations.entra.mapping import (
     OS_WITH_VERSION, Memberships, device_mapping_from, graph_device_value, graph_user_value,
     map_device, map_devices, map_user, map_users, matching_fields, site_for_user, usable_serial, user_mapping_from,
@@ -49,7 +49,7 @@ def test_default_table_maps_every_field_named_in_the_brief():
     assert wanted.fields == {
         "name": "Ada Lovelace", "firstname": "Ada", "surname": "Lovelace", "emailaddress": "ada@contoso.example",
         "login": "ada.l@contoso.example", "title": "Engineer", "department": "R&D",
-        "mobilenumber": "+44 7700 900123", "phonenumber": "+44 20 7946 0001", "inactive": False,
+        "mobilenumber": "+44 7700 900123", "phonenumber": "+44 20 7946 0001", "inactive": False, "azure_id": "oid-1",
         "azureoid": "oid-1", "azure_connectionid": 7, "azure_tenant_id": "tenant-guid", "site_id": 3,
     }
     assert wanted.label == "Ada Lovelace (ada@contoso.example)"

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from halointegrator.engine.context import RunContext
+from halointegrator.engine.status import ConnectionState
 from halointegrator.errors import ConfigError, SourceError
 from halointegrator.halo.client import HaloClient
 from halointegrator.http import RetryPolicy
@@ -14,6 +14,7 @@ from halointegrator.local.settings import HaloSettings
 from integrations import entra as azure_ad
 from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
+from tests.core_helpers import context_for, run_connection
 
 TENANT_ID = "00000000-0000-4000-8000-000000000001"  # the seeded connection's directoryid and applicationid
 APP_ID = "00000000-0000-4000-8000-000000000002"
@@ -39,7 +40,7 @@ class World:
     """Graph, Halo, a Halo client and the state that outlives a run."""
 
     def __init__(self, graph: GraphServer, halo: HaloSandbox):
-        self.graph, self.halo, self.state, self.sleeps = graph, halo, {}, Sleeps()
+        self.graph, self.halo, self.state, self.sleeps = graph, halo, ConnectionState(), Sleeps()
         self.local = {"app_secret": "graph-secret", "login_url": graph.url, "graph_url": graph.url}
         settings = HaloSettings(web_app_url=halo.url, client_id="halo-integrator", client_secret="sandbox-secret",
                                 tenant="sandbox", request_budget=0)
@@ -50,15 +51,26 @@ class World:
             record = self.halo.state["azureadconnections"][1]
             self.halo.state["azureadconnections"][1] = {**record, **fields}
 
-    def context(self, **options) -> RunContext:
-        return RunContext(halo=self.client, log=logging.getLogger("test.azure"), connections={"azure_ad:1": self.local},
-                          state=self.state, client_id="halo-integrator", services={"sleep": self.sleeps}, **options)
+    def context(self, **options):
+        return context_for(self.client, local=self.local, state=self.state, services={"sleep": self.sleeps},
+                           log=logging.getLogger("test.azure"), **options)
+
+    def check(self) -> list:
+        """Check Configuration for the connection, as CHECK and the window run it."""
+        from halointegrator.engine.checking import check_all
+        results = check_all(self.client, {azure_ad.NAME: azure_ad.INTEGRATION}, client_id="halo-integrator",
+                            local_settings={"azure_ad:1": self.local}, log=logging.getLogger("test.azure"))
+        return results[0].checks
 
     def connection(self) -> dict:
         return azure_ad.list_connections(self.client)[0]
 
-    def sync(self, **options):
-        return azure_ad.sync(self.context(**options), self.connection())
+    def sync(self, *, dry_run: bool = False, allow_mass_deactivation: bool = False):
+        """One run through the core; a dry run works on a copy of the state, as the runner's does."""
+        state = ConnectionState.decode(self.state.encode()) if dry_run else self.state
+        return run_connection(azure_ad.INTEGRATION, self.connection(), self.client, state=state, local=self.local,
+                              dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation,
+                              services={"sleep": self.sleeps}, log=logging.getLogger("test.azure"))
 
     def users(self) -> dict[str, dict]:
         return {user["azureoid"]: user for user in self.halo.records("users") if user.get("azureoid")}
@@ -155,7 +167,7 @@ def test_a_disabled_user_becomes_inactive_and_a_deleted_one_is_deactivated(world
 
 def test_a_failing_graph_page_aborts_before_any_write(world):
     world.sync()
-    world.state.clear()  # the next run reads every user again
+    world.state.source.clear()  # the next run reads every user again
     before, writes = world.users(), world.writes()
     world.graph.remove(next(iter(in_scope(world))))
     world.graph.fail_page("users", 1, status=500)  # 200 users: one page of 999; it fails
@@ -167,12 +179,12 @@ def test_a_failing_graph_page_aborts_before_any_write(world):
 def test_a_delta_page_failing_mid_round_aborts_and_keeps_the_link(world):
     world.graph.delta_page_size = 5
     world.sync()
-    link = world.state["azure_ad:1"]["users_delta"]
+    link = world.state.source["users_delta"]
     world.graph.change_users(12)
     world.graph.fail_page("delta", 2, status=503)  # retried 8 times, then the round fails
     with pytest.raises(SourceError, match="page 2 of user changes"):
         world.sync()
-    assert world.state["azure_ad:1"]["users_delta"] == link
+    assert world.state.source["users_delta"] == link
     world.graph.clear_failures()
     assert world.sync().ok
 
@@ -187,7 +199,7 @@ def test_a_429_storm_is_ridden_out(world):
 def test_a_dry_run_writes_nothing_and_stores_no_state(world):
     report = world.sync(dry_run=True)
     assert report.dry_run and report.counts["create"] > 0
-    assert world.writes() == 0 and world.state.get("azure_ad:1", {}) == {}
+    assert world.writes() == 0 and world.state.source == {} and world.state.kinds == {}
 
 
 def test_mass_removal_is_refused_unless_allowed(world):
@@ -198,7 +210,7 @@ def test_mass_removal_is_refused_unless_allowed(world):
     report = world.sync()
     assert report.counts["deactivate"] == 0 and "Refused to deactivate 20" in report.refused[0]
     world.local["allow_mass_deactivation"] = True
-    world.state.clear()  # the refused run kept its link; a full read sees the same 30 gone
+    world.state.source.clear()  # the refused run kept its link; a full read sees the same 30 gone
     report = world.sync()
     assert report.counts["deactivate"] == 20
 
@@ -296,28 +308,37 @@ def labels(checks):
 
 
 def test_check_passes_on_a_good_configuration(world):
-    checks = azure_ad.check(world.context(), world.connection())
+    checks = world.check()
     assert all(check.ok for check in checks), [c for c in checks if not c.ok]
     found = labels(checks)
     assert "Group 'Sales Staff' exists in Entra ID" in found and "Site 4 exists in Halo" not in found
-    assert "DeviceManagementManagedDevices.Read.All granted" in found
+    assert "DeviceManagementManagedDevices.Read.All granted (devices)" in found
 
 
 def test_check_explains_what_is_wrong(world):
     world.graph.deny("users")
-    world.configure(mappings_site=[{"group_name": "Nobody's Group", "siteid": 77}],
-                    halointegrator_allowedclientids="someone-else;another")
-    found = labels(azure_ad.check(world.context(), world.connection()))
-    assert not found["Enabled for the Halo Integrator"].ok
+    world.configure(mappings_site=[{"group_name": "Nobody's Group", "siteid": 77}])
+    found = labels(world.check())
+    assert found["Enabled for the Halo Integrator in Halo"].ok
     assert "User.Read.All and admin consent" in found["User.Read.All granted"].detail
     assert not found["Group 'Nobody's Group' exists in Entra ID"].ok
     assert not found["Site 77 exists in Halo"].ok
 
 
+def test_a_connection_allowed_only_for_other_integrators_is_checked_without_contacting_microsoft(world):
+    world.configure(halointegrator_allowedclientids="someone-else;another")
+    found = labels(world.check())
+    assert not found["Allows this Integrator's client id"].ok
+    assert "someone-else" in found["Allows this Integrator's client id"].detail
+    assert found["Microsoft token obtained"].detail.startswith("skipped")
+    assert sum(world.graph.counts.values()) == 0
+
+
 def test_check_stops_at_a_refused_secret(world):
     world.local["app_secret"] = "wrong-secret-value"
-    checks = azure_ad.check(world.context(), world.connection())
-    assert not checks[-1].ok and "client secret is wrong" in checks[-1].detail
-    assert "wrong-secret-value" not in checks[-1].detail
+    token = labels(world.check())["Microsoft token obtained"]
+    assert not token.ok and "client secret is wrong" in token.detail
+    assert "wrong-secret-value" not in token.detail
+    assert labels(world.check())["User.Read.All granted"].detail.startswith("not run")
     world.local["app_secret"] = ""
-    assert "No app secret" in azure_ad.check(world.context(), world.connection())[-1].detail
+    assert "No app secret" in labels(world.check())["App secret stored locally"].detail

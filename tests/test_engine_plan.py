@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fake_halo import FakeHalo
-from halointegrator.engine import Policy, apply, plan
+from tests.fake_halo import FakeHalo
+from halointegrator.engine.applying import apply
+from halointegrator.engine.planning import Policy
+from tests.core_helpers import plan_records as plan
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
 
 USER = EntityKind("user", "Users", "users", "azureoid")
@@ -285,7 +287,7 @@ def test_plan(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_applying_then_planning_again_leaves_nothing_to_do(case: Case) -> None:
-    halo = FakeHalo({"Users": case.existing})
+    halo = FakeHalo({"Users": case.existing}, list_shape="whole")
     first = plan_case(case, halo.list("Users", "users"))
     apply(first, halo, dry_run=False, batch_size=4, log=LOG)
 
@@ -384,7 +386,7 @@ POLICIES = st.builds(
 )
 def test_plan_apply_plan_is_idempotent(existing, wanted_list, policy, match_fields, empty_scopes) -> None:
     options = dict(owns=owns, match_fields=match_fields, scope_of=scope_of, empty_scopes=empty_scopes, policy=policy)
-    halo = FakeHalo({"Users": existing})
+    halo = FakeHalo({"Users": existing}, list_shape="whole")
     first = plan(USER, wanted_list, halo.list("Users", "users"), **options)
 
     touched = [change.halo_id for change in first.changes if change.halo_id is not None]

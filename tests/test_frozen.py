@@ -52,7 +52,8 @@ def test_auto_with_closed_streams_logs_in_the_start_in_folder(installed: Path, t
 
     log = log_text(start_in)
     assert f"Halo Integrator {__version__} AUTO" in log
-    assert f"Halo Integrator {__version__}; Halo version 2.184.21" in log
+    assert f"Halo Integrator {__version__} AUTO" in log and "Halo version 2.184.21" in log
+    assert log.count(f"Halo Integrator {__version__}") == 1  # the version is said once
     assert "No integration is enabled" in log
     summary = json.loads((start_in / "logs" / "last-run.json").read_text(encoding="utf-8"))
     assert (summary["exit_code"], summary["version"]) == (0, __version__)

@@ -229,6 +229,7 @@ def test_integration_tab_lists_connections_and_check_marks_a_disabled_one(make_a
 
 @gui
 def test_local_settings_of_a_connection_are_saved_encrypted(make_app, sandbox):
+    enable_connection(sandbox)  # a disabled connection's checks are skipped, never run
     app = saved_app(make_app, sandbox)
     tab = app.integration_tabs[FAKE]
     app.select_tab(FAKE)

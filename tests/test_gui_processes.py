@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from halointegrator.local.lock import RunLock
-from halointegrator.engine.model import Check, Report
+from halointegrator.engine.model import Check, Prerequisite, Report
 from halointegrator.local.paths import lock_path_for
 from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
     FAKE, Gate, enable_connection, fake_integration, idle, log_text, make_app, new_root, pump, sandbox, saved_app,
@@ -65,7 +65,7 @@ def test_preview_changes_nothing_in_halo(make_app, sandbox):
 def test_stop_ends_the_run_between_batches(make_app, sandbox):
     enable_connection(sandbox)
     gate = Gate()
-    app = saved_app(make_app, sandbox, registry={FAKE: fake_integration(sync=gate.sync)})
+    app = saved_app(make_app, sandbox, registry={FAKE: fake_integration(read=gate.read)})
     app.processes_tab.start_button.invoke()
     pump(app.root, gate.started.is_set)
     app.processes_tab.stop_button.invoke()
@@ -80,7 +80,7 @@ def test_stop_ends_the_run_between_batches(make_app, sandbox):
 def test_closing_during_a_run_asks_then_stops_it_and_waits(make_app, sandbox):
     enable_connection(sandbox)
     gate = Gate()
-    app = saved_app(make_app, sandbox, registry={FAKE: fake_integration(sync=gate.sync)})
+    app = saved_app(make_app, sandbox, registry={FAKE: fake_integration(read=gate.read)})
     app.processes_tab.start_button.invoke()
     pump(app.root, gate.started.is_set)
     app.dialogs.answers = [False]
@@ -220,12 +220,13 @@ def test_without_a_display_the_window_says_what_to_use_instead(tmp_path):
 def test_merge_checks_puts_each_result_beside_its_prerequisite():
     from halointegrator.gui.integration_tab import merge_checks
 
-    checks = [Check("Enabled for the Halo Integrator", False, "not enabled"), Check("Bind", True, "ok"),
-              Check("Extra", False, "why")]
-    assert merge_checks(("Reach", "Bind"), checks) == [
-        (False, "Enabled for the Halo Integrator", "not enabled"), (None, "Reach", ""), (True, "Bind", "ok"),
-        (False, "Extra", "why")]
-    assert merge_checks(("Reach",), []) == [(None, "Reach", "not checked yet")]
+    reach, ous = Prerequisite("reach", "Reach"), Prerequisite("ous", "Each mapped OU exists")
+    checks = [Check("Mapped OU Staff exists", True, "ok", "ous"), Check("Extra", False, "why"),
+              Check("Mapped OU Labs exists", False, "not run: the bind failed", "ous")]
+    assert merge_checks((reach, ous), checks) == [
+        (None, "Reach", ""), (True, "Mapped OU Staff exists", "ok"),
+        (None, "Mapped OU Labs exists", "not run: the bind failed"), (False, "Extra", "why")]
+    assert merge_checks((reach,), []) == [(None, "Reach", "not checked yet")]
 
 
 @pytest.mark.parametrize("value, shown", [(None, "never"), ("", "never"), ("1900-01-01T00:00:00", "never"),

@@ -97,9 +97,9 @@ def test_simple_bind_on_plain_389_is_refused_and_explained(samba):
 
 def test_check_explains_the_refused_plain_bind(samba):
     ctx = RunContext(halo=FakeHalo(), log=logging.getLogger("test"), client_id="halo-integrator",
-                     connections={"active_directory:1": {"starttls": False, "allow_plain_ldap": True}})
+                     local_settings={"starttls": False, "allow_plain_ldap": True})
     ctx.halo.get = lambda path, params=None: {"id": int(path.split("/")[1]), "name": "Site"}
-    checks = {check.label: check for check in active_directory.check(ctx, record_for(samba, use_ssl=False))}
+    checks = {check.label: check for check in active_directory.INTEGRATION.check(ctx, record_for(samba, use_ssl=False))}
     assert checks["TLS certificate is trusted and names the host"].detail.startswith("not used: plain LDAP")
     bind = checks["Bind with the connection's account"]
     assert not bind.ok and "requires signing or TLS" in bind.detail
@@ -108,7 +108,7 @@ def test_check_explains_the_refused_plain_bind(samba):
 
 def test_check_passes_over_ldaps(samba):
     ctx = RunContext(halo=FakeHalo(), log=logging.getLogger("test"), client_id="halo-integrator",
-                     connections={"active_directory:1": {"ca_file": samba.ca_file}})
+                     local_settings={"ca_file": samba.ca_file})
     ctx.halo.get = lambda path, params=None: {"id": int(path.split("/")[1]), "name": "Site"}
-    checks = active_directory.check(ctx, record_for(samba))
+    checks = active_directory.INTEGRATION.check(ctx, record_for(samba))
     assert all(check.ok for check in checks), [check for check in checks if not check.ok]

@@ -166,20 +166,21 @@ def test_check_passes_every_step(slapd):
     halo = FakeHalo({"Site": [{"id": 1, "name": "Head Office"}, {"id": 2, "name": "London"}, {"id": 3, "name": "NY"}]})
     halo.get = lambda path, params=None: halo.record("Site", int(path.split("/")[1]))
     ctx = RunContext(halo=halo, log=logging.getLogger("test"), client_id="halo-integrator",
-                     connections={"active_directory:1": {"ca_file": slapd.ca_file}})
-    checks = active_directory.check(ctx, connection_record(slapd, [1, 2, 3], use_ssl=False))
+                     local_settings={"ca_file": slapd.ca_file})
+    checks = active_directory.INTEGRATION.check(ctx, connection_record(slapd, [1, 2, 3], use_ssl=False))
     assert [check.ok for check in checks] == [True] * len(checks), checks
-    assert len(checks) == 6 + 3 + 3  # halo 2, host, port, TLS, bind; 3 OUs; 3 sites
-    assert checks[4].detail == "StartTLS"
+    assert len(checks) == 5 + 3 + 3  # settings, host, port, TLS, bind; 3 OUs; 3 sites
+    assert checks[3].detail == "StartTLS" and {check.prerequisite for check in checks} == {
+        prerequisite.key for prerequisite in active_directory.INTEGRATION.prerequisites}
 
 
 def test_check_stops_at_an_untrusted_certificate(slapd, tmp_path):
     stranger = make_ca(tmp_path, "Somebody Else's CA")
     ctx = RunContext(halo=FakeHalo(), log=logging.getLogger("test"), client_id="halo-integrator",
-                     connections={"active_directory:1": {"ca_file": str(stranger.cert_file)}})
+                     local_settings={"ca_file": str(stranger.cert_file)})
     ctx.halo.get = lambda path, params=None: {"id": 1, "name": "Head Office"}
     record = connection_record(slapd, [1], use_ssl=True)
-    checks = {check.label: check for check in active_directory.check(ctx, record)}
+    checks = {check.label: check for check in active_directory.INTEGRATION.check(ctx, record)}
     tls = checks["TLS certificate is trusted and names the host"]
     assert not tls.ok and "ca_file" in tls.detail
     assert checks["Bind with the connection's account"].detail.startswith("not run")

@@ -26,6 +26,8 @@ from halointegrator.http import RetryPolicy
 from halointegrator.local.settings import HaloSettings
 from integrations import active_directory
 from integrations.active_directory import mapping as ad_mapping
+from integrations.active_directory import source as ad_source
+from integrations.entra.imports import imports_of
 from integrations import entra as azure_ad
 from integrations.entra import mapping as azure_mapping
 from integrations.active_directory import directory as ldap_source
@@ -89,7 +91,7 @@ LDAP_RECORD_KEYS = ["ldap_strings", "mappings_user", "user_matching_fields", "ua
 def test_an_odd_ldap_connection_record_is_read_or_refused_in_words(record, local):
     try:
         ldap_source.settings_from(record, local)
-        active_directory._configuration(record)
+        ad_source.configuration(record)
     except IntegratorError as error:
         assert str(error)
 
@@ -104,7 +106,7 @@ ENTRA_RECORD_KEYS = ["halo_integrator_import_list", "halo_integrator_import_type
        st.dictionaries(st.sampled_from(["login_url", "graph_url", "app_secret"]), st.text(max_size=20)))
 def test_an_odd_entra_connection_record_is_read_or_refused_in_words(record, local):
     record = {**record, "id": 1}
-    azure_ad.imports_of(record)
+    imports_of(record)
     azure_mapping.user_mapping_from(record)
     azure_mapping.device_mapping_from(record)
     azure_mapping.matching_fields(record)

@@ -68,7 +68,7 @@ def test_an_empty_user_read_deactivates_nobody_even_when_mass_deactivation_is_al
     world.configure(createunmatchedusers=True)
     world.sync()
     world.local["allow_mass_deactivation"] = True  # left on after a real mass departure once
-    world.state.clear()  # a full read
+    world.state.source.clear()  # a full read
     _empty_listing(monkeypatch, "/v1.0/users")
     report = world.sync()
     assert report.counts.get("deactivate", 0) == 0

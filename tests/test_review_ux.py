@@ -23,20 +23,22 @@ def halo():
 
 
 def test_entra_prerequisites_show_each_check_once_beside_its_prerequisite():
-    checks = [Check("Enabled for the Halo Integrator", True, "enabled"), Check("App secret stored locally", True, "stored"),
-              Check("Microsoft token obtained", True, "t"), Check("User.Read.All granted", True, "ok"),
-              Check("DeviceManagementManagedDevices.Read.All granted", True, "devices can be read"),
-              Check("Default asset type chosen", True, "asset type 1"),
-              Check("Group 'Sales' exists in Entra ID", True, "1 group(s)"), Check("Site 1 exists in Halo", True, "HQ")]
+    from integrations.entra import checks as entra
+    checks = [Check("App secret stored locally", True, "stored", "secret"),
+              Check("Microsoft token obtained", True, "t", "token"), Check("User.Read.All granted", True, "ok", "users"),
+              Check(entra.DEVICES.label, True, "devices can be read", "devices"),
+              Check(entra.ASSET_TYPE.label, True, "asset type 1", "assettype"),
+              Check("Group 'Sales' exists in Entra ID", True, "1 group(s)", "groups"),
+              Check("Site 1 exists in Halo", True, "HQ", "sites")]
     rows = merge_checks(REGISTRY["azure_ad"].prerequisites, checks)
     assert [mark for mark, _label, _detail in rows] == [True] * len(checks)  # no dot left for a check that ran
     labels = [label for _mark, label, _detail in rows]
-    assert labels.index("Group 'Sales' exists in Entra ID") < labels.index("Site 1 exists in Halo") < labels.index(
-        "Default asset type chosen")
+    assert labels.index("Default asset type chosen (devices)") < labels.index("Group 'Sales' exists in Entra ID") \
+        < labels.index("Site 1 exists in Halo")
 
 
 def test_a_failed_token_leaves_the_later_prerequisites_as_not_checked():
-    checks = [Check("Enabled for the Halo Integrator", True, "enabled"), Check("Microsoft token obtained", False, "no")]
+    checks = [Check("Microsoft token obtained", False, "no", "token")]
     rows = merge_checks(REGISTRY["azure_ad"].prerequisites, checks)
     assert (None, "Each mapped group exists in Entra ID", "") in rows
 

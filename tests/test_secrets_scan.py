@@ -167,7 +167,7 @@ def test_tls_is_verified_by_default_for_halo_microsoft_and_ldap():
     assert HaloSettings().verify_tls is True
     assert make_session().verify is True
     ctx = RunContext(halo=type("Halo", (), {"settings": HaloSettings()})(), log=None,
-                     connections={"azure_ad:1": {"app_secret": "x"}})
+                     local_settings={"app_secret": "x"})
     graph = azure_reads.make_client(ctx, {"id": 1, "directoryid": "t", "applicationid": "a"})
     assert graph.session.verify is True
     tls = ldap_source.VerifiedTls("dc.example.com")

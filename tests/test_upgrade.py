@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator.local.config import ConfigStore, StateStore
+from halointegrator.engine.status import StatusStore
+from halointegrator.local.config import ConfigStore
 from halointegrator.local.logs import LOG_FILE_PATTERN
 from tests.fixtures_frozen import (  # noqa: F401 - fixtures
     build_binary,
@@ -62,8 +63,9 @@ def test_current_source_reads_the_1_0_0_config_and_state(tmp_path: Path) -> None
     assert config.connections["azure_ad:1"]["app_secret"] == APP_SECRET
     assert config.options == {"allow_mass_deactivation": False}
     assert config.gui == {"size": "900x640", "tab": "processes"}
-    state = StateStore(config_path.with_suffix(".state")).load()
-    assert state["azure_ad:1"]["users_delta"] == DELTA_LINK
+    state = StatusStore(config_path.with_suffix(".state")).load()
+    assert state["azure_ad:1"].source["users_delta"] == DELTA_LINK  # 1.0.0 kept only the source state
+    assert state["azure_ad:1"].kinds == {}  # no sync status yet: the Entra reader reads in full once
 
 
 def test_current_source_saves_the_1_0_0_config_with_the_same_key(tmp_path: Path) -> None:
@@ -111,10 +113,11 @@ def test_a_newer_exe_copied_over_the_old_one_keeps_config_state_and_logs(
     assert after["config"] == before["config"] and after["key"] == before["key"]
     config = ConfigStore(config_path).load()
     assert (config.halo.client_secret, config.connections["azure_ad:1"]["app_secret"]) == (HALO_SECRET, APP_SECRET)
-    assert after["state"]["azure_ad:1"]["users_delta"] == DELTA_LINK
+    assert after["state"]["connections"]["azure_ad:1"]["source"]["users_delta"] == DELTA_LINK  # schema 2 now
     new_log = log_text(folder)
     assert new_log.startswith(old_log)  # appended, not replaced
-    assert f"Halo Integrator {next_patch_version()}; Halo version" in new_log[len(old_log):]
+    assert f"Halo Integrator {next_patch_version()} AUTO" in new_log[len(old_log):]
+    assert "Halo version 2." in new_log[len(old_log):]
     assert "No integration is enabled" in new_log[len(old_log):]
     summary = json.loads((folder / "logs" / "last-run.json").read_text(encoding="utf-8"))
     assert (summary["version"], summary["exit_code"]) == (next_patch_version(), 0)

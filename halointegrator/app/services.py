@@ -7,9 +7,11 @@ import logging
 from argparse import Namespace
 from pathlib import Path
 
-from halointegrator.engine.runner import RunOptions, RunResult, run_all
+from halointegrator.engine.pipeline import Limits
+from halointegrator.engine.runner import RunOptions, RunResult, RunSetup, run_all
+from halointegrator.engine.status import StatusStore
 from halointegrator.errors import ConfigError
-from halointegrator.local.config import Config, ConfigStore, StateStore, validate_halo_settings
+from halointegrator.local.config import Config, ConfigStore, validate_halo_settings
 from halointegrator.local.lock import RunLock
 from halointegrator.local.logs import add_secret, setup_logging
 from halointegrator.local.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
@@ -59,7 +61,9 @@ def default_registry():
 def run_with_config(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
                     cancel=None, progress=None, registry=None) -> RunResult:
     """One run under the run lock (a second run at the same time gets LockBusy, exit 3); AUTO and the
-    window both come here. The local state (Graph delta links) beside the config is saved after a real run only.
+    window both come here. The state file beside the config (the sync status and the sources' delta
+    links) is saved after every real run, also one that failed or was stopped part way: it must say
+    what landed in Halo.
     """
     with RunLock(lock_path_for(path)) as lock:
         if lock.takeover_note():
@@ -69,19 +73,24 @@ def run_with_config(config: Config, path: Path, options: RunOptions, log: loggin
 
 def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
                 cancel, progress, registry) -> RunResult:
-    state_store = StateStore(state_path_for(path))
-    state = state_store.load()
+    store = StatusStore(state_path_for(path))
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
+    setup = RunSetup(client_id=config.halo.client_id, log=log, options=options, local_settings=config.connections,
+                     states=store.load(), limits=limits_of(config), progress=progress)
+    if cancel is not None:
+        setup.cancel = cancel
     halo = make_halo_client(config)
     try:
-        result = run_all(halo, registry=registry or default_registry(), client_id=config.halo.client_id, log=log,
-                         options=options, connections=config.connections, state=state, cancel=cancel,
-                         progress=progress)
+        return run_all(halo, registry or default_registry(), setup)
     finally:
         halo.close()
-    if not options.dry_run:
-        state_store.save(state)
-    return result
+        if not options.dry_run:
+            store.save(setup.states)
+
+
+def limits_of(config: Config) -> Limits:
+    return Limits(record_reads=max(0, config.halo.record_reads_per_run),
+                  drift_checks=max(0, config.halo.drift_checks_per_run))
 
 

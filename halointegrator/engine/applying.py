@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-from halointegrator.errors import Cancelled, HaloError, RetriableError
 from halointegrator.engine.model import CREATE, Change, EntityKind, Plan, RecordError, Report
+from halointegrator.errors import Cancelled, HaloError, RetriableError
+from halointegrator.values import as_id, identity_key
 
 CHANGE = logging.INFO + 5  # the logs module names this level "CHANGE"
 MAX_RECORD_ERRORS = 20  # past this many refused records the apply stops: the mapping, not the data, is wrong
@@ -23,6 +25,18 @@ _NOT_RECORD_SPECIFIC = {401, 403, 429}
 
 class _TooManyRecordErrors(Exception):
     """Internal: the record error cap was reached inside a batch."""
+
+
+@dataclass
+class Applied:
+    """What an apply did: the report, and each change Halo confirmed with the id of its record.
+
+    A create's id comes from Halo's answer; when Halo does not give it, the id is None and the next
+    run finds the record again through the kind's identity rules.
+    """
+
+    report: Report
+    landed: list[tuple[Change, int | None]] = field(default_factory=list)
 
 
 def apply(
@@ -37,16 +51,22 @@ def apply(
     connection: str = "",
     progress: Callable[[str, int, int], None] | None = None,
     max_errors: int = MAX_RECORD_ERRORS,
-) -> Report:
-    """Write ``plan`` to ``halo`` (or only log it when ``dry_run``) and report what was done."""
+) -> Applied:
+    """Write ``plan`` to ``halo`` (or only log it when ``dry_run``) and report what was done.
+
+    An error that is not about one record propagates; what landed before it is in ``error.applied``.
+    """
     report = Report(integration, connection, dry_run=dry_run, refused=list(plan.refused), notes=list(plan.notes))
-    writer = _Writer(halo, report, log, max_errors)
+    applied = Applied(report)
+    writer = _Writer(halo, applied, log, max_errors)
     total, done = len(plan.changes), 0
     stage = "Checking what would change" if dry_run else "Writing to Halo"
     for kind, batch in _batches(plan.changes, batch_size):
         if cancel is not None and cancel.is_set():
             log.warning("Stopped by the user: %s; %d change(s) were not written.", report.summary(), total - done)
-            raise Cancelled(f"Stopped by the user after {done} of {total} changes; the next run writes the rest.")
+            stopped = Cancelled(f"Stopped by the user after {done} of {total} changes; the next run writes the rest.")
+            stopped.applied = applied  # type: ignore[attr-defined]
+            raise stopped
         for change in batch:
             log.log(CHANGE, _wording(change.description, dry_run))
         try:
@@ -58,13 +78,14 @@ def apply(
             report.failure = _too_many_errors(report, total - done)
             log.error(report.failure)
             break
-        except Exception:
+        except Exception as error:
             log.warning("Stopped after an error; written before it: %s.", report.summary())
+            error.applied = applied  # type: ignore[attr-defined]
             raise
         done += len(batch)
         if progress is not None:
             progress(stage, done, total)
-    return report
+    return applied
 
 
 def _wording(description: str, dry_run: bool) -> str:
@@ -108,15 +129,16 @@ def is_record_error(error: BaseException) -> bool:
 class _Writer:
     """Posts batches; splits a refused batch in halves until the refused records are alone."""
 
-    def __init__(self, halo: Any, report: Report, log: logging.Logger, max_errors: int) -> None:
-        self.halo, self.report, self.log, self.max_errors = halo, report, log, max_errors
+    def __init__(self, halo: Any, applied: Applied, log: logging.Logger, max_errors: int) -> None:
+        self.halo, self.applied, self.report, self.log = halo, applied, applied.report, log
+        self.max_errors = max_errors
 
     def post(self, kind: EntityKind, changes: list[Change]) -> None:
         if len(self.report.errors) >= self.max_errors:
             raise _TooManyRecordErrors()
         payloads = [change.payload for change in changes]
         try:
-            self.halo.post(kind.path, payloads, idempotent=all(c.action != CREATE for c in changes))
+            answer = self.halo.post(kind.path, payloads, idempotent=all(c.action != CREATE for c in changes))
         except HaloError as error:
             if not is_record_error(error):
                 raise
@@ -129,6 +151,7 @@ class _Writer:
             self.post(kind, changes[middle:])
             return
         _count(self.report, changes)
+        self.applied.landed += zip(changes, confirmed_ids(kind, changes, answer))
 
     def _refused(self, change: Change, error: HaloError) -> None:
         self.report.errors.append(RecordError(change.description, str(error)))
@@ -151,6 +174,26 @@ class _Writer:
     def _error_text(self, change: Change, error: HaloError) -> str:
         where = " ".join(part for part in (self.report.integration, self.report.connection) if part)
         return f"Halo Integrator{' ' + where if where else ''}: {change.description}: {error}"
+
+
+def confirmed_ids(kind: EntityKind, changes: list[Change], answer: Any) -> list[int | None]:
+    """The Halo id of each change's record: known for updates, from Halo's answer for creates.
+
+    Halo answers a POST with the saved record, or the saved records in the order they were sent; a
+    saved record is matched to its create by the identity field where the answer carries it.
+    """
+    saved = [answer] if isinstance(answer, dict) else [item for item in answer or () if isinstance(item, dict)] \
+        if isinstance(answer, list) else []
+    by_identity = {identity_key(record.get(kind.identity_field)): as_id(record.get("id")) for record in saved
+                   if identity_key(record.get(kind.identity_field))}
+    in_order = [as_id(record.get("id")) for record in saved] if len(saved) == len(changes) else [None] * len(changes)
+    ids = []
+    for change, positional in zip(changes, in_order):
+        if change.action != CREATE:
+            ids.append(change.halo_id)
+        else:
+            ids.append(by_identity.get(change.key) or positional)
+    return ids
 
 
 def _entity_name(change: Change) -> str:

@@ -1,4 +1,4 @@
-"""What one run hands to each integration: the Halo client, local settings, state, log and switches."""
+"""What the core hands an integration's ``check`` and ``read``: a read-only Halo, settings, status and switches."""
 
 from __future__ import annotations
 
@@ -7,29 +7,75 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from halointegrator.engine.model import EntityKind
+from halointegrator.engine.status import ConnectionState, Entry
+
+
+class ReadOnlyHalo:
+    """The Halo client as integrations see it: they read (get, list), the core alone writes."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def settings(self) -> Any:
+        return getattr(self._client, "settings", None)
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        return self._client.get(path, params)
+
+    def list(self, path: str, key: str | None, params: dict | None = None, page_size: int | None = None) -> list[dict]:
+        return self._client.list(path, key, params, page_size)
+
+
+class StatusView:
+    """What this connection wrote to Halo before (read-only), as its source reader may need it.
+
+    ``known(kind)`` is False when no run of this version has left a status for the kind (the first run,
+    or the state file was lost): a reader that relies on the status (a delta read) must read in full.
+    """
+
+    def __init__(self, state: ConnectionState, existing: Callable[[EntityKind], list[dict]]) -> None:
+        self._state, self._existing = state, existing
+
+    def known(self, kind: EntityKind) -> bool:
+        return kind.name in self._state.kinds
+
+    def entries(self, kind: EntityKind) -> dict[str, Entry]:
+        status = self._state.kinds.get(kind.name)
+        return dict(status.entries) if status else {}
+
+    def live(self, kind: EntityKind) -> dict[str, Entry]:
+        """The entries whose Halo record is still in Halo's list (the list is read once per run)."""
+        listed = {record.get("id") for record in self._existing(kind)}
+        return {key: entry for key, entry in self.entries(kind).items() if entry.halo_id in listed}
+
 
 @dataclass
 class RunContext:
-    """Everything an integration's ``check`` and ``sync`` may use; nothing else is global.
+    """Everything an integration's ``check`` and ``read`` may use for one connection; nothing else is global.
 
-    ``local(integration, connection_id)`` gives the settings of one Halo connection that only live in
-    the encrypted local config (an Entra app secret, an LDAP CA file). ``state`` is the non-secret local
-    state (Graph delta links) that outlives a run; the runner saves it after a successful run.
+    ``local_settings`` are the connection's settings that only live in the encrypted local config (an
+    Entra app secret, an LDAP CA file); ``state`` is its source state from the last clean run (a copy: the
+    reader returns the next state in its ``SourceRead``).
     """
 
-    halo: Any  # halointegrator.halo.client.HaloClient
+    halo: Any  # ReadOnlyHalo
     log: logging.Logger
-    connections: dict[str, dict[str, Any]] = field(default_factory=dict)  # from Config.connections
+    local_settings: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    status: StatusView | None = None
     dry_run: bool = False
-    allow_mass_deactivation: bool = False
     client_id: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None
-    services: dict[str, Any] = field(default_factory=dict)  # test seams: {"graph_login": url, ...}
+    deadline: Any = None  # the run's deadline (halointegrator.http), when the run has one
+    services: dict[str, Any] = field(default_factory=dict)  # test seams: {"graph_session": ..., "clock": ...}
+    _lists: dict[tuple, list[dict]] = field(default_factory=dict, repr=False)
 
-    def local(self, integration: str, connection_id: Any) -> dict[str, Any]:
-        return self.connections.get(f"{integration}:{connection_id}", {})
-
-    def state_for(self, integration: str, connection_id: Any) -> dict[str, Any]:
-        return self.state.setdefault(f"{integration}:{connection_id}", {})
+    def existing(self, kind: EntityKind) -> list[dict]:
+        """Halo's records of ``kind`` (lean list items), read completely once per run and shared with the core."""
+        key = (kind.path, kind.list_key, kind.list_params)
+        if key not in self._lists:
+            self._lists[key] = self.halo.list(kind.path, kind.list_key, dict(kind.list_params))
+        return self._lists[key]

@@ -1,8 +1,9 @@
-"""The nouns every part shares: checks, wanted records, changes, plans and reports.
+"""The nouns every part shares: checks, wanted records, changes, plans, reports, and what an integration declares.
 
-Data flows one way: a source is read into ``Wanted`` records (pure mapping), Halo's records are read,
-``engine.plan`` compares them into a ``Plan`` of ``Change``s, and ``engine.apply`` turns the plan into
-a ``Report``.
+Data flows one way: an integration's source reader yields ``Wanted`` records per ``EntityKind`` (pure
+mapping), the core reads Halo's lean lists, binds each wanted record to the Halo record it means
+(``binding``), plans the writes (``planning``), applies them (``applying``) and remembers what it wrote
+(``status``). An integration declares; it never plans, applies or posts.
 """
 
 from __future__ import annotations
@@ -11,28 +12,91 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from halointegrator.values import identity_key
+
 CREATE, UPDATE, LINK, DEACTIVATE = "create", "update", "link", "deactivate"
 ACTIONS = (CREATE, UPDATE, LINK, DEACTIVATE)
+PAST = {CREATE: "created", UPDATE: "updated", LINK: "linked", DEACTIVATE: "deactivated"}
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """One row of an integration tab's prerequisite list; checks name it by ``key``."""
+
+    key: str
+    label: str
 
 
 @dataclass(frozen=True)
 class Check:
-    """One prerequisite: a tick (ok) or a cross, with the reason shown beside it."""
+    """One result: a tick (ok) or a cross, with the reason shown beside it.
+
+    ``prerequisite`` is the key of the declared ``Prerequisite`` it answers (one prerequisite may have
+    several results: one per mapped OU); "" for checks outside a declaration (Test Configuration).
+    """
 
     label: str
     ok: bool
     detail: str = ""
+    prerequisite: str = ""
+
+    @property
+    def not_run(self) -> bool:
+        return not self.ok and self.detail.startswith(("not run", "skipped"))
 
 
 @dataclass(frozen=True)
 class EntityKind:
-    """A kind of Halo record an integration writes."""
+    """A kind of Halo record an integration writes, and how Halo lists it."""
 
-    name: str  # "user", "asset": used in change descriptions
+    name: str  # "user", "asset": used in change descriptions and as the status's kind
     path: str  # Halo resource: "Users", "Asset"
     list_key: str  # envelope key of the list answer: "users", "assets"
-    identity_field: str  # Halo field holding the source's stable id: "azureoid", "intune_id", ...
+    identity_field: str  # Halo field holding the source's stable id: "third_party_guid", "azureoid", ...
     label_field: str = "name"  # Halo field that names a record to a person
+    list_params: tuple[tuple[str, str], ...] = ()  # what the list read asks for (inactive records too, ...)
+
+
+def _same_text(field_name: str, value: Any) -> str:
+    return identity_key(value)
+
+
+def _nothing_claimed(record: dict) -> bool:
+    return False
+
+
+def _identity_set(kind: EntityKind) -> Callable[[dict], bool | None]:
+    def owns(record: dict) -> bool | None:
+        if kind.identity_field not in record:
+            return None
+        return bool(identity_key(record.get(kind.identity_field)))
+    return owns
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How the core finds this connection's records in Halo's lean list answers.
+
+    A list item carries only its ``*_List`` fields, so the identity field may be invisible. The core
+    binds a wanted record to a Halo record through, in turn: the sync status (what this connection wrote
+    before), the identity field where a record shows it, a ``recognise`` field (a list-visible field
+    whose value names the record, e.g. the AD DN), then a ``match`` field (email, login) for a record no
+    import owns, which is linked once. A candidate whose list item cannot say whether it carries another
+    identity (any ``hints`` field filled) is read whole by id, a bounded number per run.
+    """
+
+    recognise: tuple[str, ...] = ()
+    match: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    # A listed record the status does not know that may be ours (e.g. a DN under a mapped OU): read whole
+    # to settle it. ``owns`` answers for any record: True, False, or None when its fields cannot tell.
+    claims: Callable[[dict], bool] = _nothing_claimed
+    owns: Callable[[dict], bool | None] | None = None  # default: the identity field is set
+    compare: Callable[[str, Any], str] = _same_text  # (field, value) -> the form values are compared in
+    scope_of: Callable[[dict], str] = lambda record: ""  # the mapping (OU, site) a Halo record is in
+
+    def owner_test(self, kind: EntityKind) -> Callable[[dict], bool | None]:
+        return self.owns or _identity_set(kind)
 
 
 @dataclass(frozen=True)
@@ -40,13 +104,43 @@ class Wanted:
     """A record as the source says it should be in Halo.
 
     ``fields`` are Halo field names and values (the identity field included); ``scope`` names the
-    mapping (OU, group) that produced it, so a mapping that returned nobody can be protected.
+    mapping (OU, group) that produced it, so a mapping that returned nobody can be protected. A record
+    that is not ``complete`` (a delta item with only the changed properties, a user kept as Halo holds
+    it) may update its Halo record but never creates one.
     """
 
     key: str
     label: str
     fields: dict[str, Any]
     scope: str = ""
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class KindRead:
+    """What a source read gave for one entity kind, with the rules that find its records in Halo."""
+
+    kind: EntityKind
+    wanted: list[Wanted]
+    identity: Identity = Identity()
+    empty_scopes: frozenset[str] = frozenset()  # mappings the read gave nobody for: their records are kept
+    deactivate_missing: bool = True  # owned records the source no longer has become inactive
+    create_missing: bool = True  # False: update only ("update only" imports)
+    notes: tuple[str, ...] = ()
+    skipped: int = 0
+
+
+@dataclass
+class SourceRead:
+    """A complete read of one connection's source: every kind it writes, in the order they are written.
+
+    ``state`` is what the source wants kept for the next run (Graph delta links); the core keeps it only
+    after a clean real run, so a failed, refused or dry run reads the same changes again.
+    """
+
+    kinds: list[KindRead]
+    state: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,7 +149,7 @@ class Change:
 
     action: str  # one of ACTIONS
     kind: EntityKind
-    key: str  # the source identity, or the Halo id for a deactivation of a record with no key
+    key: str  # the source identity (the status's key)
     halo_id: int | None  # None for a create
     payload: dict[str, Any]  # exactly what is posted: {"id": ..., changed fields} or the new record
     description: str  # "Create user Ada Lovelace (ada@example.com)"
@@ -63,7 +157,7 @@ class Change:
 
 @dataclass
 class Plan:
-    """Everything one integration would write, built completely before the first write."""
+    """Everything one kind would write, built completely before the first write."""
 
     changes: list[Change] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why a guard held changes back
@@ -86,7 +180,7 @@ class RecordError:
 
 @dataclass
 class Report:
-    """What one integration run did (or, in a dry run, would have done)."""
+    """What one connection's run did (or, in a dry run, would have done)."""
 
     integration: str
     connection: str
@@ -97,7 +191,7 @@ class Report:
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
-    failure: str = ""  # set when the integration failed as a whole
+    failure: str = ""  # set when the connection failed as a whole
 
     @property
     def ok(self) -> bool:
@@ -114,6 +208,7 @@ class Report:
         self.refused += other.refused
         self.notes += other.notes
         self.skipped += other.skipped
+        self.failure = self.failure or other.failure
 
     def summary(self) -> str:
         verb = "would " if self.dry_run else ""
@@ -141,26 +236,47 @@ class LocalSetting:
 
     key: str
     label: str
-    kind: str = "text"  # "text", "secret", "bool", "path"
+    kind: str = "text"  # "text", "secret", "bool", "path", "int"
     help: str = ""
     default: Any = None  # what the integration assumes when nothing is stored (shown so in the window)
 
 
+def _default_name(record: dict) -> str:
+    return str(record.get("name") or f"connection {record.get('id')}")
+
+
+@dataclass(frozen=True)
+class ConnectionSource:
+    """Where an integration's connections live in Halo, and which of their fields the core reads and writes.
+
+    ``list(halo)`` returns the connection records with their details (a read-only Halo). The core
+    decides from ``enabled_field`` and ``allowed_fields`` whether this Integrator may run one (one rule
+    for every integration), and posts ``{"id", lastsync_field, lasterror_field}`` back to ``path``.
+    """
+
+    path: str  # "LDAPConnection"
+    list: Callable[[Any], list[dict]]
+    enabled_field: str = "halointegratorenabled"
+    allowed_fields: tuple[str, ...] = ("halointegrator_allowedclientids", "halointegrator_allowedclientidslist")
+    lastsync_field: str = "halointegrator_lastsync"
+    lasterror_field: str = "halointegrator_lasterror"
+    name_of: Callable[[dict], str] = _default_name
+
+
 @dataclass(frozen=True)
 class Integration:
-    """What an integration declares; the runner, CLI and GUI are driven by this alone.
+    """What an integration declares; the core, the command line and the window are driven by this alone.
 
-    ``list_connections(halo)`` returns Halo's connection records of this kind with their details.
-    ``check(ctx, connection)`` returns the prerequisite ``Check``s (no writes).
-    ``sync(ctx, connection)`` reads the source completely, plans, guards and applies; returns a Report.
+    ``check(ctx, connection)`` returns ``Check``s naming the declared prerequisites (no writes).
+    ``read(ctx, connection)`` reads the source completely and returns a ``SourceRead``; the core does
+    everything after that.
     """
 
     name: str
     title: str
     description: str
-    connection_path: str  # "LDAPConnection", "azureadconnection"
-    prerequisites: tuple[str, ...]
+    connections: ConnectionSource
+    prerequisites: tuple[Prerequisite, ...]
     local_settings: tuple[LocalSetting, ...]
-    list_connections: Callable[..., list[dict]]
     check: Callable[..., list[Check]]
-    sync: Callable[..., Report]
+    read: Callable[..., SourceRead]

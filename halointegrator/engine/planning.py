@@ -1,85 +1,38 @@
 """Planning: compare what the source wants with what Halo holds, and say every write it takes.
 
 Pure: no I/O and no logging. The plan is a complete list, built before the first write, so it can be
-shown, counted and guarded. Records are never deleted: a record the source no longer has is
-deactivated, and only when this connection owns it and the safety guards let it through.
+shown, counted and guarded. A field is compared with the Halo record where the record shows it (a
+list item, or a whole record read by id) and with the sync status's fingerprint where it does not.
+Records are never deleted: a record the source no longer has is deactivated, and only when this
+connection owns it and the safety guards let it through.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Collection, Iterable
 
-from halointegrator.values import as_bool, identity_key, same_value, show_value
+from halointegrator.engine.binding import STATUS, Binding
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, Change, EntityKind, Plan, Wanted
+from halointegrator.engine.status import Entry, KindStatus
+from halointegrator.values import as_bool, fingerprint, identity_key, same_value, show_value
 
 _ACTION_ORDER = {CREATE: 0, LINK: 1, UPDATE: 2, DEACTIVATE: 3}
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What the planner may deactivate, and when it holds deactivations back."""
+    """What the planner may create and deactivate, and when it holds deactivations back."""
 
     deactivate_missing: bool = True  # owned records the source no longer has become inactive
+    create_missing: bool = True  # False: update only
     max_deactivations: int = 10  # refuse when deactivations exceed BOTH this count ...
     max_deactivation_ratio: float = 0.10  # ... and this share of the owned records
     allow_mass_deactivation: bool = False  # the setting that lets a refused mass deactivation through
 
 
-@dataclass
-class _HaloRecords:
-    """Halo's records of one kind, indexed the ways the planner looks them up."""
-
-    kind: EntityKind
-    all: list[dict]
-    by_identity: dict[str, dict] = field(default_factory=dict)  # lowest id per identity value
-    linked_ids: set[Any] = field(default_factory=set)  # records given an identity by this plan
-    by_field: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # match field -> value -> records
-
-    def matching(self, field_name: str, value: str) -> list[dict]:
-        """The records whose ``field_name`` says ``value`` (compared as identities), lowest id first."""
-        if field_name not in self.by_field:
-            index: dict[str, list[dict]] = defaultdict(list)
-            for record in self.all:
-                index[identity_key(record.get(field_name))].append(record)
-            self.by_field[field_name] = index
-        return self.by_field[field_name].get(value, [])
-
-
-def plan(
-    kind: EntityKind,
-    wanted: Iterable[Wanted],
-    existing: Iterable[dict],
-    *,
-    owns: Callable[[dict], bool],
-    match_fields: Sequence[str] = (),
-    scope_of: Callable[[dict], str] = lambda record: "",
-    empty_scopes: Collection[str] = (),
-    policy: Policy = Policy(),
-) -> Plan:
-    """Every write that makes Halo say what the source says, with the guards' reasons for holding any back."""
-    result = Plan()
-    wanted_records = _unique_wanted(kind, wanted, result.notes)
-    halo = _index_halo(kind, existing, result.notes)
-    for record in wanted_records:
-        change = _plan_write(record, halo, match_fields, result.notes)
-        if change is not None:
-            result.changes.append(change)
-    wanted_keys = {identity_key(record.key) for record in wanted_records}
-    candidates = _deactivation_candidates(halo, wanted_keys, owns)
-    if policy.deactivate_missing:
-        kept = _protect_empty_scopes(kind, candidates, scope_of, empty_scopes, result.refused)
-        owned_active = sum(1 for record in halo.all if owns(record) and not _is_inactive(record))
-        if _is_mass_deactivation(len(kept), owned_active, policy):
-            result.refused.append(_mass_deactivation_refusal(kind, len(kept), owned_active, policy))
-            kept = []
-        result.changes += [_deactivation(kind, record) for record in kept]
-    result.changes.sort(key=_change_order)
-    return result
-
-
-def _unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str]) -> list[Wanted]:
+def unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str]) -> list[Wanted]:
     """The wanted records with a usable key, the first of each key only."""
     first_by_key: dict[str, Wanted] = {}
     for record in wanted:
@@ -97,142 +50,129 @@ def _unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str])
     return list(first_by_key.values())
 
 
-def _index_halo(kind: EntityKind, existing: Iterable[dict], notes: list[str]) -> _HaloRecords:
-    records = sorted(existing, key=_halo_id_order)
-    halo = _HaloRecords(kind=kind, all=records)
-    sharing: dict[str, list[dict]] = defaultdict(list)
-    for record in records:
-        key = identity_key(record.get(kind.identity_field))
-        if key:
-            sharing[key].append(record)
-            halo.by_identity.setdefault(key, record)
-    for key, group in sharing.items():
-        if len(group) > 1:
-            ids = ", ".join(f"#{record.get('id')}" for record in group)
-            notes.append(
-                f"Halo has {len(group)} {kind.name}s with {kind.identity_field} "
-                f"{group[0].get(kind.identity_field)!r} ({ids}): only #{group[0].get('id')} is kept in "
-                f"step with the source; merge or clear the others in Halo."
-            )
-    return halo
+def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindStatus, *,
+         scope_of: Callable[[dict], str] = lambda record: "", empty_scopes: Collection[str] = (),
+         policy: Policy = Policy()) -> Plan:
+    """Every write that makes Halo say what the source says, with the guards' reasons for holding any back.
+
+    ``wanted`` has unique keys (``unique_wanted``); ``binding`` says which Halo record each one is.
+    """
+    result = Plan(notes=list(binding.notes))
+    uncreated = 0
+    for record in wanted:
+        key = identity_key(record.key)
+        change = _plan_write(kind, key, record, binding, status.entries.get(key))
+        if change is not None and (change.action != CREATE or (policy.create_missing and record.complete)):
+            result.changes.append(change)
+        elif change is not None:
+            uncreated += 1
+    if uncreated:
+        why = "the import is set to update only" if not policy.create_missing else "the source sent only part of them"
+        result.notes.append(f"{uncreated} {kind.name}(s) not in Halo were not created: {why}.")
+    if policy.deactivate_missing:
+        result.changes += _deactivations(kind, wanted, binding, scope_of, empty_scopes, policy, result.refused)
+    result.changes.sort(key=_change_order)
+    return result
 
 
-def _plan_write(record: Wanted, halo: _HaloRecords, match_fields: Sequence[str], notes: list[str]) -> Change | None:
-    """The create, link or update one wanted record needs, or None when Halo already agrees."""
-    current = halo.by_identity.get(identity_key(record.key))
+def _plan_write(kind: EntityKind, key: str, record: Wanted, binding: Binding, entry: Entry | None) -> Change | None:
+    """The create, link or update one wanted record needs; None when Halo already agrees or it waits."""
+    if key in binding.pending:
+        return None
+    current = binding.record_for(key)
     if current is not None:
-        return _update(halo.kind, record, current)
-    found = _find_link(record, halo, match_fields, notes)
-    if found is not None:
-        target, matched_on = found
-        halo.linked_ids.add(target.get("id"))
-        return _link(halo.kind, record, target, matched_on)
-    return _create(halo.kind, record)
+        trusted = entry if binding.how.get(key) == STATUS else None
+        return _update(kind, key, record, current, trusted)
+    if key in binding.links:
+        halo_id, matched_on = binding.links[key]
+        return _link(kind, key, record, binding.records[halo_id], matched_on)
+    return _create(kind, key, record)
 
 
-def _find_link(
-    record: Wanted, halo: _HaloRecords, match_fields: Sequence[str], notes: list[str]
-) -> tuple[dict, str] | None:
-    """The Halo record without an identity that this wanted record matches, and the field it matched on."""
-    identity = halo.kind.identity_field
-    refusals: list[str] = []
-    for field_name in match_fields:
-        value = identity_key(record.fields.get(field_name))
-        if not value:
-            continue
-        for candidate in halo.matching(field_name, value):
-            if identity_key(candidate.get(identity)):
-                refusals.append(_carries_other_identity(halo.kind, candidate, field_name))
-            elif candidate.get("id") in halo.linked_ids:
-                refusals.append(f"{_name(halo.kind, candidate)} matched on {field_name} too, but is linked already")
-            else:
-                return candidate, field_name
-    if refusals:
-        notes.append(
-            f"Creating {halo.kind.name} {record.label} as a new record: " + "; ".join(dict.fromkeys(refusals)) + "."
-        )
-    return None
-
-
-def _carries_other_identity(kind: EntityKind, candidate: dict, field_name: str) -> str:
-    return (
-        f"{_name(kind, candidate)} has the same {field_name} but already carries {kind.identity_field} "
-        f"{candidate.get(kind.identity_field)!r} and is never linked to another"
-    )
-
-
-def _create(kind: EntityKind, record: Wanted) -> Change:
+def _create(kind: EntityKind, key: str, record: Wanted) -> Change:
     # The identity goes in even if a mapping forgot it: without it the next run could not find the record.
     payload = {kind.identity_field: record.key, **record.fields}
     payload.pop("id", None)
-    return Change(CREATE, kind, record.key, None, payload, f"Create {kind.name} {record.label}")
+    return Change(CREATE, kind, key, None, payload, f"Create {kind.name} {record.label or record.key}")
 
 
-def _update(kind: EntityKind, record: Wanted, current: dict) -> Change | None:
-    changed = _changed_fields(record.fields, current)
+def _update(kind: EntityKind, key: str, record: Wanted, current: dict, entry: Entry | None) -> Change | None:
+    changed = changed_fields(kind, record.fields, current, entry)
     if not changed:
         return None
     reactivated = "inactive" in changed and not as_bool(changed["inactive"]) and _is_inactive(current)
     verb = "Reactivate" if reactivated else "Update"
     shown = {name: value for name, value in changed.items() if not (reactivated and name == "inactive")}
-    description = f"{verb} {kind.name} {record.label}" + _describe_fields(shown, current, ": ")
+    description = f"{verb} {kind.name} {_label_of(kind, record, current)}" + _describe_fields(shown, current, ": ")
     payload = {"id": current.get("id"), **changed}
-    return Change(UPDATE, kind, record.key, current.get("id"), payload, description)
+    return Change(UPDATE, kind, key, current.get("id"), payload, description)
 
 
-def _link(kind: EntityKind, record: Wanted, target: dict, matched_on: str) -> Change:
-    changed = _changed_fields(record.fields, target)
+def _link(kind: EntityKind, key: str, record: Wanted, target: dict, matched_on: str) -> Change:
+    changed = changed_fields(kind, record.fields, target, None)
     changed.setdefault(kind.identity_field, record.fields.get(kind.identity_field, record.key))
     shown = {name: value for name, value in changed.items() if name != kind.identity_field}
-    description = f"Link existing {kind.name} {record.label} (matched on {matched_on})"
+    description = f"Link existing {kind.name} {_label_of(kind, record, target)} (matched on {matched_on})"
     description += _describe_fields(shown, target, ": ")
     payload = {"id": target.get("id"), **changed}
-    return Change(LINK, kind, record.key, target.get("id"), payload, description)
+    return Change(LINK, kind, key, target.get("id"), payload, description)
 
 
-def _changed_fields(wanted_fields: dict[str, Any], current: dict) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in wanted_fields.items()
-        if name != "id" and not same_value(value, current.get(name))
-    }
+def changed_fields(kind: EntityKind, wanted_fields: dict[str, Any], current: dict,
+                   entry: Entry | None) -> dict[str, Any]:
+    """The wanted fields Halo does not hold: compared with ``current`` where it shows the field, else
+    with what the status says this connection last wrote (``entry``, trusted only when bound by it)."""
+    changed = {}
+    for name, value in wanted_fields.items():
+        if name == "id":
+            continue
+        if name in current:
+            same = same_value(value, current.get(name))
+        elif entry is not None:
+            same = name == kind.identity_field or entry.fields.get(name) == fingerprint(value)
+        else:
+            same = False  # nothing says what Halo holds: write it (once; the status knows afterwards)
+        if not same:
+            changed[name] = value
+    return changed
 
 
 def _describe_fields(changed: dict[str, Any], current: dict, lead: str) -> str:
     if not changed:
         return ""
-    parts = [f"{name} {show_value(current.get(name))} -> {show_value(value)}" for name, value in changed.items()]
+    parts = []
+    for name, value in changed.items():
+        before = f"{show_value(current.get(name))} " if name in current else ""  # a lean record may not show it
+        parts.append(f"{name} {before}-> {show_value(value)}")
     return lead + ", ".join(parts)
 
 
-def _deactivation_candidates(halo: _HaloRecords, wanted_keys: set[str], owns: Callable[[dict], bool]) -> list[dict]:
-    """Active records this connection owns that the source no longer has."""
-    return [
-        record
-        for record in halo.all
-        if owns(record)
-        and not _is_inactive(record)
-        and identity_key(record.get(halo.kind.identity_field)) not in wanted_keys
-        and record.get("id") not in halo.linked_ids
-    ]
+def _deactivations(kind: EntityKind, wanted: list[Wanted], binding: Binding, scope_of: Callable[[dict], str],
+                   empty_scopes: Collection[str], policy: Policy, refused: list[str]) -> list[Change]:
+    """Active records this connection owns that the source no longer has, as far as the guards allow."""
+    wanted_keys = {identity_key(record.key) for record in wanted}
+    owned_active = [(halo_id, key) for halo_id, key in binding.owned.items()
+                    if not _is_inactive(binding.records.get(halo_id, {}))]
+    candidates = [(halo_id, key) for halo_id, key in owned_active if key not in wanted_keys]
+    kept = _protect_empty_scopes(kind, candidates, binding, scope_of, empty_scopes, refused)
+    if _is_mass_deactivation(len(kept), len(owned_active), policy):
+        refused.append(_mass_deactivation_refusal(kind, len(kept), len(owned_active), policy))
+        kept = []
+    return [_deactivation(kind, key, binding.records[halo_id]) for halo_id, key in kept]
 
 
-def _protect_empty_scopes(
-    kind: EntityKind,
-    candidates: list[dict],
-    scope_of: Callable[[dict], str],
-    empty_scopes: Collection[str],
-    refused: list[str],
-) -> list[dict]:
+def _protect_empty_scopes(kind: EntityKind, candidates: list[tuple[int, str]], binding: Binding,
+                          scope_of: Callable[[dict], str], empty_scopes: Collection[str],
+                          refused: list[str]) -> list[tuple[int, str]]:
     """Hold back deactivations in scopes the source returned nobody for: an empty read is rarely the truth."""
     held: dict[str, int] = defaultdict(int)
     kept = []
-    for record in candidates:
-        scope = scope_of(record)
+    for halo_id, key in candidates:
+        scope = scope_of(binding.records[halo_id])
         if scope in empty_scopes:
             held[scope] += 1
         else:
-            kept.append(record)
+            kept.append((halo_id, key))
     for scope, number in sorted(held.items()):
         refused.append(
             f"The source returned nobody for {scope}: {number} {kind.name}(s) there were left active. "
@@ -260,10 +200,9 @@ def _mass_deactivation_refusal(kind: EntityKind, count: int, owned_active: int, 
     )
 
 
-def _deactivation(kind: EntityKind, record: dict) -> Change:
-    key = str(record.get(kind.identity_field) or "").strip() or str(record.get("id"))
+def _deactivation(kind: EntityKind, key: str, record: dict) -> Change:
     payload = {"id": record.get("id"), "inactive": True}
-    description = f"Deactivate {kind.name} {_label(kind, record)} (no longer in the source)"
+    description = f"Deactivate {kind.name} {_label(kind, record, '')} (no longer in the source)"
     return Change(DEACTIVATE, kind, key, record.get("id"), payload, description)
 
 
@@ -271,17 +210,16 @@ def _is_inactive(record: dict) -> bool:
     return bool(as_bool(record.get("inactive")))
 
 
-def _label(kind: EntityKind, record: dict) -> str:
-    text = record.get(kind.label_field) or record.get(kind.identity_field) or ""
-    return str(text).strip() or f"#{record.get('id')}"
+def _label_of(kind: EntityKind, record: Wanted, current: dict) -> str:
+    return record.label or _label(kind, current, record.key)
 
 
-def _name(kind: EntityKind, record: dict) -> str:
-    return f"Halo {kind.name} {_label(kind, record)} (#{record.get('id')})"
+def _label(kind: EntityKind, record: dict, fallback: str) -> str:
+    text = str(record.get(kind.label_field) or "").strip()
+    return text or fallback or f"#{record.get('id')}"
 
 
-def _halo_id_order(record: dict) -> tuple[int, float, str]:
-    halo_id = record.get("id")
+def _halo_id_order(halo_id: Any) -> tuple[int, float, str]:
     if isinstance(halo_id, (int, float)) and not isinstance(halo_id, bool):
         return (0, float(halo_id), "")
     return (1, 0.0, str(halo_id))
@@ -289,6 +227,6 @@ def _halo_id_order(record: dict) -> tuple[int, float, str]:
 
 def _change_order(change: Change) -> tuple:
     if change.action == DEACTIVATE:
-        return (_ACTION_ORDER[DEACTIVATE], _halo_id_order({"id": change.halo_id}), "", "")
+        return (_ACTION_ORDER[DEACTIVATE], _halo_id_order(change.halo_id), "", "")
     label = change.description.casefold()
-    return (_ACTION_ORDER[change.action], (0, 0.0, ""), label, identity_key(change.key))
+    return (_ACTION_ORDER[change.action], (0, 0.0, ""), label, change.key)

@@ -1,14 +1,13 @@
 """One run, the same for Start Processing, Preview and AUTO: discover, sync each connection, write back.
 
-1. Ask Halo which connections of each registered integration are enabled for the Integrator and allow
-   our client id. 2. Sync each one (the integration reads its source completely, plans and applies).
-   3. Write Last Sync / Last Error back on the connection record. One connection failing never stops
-   the others; the exit code says what happened.
+1. Ask Halo for every registered integration's connections and decide, by one rule, which this
+   Integrator may run. 2. Run each through the pipeline. 3. Write Last Sync / Last Error back where the
+   integration says Halo keeps them. One connection failing never stops the others; the exit code says
+   what happened.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import threading
@@ -17,16 +16,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from halointegrator import __version__
-from halointegrator.engine.context import RunContext
-from halointegrator.errors import (
-    EXIT_CONFIG,
-    EXIT_INTEGRATION_FAILED,
-    EXIT_OK,
-    Cancelled,
-    ConfigError,
-    IntegratorError,
-)
+from halointegrator.engine import pipeline
+from halointegrator.engine.context import ReadOnlyHalo, RunContext, StatusView
 from halointegrator.engine.model import Integration, Report
+from halointegrator.engine.status import ConnectionState
+from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_OK, Cancelled, ConfigError, IntegratorError
+from halointegrator.values import flag, rows_of
 
 LAST_ERROR_LIMIT = 2000  # Halo shows Last Error in a form field; keep it readable
 
@@ -39,8 +34,8 @@ class RunOptions:
 
 
 @dataclass
-class ConnectionStatus:
-    """A connection as its integration tab shows it."""
+class Connection:
+    """One Halo connection of one integration, and whether this Integrator may run it."""
 
     integration: Integration
     record: dict[str, Any]
@@ -49,7 +44,12 @@ class ConnectionStatus:
 
     @property
     def name(self) -> str:
-        return str(self.record.get("name") or f"connection {self.record.get('id')}")
+        return self.integration.connections.name_of(self.record)
+
+    @property
+    def key(self) -> str:
+        """Where its local settings and sync status are kept: "active_directory:1"."""
+        return f"{self.integration.name}:{self.record.get('id')}"
 
 
 @dataclass
@@ -69,38 +69,41 @@ class RunResult:
         }
 
 
-def split_client_ids(connection: dict[str, Any]) -> set[str]:
-    """The client ids allowed to run a connection; an empty set means any Integrator may."""
-    text = connection.get("halointegrator_allowedclientids") or ""
-    ids = {part.strip() for part in re.split(r"[,;\s]+", str(text)) if part.strip()}
-    for pair in connection.get("halointegrator_allowedclientidslist") or []:
-        if isinstance(pair, dict) and pair.get("value"):
-            ids.add(str(pair["value"]).strip())
+def allowed_client_ids(integration: Integration, record: dict[str, Any]) -> set[str]:
+    """The client ids Halo lets run a connection; an empty set means any Integrator may."""
+    ids: set[str] = set()
+    for field_name in integration.connections.allowed_fields:
+        value = record.get(field_name)
+        if isinstance(value, str):
+            ids |= {part.strip() for part in re.split(r"[,;\s]+", value) if part.strip()}
+        for pair in rows_of(value):
+            if pair.get("value"):
+                ids.add(str(pair["value"]).strip())
     return ids
 
 
-def enabled_for(connection: dict[str, Any], client_id: str) -> tuple[bool, str]:
-    if not connection.get("halointegratorenabled"):
+def enabled_for(integration: Integration, record: dict[str, Any], client_id: str) -> tuple[bool, str]:
+    """The one rule: enabled for the Integrator in Halo, and allowed for this Integrator's client id."""
+    if not flag(record.get(integration.connections.enabled_field)):
         return False, "not enabled for the Halo Integrator in Halo"
-    allowed = split_client_ids(connection)
+    allowed = allowed_client_ids(integration, record)
     if allowed and client_id not in allowed:
         return False, f"Halo allows only other Integrator client ids to run it (ours is {client_id})"
     return True, ""
 
 
-def discover(halo, client_id: str, registry: dict[str, Integration], only: str | None = None) -> list[ConnectionStatus]:
+def discover(halo: Any, client_id: str, registry: dict[str, Integration], only: str | None = None) -> list[Connection]:
     """Every connection of every registered integration, with whether this Integrator may run it."""
     if only and only not in registry:
         known = ", ".join(sorted(registry)) or "none"
         raise ConfigError(f"Unknown integration '{only}' for --only; known integrations: {known}.")
-    statuses = []
+    found = []
     for name, integration in registry.items():
         if only and name != only:
             continue
-        for record in integration.list_connections(halo):
-            enabled, reason = enabled_for(record, client_id)
-            statuses.append(ConnectionStatus(integration, record, enabled, reason))
-    return statuses
+        for record in integration.connections.list(ReadOnlyHalo(halo)):
+            found.append(Connection(integration, record, *enabled_for(integration, record, client_id)))
+    return found
 
 
 def now_for_halo() -> str:
@@ -117,69 +120,63 @@ def last_error_text(report: Report) -> str:
     return " | ".join(problems)[:LAST_ERROR_LIMIT]
 
 
-def write_back(halo, status: ConnectionStatus, report: Report, log: logging.Logger) -> None:
-    """Record Last Sync (only after success) and Last Error on the connection in Halo."""
-    payload: dict[str, Any] = {"id": status.record.get("id"), "halointegrator_lasterror": last_error_text(report)}
+def write_back(halo: Any, connection: Connection, report: Report, log: logging.Logger) -> None:
+    """Record Last Sync (only after success) and Last Error where the integration says Halo keeps them."""
+    source = connection.integration.connections
+    payload: dict[str, Any] = {"id": connection.record.get("id"), source.lasterror_field: last_error_text(report)}
     if not report.failure:
-        payload["halointegrator_lastsync"] = now_for_halo()
+        payload[source.lastsync_field] = now_for_halo()
     try:
-        halo.post(status.integration.connection_path, [payload], idempotent=True)
+        halo.post(source.path, [payload], idempotent=True)
     except IntegratorError as error:
-        log.warning("Could not write Last Sync / Last Error back to Halo for %s: %s", status.name, error)
-
-
-def sync_connection(status: ConnectionStatus, make_context: Callable[[], RunContext]) -> tuple[Report, RunContext]:
-    """Run one connection; an expected failure becomes the report's failure, never an exception."""
-    integration, context = status.integration, make_context()
-    context.log.info("%s: %s starting%s", integration.title, status.name, " (dry run)" if context.dry_run else "")
-    try:
-        report = integration.sync(context, status.record)
-    except Cancelled:
-        raise
-    except IntegratorError as error:
-        report = Report(integration.name, status.name, dry_run=context.dry_run, failure=str(error))
-        context.log.error("%s: %s failed: %s", integration.title, status.name, error)
-    except Exception as error:  # noqa: BLE001 - a bug in one integration must not stop the others
-        context.log.exception("%s: %s failed with an internal error", integration.title, status.name)
-        report = Report(
-            integration.name, status.name, dry_run=context.dry_run,
-            failure=f"Internal error ({type(error).__name__}); the Integrator's log file has the details.",
-        )
-    return report, context
+        log.warning("Could not write Last Sync / Last Error back to Halo for %s: %s", connection.name, error)
 
 
 def log_report(report: Report, title: str, log: logging.Logger) -> None:
+    for note in report.notes:
+        log.info("%s: %s: %s", title, report.connection, note)
+    for reason in report.refused:
+        log.warning("%s: %s: %s", title, report.connection, reason)
+    for error in report.errors:
+        log.error("%s: %s: Halo refused %s: %s", title, report.connection, error.description, error.message)
     if report.failure:  # "finished: nothing to change" right after "failed" read as a contradiction
         done = report.summary().replace("nothing to change", "nothing")
         log.info("%s: %s stopped by that failure; done before it: %s", title, report.connection, done)
     else:
         log.info("%s: %s finished: %s", title, report.connection, report.summary())
-    for reason in report.refused:
-        log.warning("%s: %s: %s", title, report.connection, reason)
-    for note in report.notes:
-        log.info("%s: %s: %s", title, report.connection, note)
-    for error in report.errors:
-        log.error("%s: %s: Halo refused %s: %s", title, report.connection, error.description, error.message)
 
 
-def run_all(
-    halo,
-    *,
-    registry: dict[str, Integration],
-    client_id: str,
-    log: logging.Logger,
-    options: RunOptions = RunOptions(),
-    connections: dict[str, dict[str, Any]] | None = None,
-    state: dict[str, Any] | None = None,
-    cancel: threading.Event | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> RunResult:
-    """Run every enabled connection once. ``state`` is updated in place for connections that succeeded."""
-    result = RunResult()
+@dataclass
+class RunSetup:
+    """What every connection of one run shares: the switches, local settings, state and limits."""
+
+    client_id: str
+    log: logging.Logger
+    options: RunOptions = field(default_factory=RunOptions)
+    local_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # Config.connections
+    states: dict[str, ConnectionState] = field(default_factory=dict)  # updated in place
+    limits: pipeline.Limits = field(default_factory=pipeline.Limits)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str, int, int], None] | None = None
+    deadline: Any = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def context(self, halo: Any, connection: Connection, state: ConnectionState) -> RunContext:
+        ctx = RunContext(halo=ReadOnlyHalo(halo), log=self.log, local_settings=dict(
+            self.local_settings.get(connection.key, {})), state=dict(state.source), dry_run=self.options.dry_run,
+            client_id=self.client_id, cancel=self.cancel, progress=self.progress or (lambda stage, done, total: None),
+            deadline=self.deadline, services=self.services)
+        ctx.status = StatusView(state, ctx.existing)
+        return ctx
+
+
+def run_all(halo: Any, registry: dict[str, Integration], setup: RunSetup) -> RunResult:
+    """Run every enabled connection once; ``setup.states`` is updated with what each run wrote."""
+    result, log = RunResult(), setup.log
     try:
         result.halo_version = str((halo.get("InstanceInfo") or {}).get("app_version") or "unknown")
-        log.info("Halo Integrator %s; Halo version %s", __version__, result.halo_version)
-        runnable, unlisted = _runnable(halo, client_id, registry, options.only, log)
+        log.info("Halo version %s", result.halo_version)
+        runnable, unlisted = _runnable(halo, setup.client_id, registry, setup.options.only, log)
     except ConfigError as error:  # --only names no integration
         return _stop(result, EXIT_CONFIG, str(error), log)
     except IntegratorError as error:  # unreachable, refused credentials, wrong URL: all fixed in Configuration
@@ -191,10 +188,8 @@ def run_all(
         result.message = "No integration is enabled for the Halo Integrator (enable one in Halo, in its Halo Integrator section)."
         log.info(result.message)
         return result
-    runner = _ConnectionRunner(halo, client_id, log, options, connections or {}, state if state is not None else {},
-                               cancel or threading.Event(), progress)
-    for number, status in enumerate(runnable, start=1):
-        result.reports.append(runner.run(status, number, len(runnable)))
+    for number, connection in enumerate(runnable, start=1):
+        result.reports.append(_run_one(halo, connection, setup, number, len(runnable)))
     failed = [report for report in result.reports if not report.ok]
     result.exit_code = EXIT_INTEGRATION_FAILED if failed else EXIT_OK
     result.message = f"{len(result.reports) - len(failed)} of {len(result.reports)} integration run(s) succeeded."
@@ -203,65 +198,64 @@ def run_all(
     return result
 
 
-def _runnable(halo, client_id: str, registry: dict[str, Integration], only: str | None,
-              log: logging.Logger) -> tuple[list[ConnectionStatus], list[Report]]:
+def _runnable(halo: Any, client_id: str, registry: dict[str, Integration], only: str | None,
+              log: logging.Logger) -> tuple[list[Connection], list[Report]]:
     """The connections to run, and a failed report for each integration whose connections Halo did not
     list (one integration Halo refuses, e.g. not licensed, must not stop the others)."""
     if only and only not in registry:
         discover(halo, client_id, registry, only)  # raises the ConfigError that names the known ones
-    statuses, unlisted = [], []
+    connections, unlisted = [], []
     for name, integration in registry.items():
         if only and name != only:
             continue
         try:
-            statuses += discover(halo, client_id, {name: integration})
+            connections += discover(halo, client_id, {name: integration})
         except Cancelled:
             raise
         except IntegratorError as error:
             message = f"Could not read the {integration.title} connections from Halo: {error}"
             log.error(message)
             unlisted.append(Report(name, integration.title, failure=message))
-    for status in statuses:
-        if not status.enabled:
-            log.info("%s: %s skipped: %s", status.integration.title, status.name, status.reason)
-    return [status for status in statuses if status.enabled], unlisted
+    for connection in connections:
+        if not connection.enabled:
+            log.info("%s: %s skipped: %s", connection.integration.title, connection.name, connection.reason)
+    return [connection for connection in connections if connection.enabled], unlisted
 
 
-@dataclass
-class _ConnectionRunner:
-    """Runs one connection after another with what they share: Halo, options, local settings and state."""
+def _run_one(halo: Any, connection: Connection, setup: RunSetup, number: int, total: int) -> Report:
+    if setup.cancel.is_set():
+        raise Cancelled("Stopped before all integrations ran.")
+    if setup.progress:
+        setup.progress(f"{connection.integration.title}: {connection.name}", number - 1, total)
+    report = _sync(halo, connection, setup)
+    log_report(report, connection.integration.title, setup.log)
+    if not setup.options.dry_run:
+        write_back(halo, connection, report, setup.log)
+    return report
 
-    halo: Any
-    client_id: str
-    log: logging.Logger
-    options: RunOptions
-    connections: dict[str, dict[str, Any]]
-    state: dict[str, Any]
-    cancel: threading.Event
-    progress: Callable[[str, int, int], None] | None
 
-    def run(self, status: ConnectionStatus, number: int, total: int) -> Report:
-        if self.cancel.is_set():
-            raise Cancelled("Stopped before all integrations ran.")
-        if self.progress:
-            self.progress(f"{status.integration.title}: {status.name}", number - 1, total)
-        key = f"{status.integration.name}:{status.record.get('id')}"
-        report, context = sync_connection(status, lambda: self._context(key))
-        log_report(report, status.integration.title, self.log)
-        if not self.options.dry_run:
-            if not report.failure:
-                self.state[key] = context.state[key]  # delta links move on only after a good run
-            write_back(self.halo, status, report, self.log)
-        return report
-
-    def _context(self, key: str) -> RunContext:
-        return RunContext(
-            halo=self.halo, log=self.log, connections=self.connections,
-            state={key: copy.deepcopy(self.state.get(key, {}))},
-            dry_run=self.options.dry_run, allow_mass_deactivation=self.options.allow_mass_deactivation,
-            client_id=self.client_id, cancel=self.cancel,
-            progress=self.progress or (lambda stage, done, total: None),
-        )
+def _sync(halo: Any, connection: Connection, setup: RunSetup) -> Report:
+    """One connection through the pipeline; an expected failure becomes the report's failure, never an
+    exception. Its state is changed only by a real run (a dry run works on a copy)."""
+    integration, log = connection.integration, setup.log
+    stored = setup.states.get(connection.key) or ConnectionState()
+    state = ConnectionState.decode(stored.encode()) if setup.options.dry_run else stored
+    log.info("%s: %s starting%s", integration.title, connection.name, " (dry run)" if setup.options.dry_run else "")
+    try:
+        return pipeline.sync(integration, connection.record, setup.context(halo, connection, state), state, halo,
+                             limits=setup.limits, allow_mass_deactivation=setup.options.allow_mass_deactivation)
+    except Cancelled:
+        raise
+    except IntegratorError as error:
+        log.error("%s: %s failed: %s", integration.title, connection.name, error)
+        return Report(integration.name, connection.name, dry_run=setup.options.dry_run, failure=str(error))
+    except Exception as error:  # noqa: BLE001 - a bug in one integration must not stop the others
+        log.exception("%s: %s failed with an internal error", integration.title, connection.name)
+        return Report(integration.name, connection.name, dry_run=setup.options.dry_run,
+                      failure=f"Internal error ({type(error).__name__}); the Integrator's log file has the details.")
+    finally:
+        if not setup.options.dry_run:
+            setup.states[connection.key] = state
 
 
 def _stop(result: RunResult, code: int, message: str, log: logging.Logger) -> RunResult:

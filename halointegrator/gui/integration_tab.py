@@ -12,8 +12,9 @@ from tkinter import ttk
 from typing import Any, Mapping, Sequence
 
 from halointegrator.errors import ConfigError
-from halointegrator.engine.model import Check, Integration, LocalSetting
-from halointegrator.engine.runner import ConnectionStatus
+from halointegrator.engine.checking import prerequisites_of
+from halointegrator.engine.model import Check, Integration, LocalSetting, Prerequisite
+from halointegrator.engine.runner import Connection
 from halointegrator.local.settings import connection_key
 
 from . import jobs
@@ -24,35 +25,22 @@ COLUMNS = (("name", "Connection", 170), ("enabled", "Enabled for Integrator", 21
 NEVER = "never"
 
 
-def merge_checks(prerequisites: Sequence[str], checks: Sequence[Check]) -> list[tuple[bool | None, str, str]]:
-    """The rows of the prerequisite list: the enabled check, each declared prerequisite with the check of
-    the same label (a dot while not checked), then any other check the integration returned."""
-    remaining = list(checks)
+def merge_checks(prerequisites: Sequence[Prerequisite], checks: Sequence[Check]) -> list[tuple[bool | None, str, str]]:
+    """The rows of the prerequisite list: each declared prerequisite in order, with every result that
+    names it (one per mapped OU, say) or a dot while not checked; then any result naming none."""
+    by_key: dict[str, list[Check]] = {}
+    for check in checks:
+        by_key.setdefault(check.prerequisite, []).append(check)
+    declared = {prerequisite.key for prerequisite in prerequisites}
     rows: list[tuple[bool | None, str, str]] = []
-    declared = {prerequisite.casefold() for prerequisite in prerequisites}
-    for check in [c for c in remaining if jobs.is_enabled_check(c) and c.label.casefold() not in declared]:
-        rows.append((mark_of(check.ok, check.detail), check.label, check.detail))
-        remaining.remove(check)
     for prerequisite in prerequisites:
-        matches = [c for c in remaining if _answers(prerequisite, c.label)]
-        if not matches:
-            rows.append((None, prerequisite, "not checked yet" if not checks else ""))
-        for match in matches:
-            rows.append((mark_of(match.ok, match.detail), match.label, match.detail))
-            remaining.remove(match)
-    rows += [(mark_of(check.ok, check.detail), check.label, check.detail) for check in remaining]
+        answers = by_key.get(prerequisite.key, [])
+        if not answers:
+            rows.append((None, prerequisite.label, "not checked yet" if not checks else ""))
+        rows += [(mark_of(check.ok, check.detail), check.label, check.detail) for check in answers]
+    rows += [(mark_of(check.ok, check.detail), check.label, check.detail) for check in checks
+             if check.prerequisite not in declared]
     return rows
-
-
-def _answers(prerequisite: str, label: str) -> bool:
-    """Whether a check labelled ``label`` answers the declared prerequisite: the same label, the label
-    without a parenthesised note ("... granted (devices)"), or for "Each mapped group exists in Entra ID"
-    one check per mapping ("Group 'Sales' exists in Entra ID")."""
-    wanted, label = prerequisite.casefold(), label.casefold()
-    if label == wanted or label == wanted.split(" (")[0]:
-        return True
-    noun, _, rest = wanted.removeprefix("each mapped ").partition(" ")
-    return wanted.startswith("each mapped ") and label.startswith(noun + " ") and label.endswith(" " + rest)
 
 
 def display_time(value: Any) -> str:
@@ -93,7 +81,7 @@ class IntegrationTab(ttk.Frame):
         self.app = app
         self.integration = integration
         self.title = integration.title
-        self.statuses: dict[str, ConnectionStatus] = {}
+        self.statuses: dict[str, Connection] = {}
         self.results: dict[str, jobs.ConnectionCheck] = {}
         self.selected = ""  # iid of the connection whose details are shown
         self.loaded = False
@@ -183,7 +171,7 @@ class IntegrationTab(ttk.Frame):
             self.app.show_error(error)
             return None
 
-    def show_connections(self, statuses: list[ConnectionStatus]) -> None:
+    def show_connections(self, statuses: list[Connection]) -> None:
         self.statuses = {str(status.record.get("id")): status for status in statuses}
         self.results = {iid: result for iid, result in self.results.items() if iid in self.statuses}
         self.tree.delete(*self.tree.get_children())
@@ -198,7 +186,7 @@ class IntegrationTab(ttk.Frame):
             self.tree.selection_set(self.selected)
         self._selection_changed()
 
-    def _row(self, iid: str, status: ConnectionStatus) -> tuple[str, ...]:
+    def _row(self, iid: str, status: Connection) -> tuple[str, ...]:
         record, result = status.record, self.results.get(iid)
         enabled = "Yes" if status.enabled else f"No: {status.reason}"
         mark = "" if result is None else (TICK if result.ok else CROSS)
@@ -206,8 +194,12 @@ class IntegrationTab(ttk.Frame):
                 str(record.get("halointegrator_lasterror") or ""), mark)
 
     def show_checks(self, results: list[jobs.ConnectionCheck]) -> None:
-        self.results = {str(result.status.record.get("id")): result for result in results}
-        self.show_connections([result.status for result in results])
+        listed = [result for result in results if result.connection is not None]
+        self.results = {str(result.connection.record.get("id")): result for result in listed}
+        self.show_connections([result.connection for result in listed])
+        unlisted = [check for result in results if result.connection is None for check in result.checks]
+        if unlisted:
+            self.connection_note.configure(text=unlisted[0].detail)
         failed = sum(1 for result in results if not result.ok)
         if not results:
             self.prerequisites.show([(False, f"No {self.title} connection in Halo",
@@ -237,7 +229,7 @@ class IntegrationTab(ttk.Frame):
         checks = result.checks if result else []
         name = self.statuses[self.selected].name if self.selected in self.statuses else ""
         self.prerequisite_box.configure(text=f"Prerequisites: {name}" if name else "Prerequisites")
-        self.prerequisites.show(merge_checks(self.integration.prerequisites, checks))
+        self.prerequisites.show(merge_checks(prerequisites_of(self.integration), checks))
 
     # --- local settings ----------------------------------------------------------------------------
     def _connection_key(self) -> str:

@@ -188,8 +188,8 @@ class WrappingLabel(ttk.Label):
 
 
 def mark_of(ok: bool, detail: str) -> bool | None:
-    """A step that did not run because an earlier one failed gets a dot, not a second cross."""
-    return None if not ok and str(detail).startswith("not run") else ok
+    """A step that did not run (an earlier one failed, or the connection is not ours to run) gets a dot."""
+    return None if not ok and str(detail).startswith(("not run", "skipped")) else ok
 
 
 class ChecklistView(ttk.Frame):

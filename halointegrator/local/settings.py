@@ -24,6 +24,12 @@ class HaloSettings:
     budget_window_seconds: int = 300
     page_size: int = 1000
     timeout_seconds: float = 60.0
+    # Whole-record reads (GET /Users/{id}) a connection may make per run to settle what Halo's lean list
+    # answers cannot tell (is this matching user another import's?); past it, the rest wait a run.
+    record_reads_per_run: int = 100
+    # Owned records read in full per run, oldest first, to find fields edited by hand in Halo that the
+    # list answers do not show (drift); 0 = never (steady-state runs then make no per-record reads).
+    drift_checks_per_run: int = 0
     unknown: dict[str, Any] = field(default_factory=dict, repr=False)  # keys of a newer version
 
 

@@ -231,7 +231,9 @@ def unsent_fields(user: Mapping[str, Any], mapping: UserMapping) -> set[str]:
 
 
 def user_identity(user_id: str, mapping: UserMapping) -> dict[str, Any]:
-    identity: dict[str, Any] = {"azureoid": user_id, "azure_connectionid": mapping.connection_id}
+    """The fields that say which Entra user and connection a Halo user is. azureoid is Halo's field for
+    the object id, but /Users list items do not carry it; azure_id does (Users_List), so it is written too."""
+    identity: dict[str, Any] = {"azureoid": user_id, "azure_id": user_id, "azure_connectionid": mapping.connection_id}
     if mapping.tenant_id:
         identity["azure_tenant_id"] = mapping.tenant_id
     return identity

@@ -48,7 +48,7 @@ def explain(error: GraphError, permission: tuple[str, str]) -> GraphError:
 
 def make_client(ctx: Any, connection: Mapping[str, Any], *, quick: bool = False) -> GraphClient:
     """A Graph client for one connection: tenant and app from Halo, the secret and URL overrides local."""
-    local = ctx.local("azure_ad", connection.get("id"))
+    local = ctx.local_settings
     secret = str(local.get("app_secret") or "")
     if not secret:
         raise ConfigError(f"No app secret is stored for Entra ID connection '{connection.get('name')}': Halo does "

@@ -1,0 +1,245 @@
+"""Binding: which Halo record each wanted record means, and which Halo records this connection owns.
+
+Pure: no I/O. Halo's list items are lean (``*_List`` fields only), so the identity field is often not
+visible. A wanted record is bound, in turn, through the sync status (what this connection wrote
+before), its identity field where a record shows it, a ``recognise`` field (the AD DN), and a
+``match`` field for a record no import owns (linked once). Where the list cannot tell whether a
+candidate carries another identity, or whether a record the status does not know is ours, the answer
+is a Halo id in ``to_read``: the pipeline reads a bounded number of whole records by id and binds
+again. A wanted record waiting for such a read is ``pending``: neither created nor linked this run, so
+an unanswered question never makes a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from halointegrator.engine.model import EntityKind, Identity, Wanted
+from halointegrator.engine.status import KindStatus
+from halointegrator.values import identity_key
+
+STATUS, IDENTITY, RECOGNISED = "status", "identity", "recognised"
+
+
+@dataclass
+class Binding:
+    """The outcome of binding one kind's wanted records to Halo's records."""
+
+    records: dict[int, dict]  # Halo id -> the record as known (list item, merged with a whole read)
+    whole_ids: set[int] = field(default_factory=set)  # records read whole: a field they lack is blank
+    bound: dict[str, int] = field(default_factory=dict)  # wanted key -> Halo id
+    how: dict[str, str] = field(default_factory=dict)  # wanted key -> STATUS, IDENTITY or RECOGNISED
+    links: dict[str, tuple[int, str]] = field(default_factory=dict)  # wanted key -> (unowned id, matched field)
+    pending: set[str] = field(default_factory=set)  # keys waiting for a whole read of their candidate
+    owned: dict[int, str] = field(default_factory=dict)  # Halo id -> key, for every record this connection owns
+    to_read: list[int] = field(default_factory=list)  # ids whose whole record would settle a question
+    unsettled: set[int] = field(default_factory=set)  # claimed records waiting for a whole read
+    foreign: set[int] = field(default_factory=set)  # ids read whole and found to be another's
+    notes: list[str] = field(default_factory=list)
+
+    def record_for(self, key: str) -> dict | None:
+        halo_id = self.bound.get(key)
+        return self.records.get(halo_id) if halo_id is not None else None
+
+
+def merged_records(listed: Iterable[dict], whole: Mapping[int, dict]) -> dict[int, dict]:
+    """Halo's records by id, lowest first: each list item with its whole record (read by id) laid over it."""
+    records: dict[int, dict] = {}
+    for item in listed:
+        halo_id = item.get("id")
+        if isinstance(halo_id, (int, float)) and not isinstance(halo_id, bool) and float(halo_id).is_integer():
+            records[int(halo_id)] = {**item, **whole.get(int(halo_id), {})}
+    return dict(sorted(records.items()))
+
+
+def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status: KindStatus,
+         identity: Identity, whole: Mapping[int, dict] | None = None) -> Binding:
+    """Bind ``wanted`` (unique keys, see planning.unique_wanted) to Halo's ``listed`` records."""
+    whole = whole or {}
+    binder = _Binder(kind, identity, status, Binding(merged_records(listed, whole), set(whole)))
+    binder.from_status(wanted)
+    binder.from_identity(wanted)
+    binder.from_recognition(wanted)
+    binder.from_matches(wanted)
+    binder.claims()
+    return binder.binding
+
+
+class _Binder:
+    """The steps of ``bind``, sharing the indexes they build."""
+
+    def __init__(self, kind: EntityKind, identity: Identity, status: KindStatus, binding: Binding) -> None:
+        self.kind, self.identity, self.status, self.binding = kind, identity, status, binding
+        self.owns = identity.owner_test(kind)
+        self.linked: set[int] = set()
+
+    def _unbound(self, wanted: list[Wanted]) -> list[tuple[str, Wanted]]:
+        b = self.binding
+        return [(key, record) for record in wanted if (key := identity_key(record.key))
+                and key not in b.bound and key not in b.links and key not in b.pending]
+
+    def _take(self, key: str, halo_id: int, how: str) -> None:
+        self.binding.bound[key], self.binding.how[key] = halo_id, how
+        self.binding.owned[halo_id] = key
+
+    def _free(self, halo_id: int) -> bool:
+        return halo_id not in self.binding.owned and halo_id not in self.linked
+
+    def from_status(self, wanted: list[Wanted]) -> None:
+        records = self.binding.records
+        for key, entry in self.status.entries.items():
+            if entry.halo_id in records:
+                self.binding.owned[entry.halo_id] = key
+        gone = 0
+        for key, record in self._unbound(wanted):
+            entry = self.status.entries.get(key)
+            if entry is not None and entry.halo_id in records:
+                self._take(key, entry.halo_id, STATUS)
+            elif entry is not None:
+                gone += 1
+        if gone:
+            self.binding.notes.append(
+                f"{gone} {self.kind.name}(s) this connection wrote before are no longer in Halo (deleted there?): "
+                f"they are found again or created anew.")
+
+    def from_identity(self, wanted: list[Wanted]) -> None:
+        """Records whose identity field is visible (a whole read, or a list that shows it)."""
+        by_identity = self._index(lambda record: identity_key(record.get(self.kind.identity_field))
+                                  if self.kind.identity_field in record else "")
+        self._note_shared_identities(by_identity)
+        for key, _record in self._unbound(wanted):
+            found = next((record for record in by_identity.get(key, ()) if self._free(record["id"])), None)
+            if found is not None:
+                self._take(key, found["id"], IDENTITY)
+
+    def from_recognition(self, wanted: list[Wanted]) -> None:
+        recognised = 0
+        for field_name in self.identity.recognise:
+            index = self._index(lambda record, name=field_name: self.identity.compare(name, record.get(name))
+                                if name in record else "")
+            for key, record in self._unbound(wanted):
+                value = self.identity.compare(field_name, record.fields.get(field_name))
+                found = next((candidate for candidate in index.get(value, ()) if value and self._free(candidate["id"])
+                              and not self._carries_other(candidate, key)), None)
+                if found is not None:
+                    self._take(key, found["id"], RECOGNISED)
+                    recognised += 1
+        if recognised and self.status.entries:
+            self.binding.notes.append(f"Found {recognised} {self.kind.name}(s) in Halo by "
+                                      f"{', '.join(self.identity.recognise)} that the sync status did not know.")
+
+    def from_matches(self, wanted: list[Wanted]) -> None:
+        """Unowned records that match on a match field are linked once; unclear ones are read first."""
+        indexes = {name: self._index(lambda record, n=name: identity_key(record.get(n))) for name in self.identity.match}
+        for key, record in self._unbound(wanted):
+            if not record.complete:
+                continue
+            refusals: list[str] = []
+            for field_name in self.identity.match:
+                value = identity_key(record.fields.get(field_name))
+                if value and self._match(key, field_name, indexes[field_name].get(value, ()), refusals):
+                    break
+            if refusals and key not in self.binding.links and key not in self.binding.pending:
+                self.binding.notes.append(f"Creating {self.kind.name} {record.label} as a new record: "
+                                          + "; ".join(dict.fromkeys(refusals)) + ".")
+
+    def _match(self, key: str, field_name: str, candidates: Iterable[dict], refusals: list[str]) -> bool:
+        """True when this field settled the wanted record (linked, bound, or waiting for a read)."""
+        for candidate in candidates:
+            halo_id = candidate["id"]
+            if not self._free(halo_id):
+                refusals.append(f"{self._name(candidate)} matched on {field_name} too, but is "
+                                f"{'linked' if halo_id in self.linked else 'kept'} for another already")
+                continue
+            carried = self._identity_of(candidate)
+            if carried is None:  # the list item cannot tell: read it whole before linking
+                self.binding.to_read.append(halo_id)
+                self.binding.pending.add(key)
+                return True
+            if carried == key:
+                self._take(key, halo_id, IDENTITY)
+                return True
+            if carried:
+                refusals.append(f"{self._name(candidate)} has the same {field_name} but already carries "
+                                f"{self.kind.identity_field} {candidate.get(self.kind.identity_field)!r} and is never "
+                                f"linked to another")
+                continue
+            self.binding.links[key] = (halo_id, field_name)
+            self.linked.add(halo_id)
+            return True
+        return False
+
+    def _identity_of(self, record: dict) -> str | None:
+        """The identity a record carries ("" for none), or None when its fields cannot tell."""
+        if self.kind.identity_field in record or record["id"] in self.binding.whole_ids:
+            return identity_key(record.get(self.kind.identity_field))
+        hints = self.identity.hints
+        if hints and all(name in record and not identity_key(record.get(name)) for name in hints):
+            return ""  # every field an import of this kind fills is blank: no import has it
+        return None
+
+    def _carries_other(self, record: dict, key: str) -> bool:
+        carried = identity_key(record.get(self.kind.identity_field)) if self.kind.identity_field in record else ""
+        return bool(carried) and carried != key
+
+    def claims(self) -> None:
+        """Records the status does not know that may still be ours (e.g. after the status was lost)."""
+        b = self.binding
+        for halo_id, record in b.records.items():
+            if halo_id in b.owned or halo_id in self.linked or halo_id in self.status.foreign:
+                continue
+            if not self.identity.claims(record):
+                continue
+            verdict = self.owns(record)
+            if verdict is None and halo_id in b.whole_ids:
+                verdict = False  # the whole record cannot say it is ours: it is not
+            if verdict is None:
+                b.to_read.append(halo_id)
+                b.unsettled.add(halo_id)
+            elif verdict:
+                b.owned[halo_id] = identity_key(record.get(self.kind.identity_field)) or f"halo:{halo_id}"
+            else:
+                b.foreign.add(halo_id)
+
+    def _index(self, value_of) -> dict[str, list[dict]]:
+        index: dict[str, list[dict]] = defaultdict(list)
+        for record in self.binding.records.values():
+            value = value_of(record)
+            if value:
+                index[value].append(record)
+        return index
+
+    def _note_shared_identities(self, by_identity: dict[str, list[dict]]) -> None:
+        for group in by_identity.values():
+            if len(group) > 1:
+                ids = ", ".join(f"#{record['id']}" for record in group)
+                self.binding.notes.append(
+                    f"Halo has {len(group)} {self.kind.name}s with {self.kind.identity_field} "
+                    f"{group[0].get(self.kind.identity_field)!r} ({ids}): only #{group[0]['id']} is kept in step "
+                    f"with the source; merge or clear the others in Halo.")
+
+    def _name(self, record: dict) -> str:
+        label = str(record.get(self.kind.label_field) or "").strip() or f"#{record['id']}"
+        return f"Halo {self.kind.name} {label} (#{record['id']})"
+
+
+def describe_waiting(kind: EntityKind, binding: Binding, read_ids: Iterable[int]) -> list[str]:
+    """Sentences for what stays unsettled because the per-run bound on whole-record reads was reached."""
+    done = set(read_ids)
+    waiting_links = len(binding.pending)
+    waiting_claims = len([halo_id for halo_id in binding.unsettled if halo_id not in done])
+    notes = []
+    if waiting_links:
+        notes.append(f"{waiting_links} {kind.name}(s) match a Halo record that must be read in full before it is "
+                     f"linked; the per-run bound on such reads was reached, so they wait for the next run (none "
+                     f"is created meanwhile).")
+    if waiting_claims:
+        notes.append(f"{waiting_claims} Halo {kind.name}(s) may belong to this connection and wait to be read in "
+                     f"full on a later run; until then none of them is deactivated.")
+    return notes
+
+
+def as_records(items: Any) -> list[dict]:
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []

@@ -1,0 +1,159 @@
+"""The pipeline every connection runs through, in one place: read, bind, plan, guard, apply, remember.
+
+1. The integration reads its source completely (a failed read raises before anything is written).
+2. Per kind: Halo's lean list (read once), bound to the wanted records through the sync status; what
+   the list cannot tell is settled by whole-record reads by id, a bounded number per run.
+3. Per kind: the plan (pure), with its guards.
+4. All reads are done: the writes, kind by kind, in batches (or, in a dry run, only the log lines).
+5. The sync status is updated with what landed (also when the run stopped part way); the source
+   state (delta links) moves on only after a clean real run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from halointegrator.engine.applying import Applied, apply
+from halointegrator.engine.binding import Binding, bind, describe_waiting
+from halointegrator.engine.context import RunContext
+from halointegrator.engine.model import Integration, KindRead, Plan, Report, Wanted
+from halointegrator.engine.planning import Policy, plan, unique_wanted
+from halointegrator.engine.remember import listed_fields_of, remember
+from halointegrator.engine.status import ConnectionState, KindStatus
+from halointegrator.errors import Cancelled, HaloError, IntegratorError
+from halointegrator.values import as_int, flag
+
+READ_ROUNDS = 3  # a read may settle one candidate and raise the next; a few rounds settle nearly all
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection's run may spend beyond its list reads."""
+
+    record_reads: int = 100  # whole-record reads to settle what lean lists cannot tell
+    drift_checks: int = 0  # owned records read whole to find fields edited by hand in Halo
+    batch_size: int = 100
+
+
+@dataclass
+class _Kind:
+    """One kind on its way through the pipeline."""
+
+    read: KindRead
+    wanted: list[Wanted]
+    listed: list[dict]
+    binding: Binding
+    plan: Plan
+    checked: set[int]
+
+
+def sync(integration: Integration, connection: dict, ctx: RunContext, state: ConnectionState, writer: Any, *,
+         limits: Limits = Limits(), allow_mass_deactivation: bool = False) -> Report:
+    """One connection, from source read to status. ``writer`` is the Halo client (the core alone posts).
+
+    A failed read raises (an IntegratorError) before anything is written; a failure while writing is the
+    report's ``failure``, with what landed before it counted and remembered.
+    """
+    name = integration.connections.name_of(connection)
+    source = integration.read(ctx, connection)
+    allow_mass = allow_mass_deactivation or flag(ctx.local_settings.get("allow_mass_deactivation"))
+    batch = as_int(connection.get("halointegrator_batch")) or limits.batch_size
+    kinds = [_prepare(ctx, read, state, limits, allow_mass) for read in source.kinds]
+    report = Report(integration.name, name, dry_run=ctx.dry_run, notes=list(source.notes))
+    for kind in kinds:
+        report.notes += list(kind.read.notes)
+        report.skipped += kind.read.skipped
+    for kind in kinds:
+        _write(ctx, writer, integration.name, name, kind, state, report, batch)
+    if not ctx.dry_run and report.ok and source.state is not None:
+        state.source = dict(source.state)  # delta links move on only after a clean real run
+    return report
+
+
+def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Limits, allow_mass: bool) -> _Kind:
+    """Halo's records of one kind bound to the wanted ones, and the plan: every read of this kind is done here."""
+    notes: list[str] = []
+    wanted = unique_wanted(read.kind, read.wanted, notes)
+    listed = ctx.existing(read.kind)
+    status = state.kinds.get(read.kind.name) or KindStatus()
+    whole: dict[int, dict] = {}
+    checked = _drift_sample(status, limits.drift_checks)
+    binding = bind(read.kind, wanted, listed, status, read.identity, _read_whole(ctx, read.kind, checked, whole))
+    spent = 0
+    for _round in range(READ_ROUNDS):
+        wanted_ids = [halo_id for halo_id in dict.fromkeys(binding.to_read) if halo_id not in whole]
+        budget = limits.record_reads - spent
+        if not wanted_ids or budget <= 0:
+            break
+        spent += len(_read_whole(ctx, read.kind, wanted_ids[:budget], whole))
+        binding = bind(read.kind, wanted, listed, status, read.identity, whole)
+    binding.notes[:0] = notes
+    binding.notes += describe_waiting(read.kind, binding, whole)
+    if spent or checked:
+        binding.notes.append(f"Read {spent + len(checked)} {read.kind.name}(s) in full by id "
+                             f"({len(checked)} to look for changes made in Halo).")
+    policy = Policy(deactivate_missing=read.deactivate_missing, create_missing=read.create_missing,
+                    allow_mass_deactivation=allow_mass)
+    kind_plan = plan(read.kind, wanted, binding, status, scope_of=read.identity.scope_of,
+                     empty_scopes=read.empty_scopes, policy=policy)
+    return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole))
+
+
+def _drift_sample(status: Any, count: int) -> list[int]:
+    """The owned records checked longest ago (never first): a rolling look for edits made in Halo."""
+    if count <= 0:
+        return []
+    live = [entry for entry in status.entries.values() if not entry.gone]
+    return [entry.halo_id for entry in sorted(live, key=lambda entry: entry.checked)[:count]]
+
+
+def _read_whole(ctx: RunContext, kind: Any, ids: list[int], whole: dict[int, dict]) -> dict[int, dict]:
+    """GET /{path}/{id} for each id not read yet; a record deleted meanwhile (404) is left out."""
+    for halo_id in ids:
+        if halo_id in whole:
+            continue
+        if ctx.cancel.is_set():
+            raise Cancelled("Stopped by the user while reading from Halo; nothing was written.")
+        try:
+            record = ctx.halo.get(f"{kind.path}/{halo_id}")
+        except HaloError as error:
+            if getattr(error, "status", None) == 404:
+                continue
+            raise
+        if isinstance(record, dict):
+            whole[halo_id] = record
+    return whole
+
+
+def _write(ctx: RunContext, writer: Any, integration: str, name: str, kind: _Kind, state: ConnectionState,
+           report: Report, batch: int) -> None:
+    """Apply one kind's plan and remember what landed; after a failure nothing more is written."""
+    if report.failure:
+        return
+    try:
+        applied = apply(kind.plan, writer, dry_run=ctx.dry_run, batch_size=batch, log=ctx.log,
+                        cancel=ctx.cancel, integration=integration, connection=name, progress=ctx.progress)
+    except IntegratorError as error:
+        applied = getattr(error, "applied", None) or Applied(Report(integration, name))
+        _remember(ctx, kind, state, applied)
+        report.merge(applied.report)
+        if isinstance(error, Cancelled):
+            raise
+        report.failure = str(error)
+        return
+    except BaseException as error:  # a bug: what landed is still remembered, then it propagates
+        _remember(ctx, kind, state, getattr(error, "applied", None))
+        raise
+    report.merge(applied.report)
+    _remember(ctx, kind, state, applied)
+
+
+def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: Applied | None) -> None:
+    if ctx.dry_run:
+        return
+    remember(state.kind(kind.read.kind.name), kind.wanted, kind.binding, kind.plan,
+             applied.landed if applied else [], listed_fields=listed_fields_of(kind.listed),
+             checked=kind.checked, now=time.time())
+

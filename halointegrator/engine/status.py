@@ -1,0 +1,150 @@
+"""The sync status: what each connection last wrote to Halo, kept in the state file beside the config.
+
+Halo's list answers carry only their ``*_List`` fields: a user in ``GET /Users`` shows its e-mail and
+DN but not ``third_party_guid`` or ``department``. So the core remembers, per connection and entity
+kind, which Halo record each source key became and a fingerprint (never the value, never a secret) of
+what it last wrote to each field the list does not show. Planning compares the list for the fields it
+shows and the status for the others; ownership (which records this connection may deactivate) comes
+from the status.
+
+The status is a cache of what Halo holds, so losing it must never harm Halo: the binder rebuilds it
+from what the lists show (and whole-record reads where they cannot tell), at the cost of rewriting
+the fields it cannot verify once. The source state (Graph delta links) lives beside each connection's
+status and is kept only with it, so a lost status also brings a full source read.
+
+File format (JSON): ``{"schema": 2, "connections": {"azure_ad:1": {"source": {...}, "kinds": {"user":
+{"records": {key: [halo_id, {field: fingerprint}, gone, checked]}, "foreign": [halo_id, ...]}}}}}``.
+Schema 1 (version 1.0.0) held only the source state per connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from halointegrator.errors import ConfigError
+from halointegrator.local.config import keep_copy, read_or_explain
+from halointegrator.local.fileio import write_atomic
+from halointegrator.values import as_id
+
+SCHEMA = 2
+log = logging.getLogger("halointegrator.status")
+
+
+@dataclass
+class Entry:
+    """One source record as this connection last left it in Halo."""
+
+    halo_id: int
+    fields: dict[str, str] = field(default_factory=dict)  # field -> fingerprint of the value written
+    gone: bool = False  # deactivated because the source no longer had it
+    checked: float = 0.0  # when its whole record was last read to find drift (0: never)
+
+    def encode(self) -> list:
+        return [self.halo_id, self.fields, int(self.gone), self.checked]
+
+    @classmethod
+    def decode(cls, raw: Any) -> "Entry | None":
+        if not isinstance(raw, list) or not raw or as_id(raw[0]) is None:
+            return None
+        fields = raw[1] if len(raw) > 1 and isinstance(raw[1], dict) else {}
+        fields = {str(name): value for name, value in fields.items() if isinstance(value, str)}
+        gone = bool(raw[2]) if len(raw) > 2 else False
+        checked = float(raw[3]) if len(raw) > 3 and isinstance(raw[3], (int, float)) else 0.0
+        return cls(as_id(raw[0]), fields, gone, checked)
+
+
+@dataclass
+class KindStatus:
+    """The status of one entity kind of one connection."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)  # source key -> entry
+    foreign: set[int] = field(default_factory=set)  # Halo ids read whole and found to be another's
+
+    def key_by_id(self) -> dict[int, str]:
+        return {entry.halo_id: key for key, entry in self.entries.items()}
+
+    def encode(self) -> dict[str, Any]:
+        return {"records": {key: entry.encode() for key, entry in self.entries.items()},
+                "foreign": sorted(self.foreign)}
+
+    @classmethod
+    def decode(cls, raw: Any) -> "KindStatus":
+        raw = raw if isinstance(raw, dict) else {}
+        records = raw.get("records") if isinstance(raw.get("records"), dict) else {}
+        entries = {str(key): entry for key, value in records.items() if (entry := Entry.decode(value))}
+        foreign = {number for value in raw.get("foreign") or () if (number := as_id(value)) is not None}
+        return cls(entries, foreign)
+
+
+@dataclass
+class ConnectionState:
+    """Everything kept for one connection: its sync status per kind and its source's state."""
+
+    kinds: dict[str, KindStatus] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def kind(self, name: str) -> KindStatus:
+        return self.kinds.setdefault(name, KindStatus())
+
+    def encode(self) -> dict[str, Any]:
+        return {"source": self.source, "kinds": {name: kind.encode() for name, kind in self.kinds.items()}}
+
+    @classmethod
+    def decode(cls, raw: Any) -> "ConnectionState":
+        raw = raw if isinstance(raw, dict) else {}
+        kinds = raw.get("kinds") if isinstance(raw.get("kinds"), dict) else {}
+        source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+        return cls({str(name): KindStatus.decode(value) for name, value in kinds.items()}, source)
+
+
+class StatusStore:
+    """Loads and saves the state file; a damaged one is set aside (it is a cache) and the run goes on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, ConnectionState]:
+        if not self.path.exists():
+            return {}
+        document = self._document(read_or_explain(self.path, "state file"))
+        if document is None:
+            self._set_aside()
+            return {}
+        if "schema" not in document:  # version 1.0.0: the source state of each connection, no status
+            return {str(key): ConnectionState(source=value) for key, value in document.items()
+                    if isinstance(value, dict)}
+        connections = document.get("connections") if isinstance(document.get("connections"), dict) else {}
+        return {str(key): ConnectionState.decode(value) for key, value in connections.items()}
+
+    def save(self, states: dict[str, ConnectionState]) -> None:
+        document = {"schema": SCHEMA, "connections": {key: state.encode() for key, state in sorted(states.items())}}
+        encoded = (json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+        try:
+            write_atomic(self.path, encoded)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot save the state file {self.path}: {exc.strerror or exc}. Halo was changed, but the "
+                f"Integrator could not remember it; the next run finds the records again (no duplicates) "
+                f"and rewrites what it cannot verify. Free space or permissions in {self.path.parent} fix it."
+            ) from None
+
+    @staticmethod
+    def _document(raw: bytes) -> dict[str, Any] | None:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # JSON and Unicode errors; nesting too deep to parse
+            return None
+        return data if isinstance(data, dict) and (data.get("schema") in (None, SCHEMA)) else None
+
+    def _set_aside(self) -> None:
+        try:
+            kept = f"kept a copy as {keep_copy(self.path, 'damaged', move=True)}"
+        except OSError:
+            kept = "could not keep a copy"
+        log.warning("The state file %s is damaged or from a newer version and was set aside (%s). This run "
+                    "finds the records it wrote in Halo again (no duplicates), reads every source in full "
+                    "and rewrites once what it cannot verify.", self.path, kept)

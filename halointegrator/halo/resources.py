@@ -1,0 +1,29 @@
+"""The Halo records integrations write, as entity kinds: path, list envelope, and what a list read asks for.
+
+Halo hides inactive records from its lists unless asked (``includeinactive``), and may hide service
+accounts from /Users (``includeserviceaccount``): a record missing from a list would look like one to
+create, so every list read asks for every kind of record.
+"""
+
+from __future__ import annotations
+
+from halointegrator.engine.model import EntityKind
+
+ACTIVE_AND_INACTIVE = (("includeactive", "true"), ("includeinactive", "true"))
+EVERY_USER = ACTIVE_AND_INACTIVE + (("includeserviceaccount", "true"), ("includenonserviceaccount", "true"))
+
+
+def users(identity_field: str) -> EntityKind:
+    """Halo users (``/Users``), whose source identity is kept in ``identity_field``."""
+    return EntityKind("user", "Users", "users", identity_field, "name", EVERY_USER)
+
+
+def assets(identity_field: str, *, with_fields: bool = False) -> EntityKind:
+    """Halo assets (``/Asset``); ``with_fields`` asks for the asset fields a mapping compares."""
+    params = ACTIVE_AND_INACTIVE + ((("includeassetfields", "true"),) if with_fields else ())
+    return EntityKind("asset", "Asset", "assets", identity_field, "inventory_number", params)
+
+
+def sites(identity_field: str) -> EntityKind:
+    """Halo sites (``/Site``)."""
+    return EntityKind("site", "Site", "sites", identity_field, "name", ACTIVE_AND_INACTIVE)
