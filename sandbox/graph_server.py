@@ -53,7 +53,7 @@ class GraphServer:
         self.held_back, self.replay_next_round, self.empty_delta_pages = 0, False, 0
         self.delta_cache: tuple[Any, list] | None = None
         self._order: list[str] | None = None
-        self._deleted_items: dict[str, dict[str, Any]] = {}
+        self._deleted_items: dict[str, tuple[dict[str, Any], list[str]]] = {}
         self._rng = random.Random()
         self._httpd: ThreadingHTTPServer | None = None
         self.url = ""
@@ -182,15 +182,19 @@ class GraphServer:
         """Delete a user ("deleted"), or soft-delete it ("changed"): delta reports it as @removed."""
         with self.lock:
             user = self.tenant.users[user_id]
+            groups = [group_id for group_id, members in self.tenant.members.items() if user_id in members]
             self.tenant.removed(user_id, reason)
-            if reason == "changed":
-                self._deleted_items[user_id] = user
+            if reason == "changed":  # kept in deletedItems with its memberships, which a restore brings back
+                self._deleted_items[user_id] = (user, groups)
             self._order = None
 
     def restore(self, user_id: str) -> None:
         """Bring back a soft-deleted user (from deletedItems): delta reports it whole again."""
         with self.lock:
-            self.tenant.users[user_id] = self._deleted_items.pop(user_id)
+            user, groups = self._deleted_items.pop(user_id)
+            self.tenant.users[user_id] = user
+            for group_id in groups:
+                self.tenant.members[group_id].append(user_id)
             self.tenant.record(user_id, CREATED)
             self._order = None
 
