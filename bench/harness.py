@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.halo_setup import HALO_CLIENT_ID, HALO_SECRET, HALO_SECRET_ENV, HALO_TENANT, install_email_index, make_halo
-from bench.measure import count_requests, first_request_after, hosted_budget_time, run_measured, simple_budget_time
+from bench.measure import (GRAPH_KINDS, count_requests, first_request_after, graph_requests, hosted_budget_time, run_measured,
+                           simple_budget_time)
 from bench.sources import SourceUnavailable, make_source, source_secrets
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,6 +102,8 @@ def run_scenario(runner: Runner, source: Any, scenario: str, env: dict[str, str]
         "first_halo_request_s": None if first is None else round(first, 3),
         "changes": read_changes(runner),
     }
+    if source.name == "azure":  # the Graph requests beside the Halo ones, by kind (delta pages, reads by id, ...)
+        result["graph_requests"] = graph_requests(source_counts)
     if cost.exit_code != 0:
         result["error"] = _tail(runner.workdir / "stderr.txt") or _tail_log(runner.workdir)
     return result
@@ -145,6 +148,9 @@ def bench_one(source_name: str, users: int, *, frozen: Path | None = None, naive
             for runner in runners:
                 say(f"[{source_name} {users}] {runner.name}: {scenario} ...")
                 outcome["runs"].append(run_scenario(runner, source, scenario, env, timeout))
+                if "graph_requests" in outcome["runs"][-1]:
+                    say(f"[{source_name} {users}] {runner.name}: {scenario}: Graph requests "
+                        f"{describe_graph(outcome['runs'][-1]['graph_requests'])}")
     except SourceUnavailable as error:
         outcome["not_available"] = str(error)
     finally:
@@ -154,6 +160,12 @@ def bench_one(source_name: str, users: int, *, frozen: Path | None = None, naive
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     return outcome
+
+
+def describe_graph(counted: dict[str, int]) -> str:
+    """'14 (token 1, delta pages 1, group look-ups 3, member pages 9)': the kinds that occurred."""
+    parts = [f"{GRAPH_KINDS.get(name, name)} {number}" for name, number in counted.items() if name != "total" and number]
+    return f"{counted['total']} ({', '.join(parts)})"
 
 
 def _tail(path: Path, characters: int = 600) -> str:

@@ -186,5 +186,18 @@ def first_request_after(times: Sequence[float], started: float) -> float | None:
     return (min(times) - started) if times else None
 
 
+# The Graph emulator's counters (sandbox/graph_server.py), by what each request reads.
+GRAPH_KINDS = {"token": "token", "users": "user list pages", "delta": "delta pages", "user": "users read by id",
+               "groups": "group look-ups", "members": "member pages", "devices": "device list pages",
+               "device": "devices read by id"}
+
+
+def graph_requests(counts: dict[str, int]) -> dict[str, int]:
+    """The Graph requests of one Entra run: the total and each kind the emulator counts."""
+    kinds = {name: int(counts.get(name, 0)) for name in GRAPH_KINDS}
+    kinds["other"] = sum(int(number) for name, number in counts.items() if name not in GRAPH_KINDS)
+    return {"total": sum(kinds.values()), **kinds}
+
+
 def ceil_div(a: int, b: int) -> int:
     return math.ceil(a / max(1, b))

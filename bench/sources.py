@@ -16,6 +16,7 @@ SECRETS = {"BENCH_GRAPH_SECRET": "bench-graph-secret"}
 ENTRA_TENANT = "00000000-0000-4000-8000-000000000001"  # the seed connection's directoryid ...
 ENTRA_APP = "00000000-0000-4000-8000-000000000002"  # ... and applicationid
 ENTRA_GROUP_SITES = (("Sales Staff", 1), ("Engineering Staff", 2), ("Support Staff", 3))
+FOREIGN_MEMBERS = 5  # devices, service principals and contacts of each kind in every Entra group
 LDAP_SITES = (1, 2, 3)
 BATCH = 100  # the connection's halointegrator_batch (Halo's default)
 LDAP_PAGE_SIZE = 1000  # the LDAPConnection's pagesize (AD's MaxPageSize)
@@ -34,7 +35,11 @@ def spread(items: list[Any], count: int) -> list[Any]:
 
 
 class EntraSource:
-    """Entra ID: a generated tenant served by sandbox.graph_server; users only (no Intune devices)."""
+    """Entra ID: a generated tenant served by sandbox.graph_server; users only (no Intune devices).
+
+    The tenant is shaped like a real one: one mapped group holds a nested group, and each group has a
+    few devices, service principals and contacts among its members. The emulator's delta items are
+    Graph's (partial items for updates, never-set properties left out)."""
 
     name, integration = "azure", "azure_ad"
 
@@ -50,7 +55,8 @@ class EntraSource:
         except ImportError as error:
             raise SourceUnavailable(f"the Graph emulator is not available ({error})") from None
         began = time.monotonic()
-        tenant = generate_tenant(users=self.users, groups=len(ENTRA_GROUP_SITES), devices=0, seed=7)
+        tenant = generate_tenant(users=self.users, groups=len(ENTRA_GROUP_SITES), devices=0, seed=7,
+                                 nested_groups=1, foreign_members=FOREIGN_MEMBERS)
         self.graph = GraphServer(tenant, tenant_id=ENTRA_TENANT, client_id=ENTRA_APP,
                                  client_secret=SECRETS["BENCH_GRAPH_SECRET"]).start()
         self.setup_seconds = time.monotonic() - began

@@ -1,79 +1,50 @@
 """The HTTP side of the Graph emulator: routing, paging tokens, $select/$top/$filter, error bodies.
 
 `GraphHandler.graph` is the GraphServer (sandbox/graph_server.py) whose tenant and switches are used;
-every request is handled under its lock.
+every request is handled under its lock. Query options are checked by sandbox/graph_schema.py against
+Graph's v1.0 metadata; users delta lives in sandbox/graph_delta.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-USER_PROPERTIES = frozenset({
-    "id", "accountEnabled", "ageGroup", "businessPhones", "city", "companyName", "country", "createdDateTime",
-    "department", "displayName", "employeeHireDate", "employeeId", "employeeType", "externalUserState",
-    "faxNumber", "givenName", "jobTitle", "mail", "mailNickname", "mobilePhone", "officeLocation",
-    "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesExtensionAttributes",
-    "onPremisesImmutableId", "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
-    "onPremisesUserPrincipalName", "otherMails", "postalCode", "preferredLanguage", "proxyAddresses", "state",
-    "streetAddress", "surname", "usageLocation", "userPrincipalName", "userType"})
-DEFAULT_USER_SELECT = ("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-                       "officeLocation", "preferredLanguage", "surname", "userPrincipalName")
-FILTER_DISPLAY_NAME = re.compile(r"^displayName eq '((?:[^']|'')*)'$")
+from sandbox.graph_delta import decode_token, delta_page, encode_token
+from sandbox.graph_schema import SCHEMAS, GraphError, EntitySchema, error_body, page_size, parse_filter
+
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
-MEMBERS_PATH = re.compile(r"^/v1\.0/groups/([^/]+)/(members|transitiveMembers)$")
-USER_PATH = re.compile(r"^/v1\.0/users/([^/]+)$")
+MEMBERS_PATH = re.compile(r"^/v1\.0/groups/([^/]+)/(members|transitiveMembers)$", re.IGNORECASE)
+USER_PATH = re.compile(r"^/v1\.0/users/([^/]+)$", re.IGNORECASE)
+DEVICE_PATH = re.compile(r"^/v1\.0/deviceManagement/managedDevices/([^/]+)$", re.IGNORECASE)
+USER_TYPE = "#microsoft.graph.user"
+
+__all__ = ["GraphError", "GraphHandler"]
 
 
-class GraphError(Exception):
-    """An error the emulator answers with (Graph or AADSTS shaped)."""
+class MemberSchema(EntitySchema):
+    """$select on a directoryObject collection (members): any property of a user or a group."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.headers = status, code, headers or {}
-
-
-def encode_token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+    def __init__(self) -> None:
+        super().__init__("user")
+        self.name = "directoryObject"
+        self.by_folded = {**SCHEMAS["group"].by_folded, **SCHEMAS["user"].by_folded}
+        self.default_select = ()
 
 
-def decode_token(token: str) -> dict[str, Any]:
-    try:
-        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        raise GraphError(400, "Request_BadRequest", "Invalid skip or delta token") from None
+MEMBERS = MemberSchema()
 
 
-def select_of(query: dict[str, str], default: tuple[str, ...] | None = DEFAULT_USER_SELECT,
-              known: frozenset[str] | None = USER_PROPERTIES) -> list[str] | None:
-    """The $select list (id always included); None: every property (no $select, no default)."""
-    if not query.get("$select"):
-        return list(default) if default else None
-    names = [name.strip() for name in query["$select"].split(",")]
-    for name in names:
-        if known and name not in known:
-            raise GraphError(400, "Request_BadRequest",
-                             f"Could not find a property named '{name}' on type 'microsoft.graph.user'.")
-    return names if "id" in names else ["id", *names]
-
-
-def project(item: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
-    return dict(item) if names is None else {name: item.get(name) for name in names}
-
-
-def top_of(query: dict[str, str], default: int, maximum: int) -> int:
-    try:
-        top = int(query.get("$top", default))
-    except ValueError:
-        raise GraphError(400, "Request_BadRequest", "Invalid $top") from None
-    if not 1 <= top <= maximum:
-        raise GraphError(400, "Request_BadRequest",
-                         f"Invalid page size specified: '{top}'. Must be between 1 and {maximum} inclusive.")
-    return top
+def project(item: dict[str, Any], names: list[str] | None, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`names` of `item` (None: all); `defaults` replace what a list read does not return."""
+    projected = dict(item) if names is None else {name: item.get(name) for name in names}
+    for name, value in (defaults or {}).items():
+        if name in projected:
+            projected[name] = value
+    return projected
 
 
 class GraphHandler(BaseHTTPRequestHandler):
@@ -91,11 +62,14 @@ class GraphHandler(BaseHTTPRequestHandler):
             self.graph.counts["token"] += 1
             self.graph.request_log.append(f"POST {urlsplit(self.path).path}")
             if not match:
-                return self.send_json(404, {"error": {"code": "NotFound", "message": "No such endpoint"}})
+                return self.send_json(404, error_body("NotFound", "No such endpoint"))
             form = {key: values[0] for key, values in parse_qs(body).items()}
             try:
+                self.graph.check_throttle("token")
                 self.send_json(200, self.graph.issue_token(match.group(1), form))
             except GraphError as error:
+                if error.status == 429:  # the login service throttles with a bare text body
+                    return self.send_text(429, "Too Many Requests", error.headers)
                 codes = [int(error.headers["aadsts"])] if "aadsts" in error.headers else []
                 self.send_json(error.status, {"error": error.code, "error_description": str(error),
                                               "error_codes": codes})
@@ -109,13 +83,18 @@ class GraphHandler(BaseHTTPRequestHandler):
                 self.graph.authorise(self.headers.get("Authorization", ""))
                 self.send_json(200, self.route(parts.path, query))
             except GraphError as error:
-                self.send_json(error.status, {"error": {"code": error.code, "message": str(error)}},
+                self.send_json(error.status, error_body(error.code, str(error)),
                                {k: v for k, v in error.headers.items() if k != "aadsts"})
 
     def send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        self.send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+    def send_text(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, text.encode(), "text/plain", {k: v for k, v in (headers or {}).items() if k != "aadsts"})
+
+    def send_bytes(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -124,117 +103,95 @@ class GraphHandler(BaseHTTPRequestHandler):
 
     # ---- routes ----------------------------------------------------------------------------------
     def route(self, path: str, query: dict[str, str]) -> dict[str, Any]:
-        if path == "/v1.0/users":
-            return self.listing("users", path, query, self.users_in_order, select_of(query), 100, 999)
-        if path == "/v1.0/users/delta":
-            return self.delta(path, query)
-        if path == "/v1.0/groups":
+        lowered = path.lower()
+        if lowered == "/v1.0/users":
+            return self.users(path, query)
+        if lowered == "/v1.0/users/delta":
+            return delta_page(self.graph, path, query, self.headers.get("Prefer", ""))
+        if lowered == "/v1.0/groups":
             return self.groups(path, query)
-        if path == "/v1.0/deviceManagement/managedDevices":
-            rows = lambda: list(self.graph.tenant.devices.values())  # noqa: E731
-            return self.listing("devices", path, query, rows, select_of(query, None, None), 1000, 1000)
+        if lowered == "/v1.0/devicemanagement/manageddevices":
+            return self.devices(path, query)
         if match := MEMBERS_PATH.match(path):
-            return self.members(path, query, match.group(1))
+            return self.members(path, query, match.group(1), match.group(2).lower() == "transitivemembers")
         if match := USER_PATH.match(path):
             return self.one_user(match.group(1), query)
+        if match := DEVICE_PATH.match(path):
+            return self.one_device(match.group(1), query)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path.rsplit('/', 1)[-1]}'.")
 
-    def users_in_order(self) -> list[dict[str, Any]]:
-        users = self.graph.tenant.users
-        return [users[user_id] for user_id in self.graph.user_order()]
-
-    def listing(self, name: str, path: str, query: dict[str, str], rows, select: list[str] | None,
-                default_top: int, max_top: int) -> dict[str, Any]:
-        """One page of a listing; the skiptoken carries offset, page size, $select and page number."""
+    def listing(self, name: str, path: str, query: dict[str, str], rows: Callable[[], list[dict[str, Any]]],
+                shape: Callable[[dict[str, Any], list[str] | None], dict[str, Any]], schema: EntitySchema,
+                listing: str) -> dict[str, Any]:
+        """One page of a listing; the skiptoken carries offset, page size, $select, $filter and page number."""
         if "$skiptoken" in query:
             state = decode_token(query["$skiptoken"])
         else:
-            state = {"o": 0, "t": top_of(query, default_top, max_top), "s": select, "p": 1}
+            state = {"o": 0, "t": page_size(query, listing), "s": schema.select(query.get("$select"), listing=True),
+                     "p": 1, "f": query.get("$filter")}
         self.graph.counts[name] += 1
         self.graph.check_switches(name, state["p"])
         items = rows()
+        if state.get("f"):
+            keep = parse_filter(state["f"], schema)
+            items = [item for item in items if keep(item)]
         offset, top = state["o"], state["t"]
         page = {"@odata.context": f"{self.graph.url}/v1.0/$metadata#{name}",
-                "value": [project(item, state["s"]) for item in items[offset:offset + top]]}
+                "value": [shape(item, state["s"]) for item in items[offset:offset + top]]}
         if offset + top < len(items):
             token = encode_token({**state, "o": offset + top, "p": state["p"] + 1})
             page["@odata.nextLink"] = f"{self.graph.url}{path}?$skiptoken={token}"
         return page
 
+    def users(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        users = self.graph.tenant.users
+        rows = lambda: [users[user_id] for user_id in self.graph.user_order()]  # noqa: E731
+        return self.listing("users", path, query, rows, project, SCHEMAS["user"], "users")
+
     def one_user(self, user_id: str, query: dict[str, str]) -> dict[str, Any]:
         self.graph.counts["user"] += 1
         self.graph.check_switches("user", 1)
+        select = SCHEMAS["user"].select(query.get("$select"), listing=False)
         user = self.graph.tenant.users.get(user_id)
         if user is None:
-            raise GraphError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.")
-        return project(user, select_of(query))
+            raise GraphError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist or one of its "
+                             "queried reference-property objects are not present.")
+        return project(user, select)
 
     def groups(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         groups = list(self.graph.tenant.groups.values())
-        if "$filter" in query:
-            match = FILTER_DISPLAY_NAME.match(query["$filter"])
-            if not match:
-                raise GraphError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause.")
-            wanted = match.group(1).replace("''", "'")
-            groups = [group for group in groups if group["displayName"] == wanted]
-        return self.listing("groups", path, query, lambda: groups, select_of(query, None, None), 100, 999)
+        return self.listing("groups", path, query, lambda: groups, project, SCHEMAS["group"], "groups")
 
-    def members(self, path: str, query: dict[str, str], group_id: str) -> dict[str, Any]:
-        if group_id not in self.graph.tenant.groups:
-            raise GraphError(404, "Request_ResourceNotFound", f"Resource '{group_id}' does not exist.")
-        users = self.graph.tenant.users
+    def devices(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        if "$filter" in query:  # the harder case: no filterable property is documented (graph_subset.json)
+            parse_filter(query["$filter"], SCHEMAS["managedDevice"])
+        defaults = SCHEMAS["managedDevice"].list_default
+        rows = lambda: list(self.graph.tenant.devices.values())  # noqa: E731
+        shape = lambda item, names: project(item, names, defaults)  # noqa: E731
+        return self.listing("devices", path, query, rows, shape, SCHEMAS["managedDevice"], "managedDevices")
+
+    def one_device(self, device_id: str, query: dict[str, str]) -> dict[str, Any]:
+        """A single-device GET: the only read that fills ethernetMacAddress, physicalMemoryInBytes, ..."""
+        self.graph.counts["device"] += 1
+        self.graph.check_switches("device", 1)
+        schema = SCHEMAS["managedDevice"]
+        select = schema.select(query.get("$select"), listing=False)
+        device = self.graph.tenant.devices.get(device_id)
+        if device is None:
+            raise GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{device_id}'.")
+        return project(device, select, None if query.get("$select") else schema.list_default)
+
+    def members(self, path: str, query: dict[str, str], group_id: str, transitive: bool) -> dict[str, Any]:
+        tenant = self.graph.tenant
+        if group_id not in tenant.groups:
+            raise GraphError(404, "Request_ResourceNotFound", f"Resource '{group_id}' does not exist or one of its "
+                             "queried reference-property objects are not present.")
 
         def rows() -> list[dict[str, Any]]:
-            return [{"@odata.type": "#microsoft.graph.user", **users[user_id]}
-                    for user_id in self.graph.tenant.members[group_id] if user_id in users]
-        select = select_of(query, ("id",))
-        if select is not None:
-            select = ["@odata.type", *select]
-        return self.listing("members", path, query, rows, select, 100, 999)
+            ids = self.graph.transitive_member_ids(group_id) if transitive else self.graph.direct_member_ids(group_id)
+            return [self.graph.directory_object(member_id) for member_id in ids]
 
-    def delta(self, path: str, query: dict[str, str]) -> dict[str, Any]:
-        """Users delta: a round reports users changed in (since, upto] and tombstones, then a deltaLink."""
-        tenant = self.graph.tenant
-        if "$skiptoken" in query:
-            state = decode_token(query["$skiptoken"])
-        elif query.get("$deltatoken") == "latest":
-            self.graph.counts["delta"] += 1
-            self.graph.check_switches("delta", 1)
-            return {"value": [], "@odata.deltaLink": self.delta_link(tenant.version, select_of(query))}
-        elif "$deltatoken" in query:
-            link = decode_token(query["$deltatoken"])
-            if link["e"] != self.graph._delta_epoch:
-                self.graph.counts["delta"] += 1
-                raise GraphError(410, "syncStateNotFound", "The sync state is expired; start a new round.",
-                                 {"Location": f"{self.graph.url}{path}"})
-            state = {"since": link["v"], "upto": tenant.version, "o": 0, "s": link["s"], "p": 1}
-        else:
-            state = {"since": 0, "upto": tenant.version, "o": 0, "s": select_of(query), "p": 1}
-        self.graph.counts["delta"] += 1
-        self.graph.check_switches("delta", state["p"])
-        changes = self.delta_changes(state["since"], state["upto"])
-        offset, size = state["o"], self.graph.delta_page_size
-        page: dict[str, Any] = {"value": [self.delta_item(key, state["s"]) for key in changes[offset:offset + size]]}
-        if offset + size < len(changes):
-            page["@odata.nextLink"] = f"{self.graph.url}{path}?$skiptoken={encode_token({**state, 'o': offset + size, 'p': state['p'] + 1})}"
-        else:
-            page["@odata.deltaLink"] = self.delta_link(state["upto"], state["s"])
-        return page
-
-    def delta_changes(self, since: int, upto: int) -> list[str]:
-        tenant = self.graph.tenant
-        versions = [(version, user_id) for user_id, version in tenant.user_versions.items() if since < version <= upto]
-        if since:  # an initial round reports the users that exist, no tombstones
-            versions += [(version, user_id) for user_id, (version, _) in tenant.tombstones.items()
-                         if since < version <= upto]
-        return [user_id for _, user_id in sorted(versions)]
-
-    def delta_item(self, user_id: str, select: list[str]) -> dict[str, Any]:
-        tenant = self.graph.tenant
-        if user_id in tenant.users:
-            return project(tenant.users[user_id], select)
-        return {"id": user_id, "@removed": {"reason": tenant.tombstones[user_id][1]}}
-
-    def delta_link(self, version: int, select: list[str] | None) -> str:
-        token = encode_token({"v": version, "s": select, "e": self.graph._delta_epoch})
-        return f"{self.graph.url}/v1.0/users/delta?$deltatoken={token}"
+        def shape(item: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
+            # Every directoryObject in a collection says what it is; properties it lacks read as null.
+            return {"@odata.type": item["@odata.type"], **project(item, names)}
+        return self.listing("members", path, query, rows, shape, MEMBERS, "members")

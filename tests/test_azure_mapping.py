@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from integrations.entra.imports import imports_of
 from integrations.entra.mapping import (
-    OS_WITH_VERSION, Memberships, device_mapping_from, graph_device_value, graph_user_value,
+    BASE_DEVICE_SELECT, BASE_USER_SELECT, GRAPH_DEVICE_PROPERTIES, GRAPH_USER_PROPERTIES, SINGLE_DEVICE_READ_ONLY,
+    excluded_device, OS_WITH_VERSION, Memberships, device_mapping_from, graph_device_value, graph_user_value,
     map_device, map_devices, map_user, map_users, matching_fields, site_for_user, usable_serial, user_mapping_from,
 )
 
@@ -216,3 +220,49 @@ def test_os_with_version_and_blank_values():
     assert graph_device_value({"operatingSystem": "iOS", "osVersion": None}, OS_WITH_VERSION) == "iOS"
     assert graph_device_value({}, "model") == ""
 
+
+
+# ---- what Graph's metadata says (sandbox/graph_subset.json, from Microsoft's v1.0 metadata) --------------
+
+GRAPH_SUBSET = json.loads((Path(__file__).resolve().parents[1] / "sandbox" / "graph_subset.json").read_text())["types"]
+
+
+def test_every_user_property_a_mapping_may_name_is_one_graph_lists():
+    user = GRAPH_SUBSET["user"]
+    names = set(GRAPH_USER_PROPERTIES) | set(BASE_USER_SELECT) | {"onPremisesExtensionAttributes"}
+    assert names <= set(user["properties"])
+    assert not names & set(user["single_read_only"])  # a list read selecting one of those answers 501
+
+
+def test_every_device_property_a_mapping_may_name_is_in_the_metadata():
+    device = GRAPH_SUBSET["managedDevice"]
+    assert set(GRAPH_DEVICE_PROPERTIES) | set(BASE_DEVICE_SELECT) | {"managementAgent"} <= set(device["properties"])
+    # The refusal below covers exactly the known properties that Graph's list reads leave at a default.
+    assert SINGLE_DEVICE_READ_ONLY == set(GRAPH_DEVICE_PROPERTIES) & set(device["list_default"])
+    assert "msSense" in json.loads((Path(__file__).resolve().parents[1] / "sandbox" / "graph_subset.json")
+                                   .read_text())["enums"]["managementAgentType"]
+
+
+@pytest.mark.parametrize("source, refused", [
+    ("ethernetMacAddress", True), ("PhysicalMemoryInBytes", True), ("wiFiMacAddress", False),
+    ("totalStorageSpaceInBytes", False),
+])
+def test_single_device_only_properties_are_refused_with_the_reason(source, refused):
+    mapping = device_mapping_from(connection(mappings_device=[{"thirdpartyname": source, "fiid": 120}]))
+    assert (mapping.field_map == ()) is refused
+    if refused:
+        assert len(mapping.notes) == 1 and "only when one device is read by id" in mapping.notes[0]
+        assert "one Graph request per device per run" in mapping.notes[0]
+    else:
+        assert mapping.notes == () and mapping.field_map == ((source, 120),)
+
+
+@pytest.mark.parametrize("setting, agent, excluded", [
+    (True, "msSense", True), (True, "MSSENSE", True), (True, "mdm", False), (True, None, False),
+    (False, "msSense", False), (None, "msSense", False), ("true", "msSense", True), ("yes please", "msSense", False),
+])
+def test_msSense_devices_are_left_out_when_the_connection_says_so(setting, agent, excluded):
+    mapping = device_mapping_from(connection(exclude_mssense_devices=setting))
+    assert excluded_device({**DEVICE, "managementAgent": agent}, mapping) is excluded
+    assert ("managementAgent" in mapping.select) is mapping.exclude_mssense
+    assert any("msSense" in note for note in mapping.notes) is mapping.exclude_mssense

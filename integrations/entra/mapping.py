@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import EntityKind, Wanted
+from halointegrator.values import as_bool
 
 USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
 DEVICE_KIND = EntityKind("asset", "Asset", "assets", "intune_id", "inventory_number")
@@ -60,6 +61,13 @@ GRAPH_DEVICE_PROPERTIES = frozenset({
     "complianceState", "managementAgent", "enrolledDateTime", "lastSyncDateTime", "isEncrypted",
     "totalStorageSpaceInBytes", "physicalMemoryInBytes",
 })
+# Graph's metadata says a list read of managedDevices answers these with a default (null / 0) whatever the
+# device holds; only GET /deviceManagement/managedDevices/{id}?$select=... returns the value (see
+# sandbox/graph_subset.json, list_default). The device import reads lists, and reading every device by
+# id would cost one Graph request per device per run (thousands, against Graph's throttling), so a
+# mapping of either is refused with a note instead of writing nothing on every run.
+SINGLE_DEVICE_READ_ONLY = frozenset({"ethernetMacAddress", "physicalMemoryInBytes"})
+MSSENSE_AGENT = "mssense"  # managementAgent of devices managed by Defender for Endpoint, folded
 OS_WITH_VERSION = "operatingSystemWithVersion"  # a derived name a device mapping may use: "Windows 10.0.19045"
 BASE_DEVICE_SELECT = ("id", "deviceName", "serialNumber", "userId", "userPrincipalName", "operatingSystem",
                       "osVersion", "model", "manufacturer", "lastSyncDateTime")
@@ -108,10 +116,11 @@ class DeviceMapping:
     default_site: int | None
     field_map: tuple[tuple[str, int], ...]  # (Graph property, Halo asset field id)
     notes: tuple[str, ...] = ()
+    exclude_mssense: bool = False  # Halo's exclude_mssense_devices
 
     @property
     def select(self) -> tuple[str, ...]:
-        wanted = list(BASE_DEVICE_SELECT)
+        wanted = list(BASE_DEVICE_SELECT) + (["managementAgent"] if self.exclude_mssense else [])
         for prop, _ in self.field_map:
             if prop != OS_WITH_VERSION and prop not in wanted:
                 wanted.append(prop)
@@ -292,10 +301,15 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
         field_id = as_int(row.get("fiid"))
         if source.casefold() not in known:
             notes.append(f"Device mapping skipped: '{source}' is not an Intune managed device property")
+        elif known[source.casefold()] in SINGLE_DEVICE_READ_ONLY:
+            notes.append(f"Device mapping skipped: Microsoft Graph returns '{known[source.casefold()]}' only when "
+                         "one device is read by id (a device listing gives null or 0 for it), so it would always "
+                         "write nothing; reading every device by id would cost one Graph request per device per run")
         elif not field_id:
             notes.append(f"Device mapping skipped: '{source}' has no Halo asset field chosen")
         else:
             field_map.append((known[source.casefold()], field_id))
+    exclude_mssense = as_bool(connection.get("exclude_mssense_devices")) is True
     first_rule_default = next((as_int(row.get("default_site_id")) for row in rows_of(connection.get("mappings_site"))
                                if as_int(row.get("default_site_id"))), None)
     return DeviceMapping(
@@ -303,8 +317,19 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
         assettype_id=as_int(connection.get("default_assettype")) or 0,
         default_site=as_int(connection.get("defaultsite")) or first_rule_default,
         field_map=tuple(field_map),
-        notes=tuple(notes),
+        notes=tuple(notes) + ((MSSENSE_NOTE,) if exclude_mssense else ()),
+        exclude_mssense=exclude_mssense,
     )
+
+
+MSSENSE_NOTE = ("Devices managed by Microsoft Defender for Endpoint (managementAgent msSense) are not imported: "
+                "the connection's exclude_mssense_devices is set")
+
+
+def excluded_device(device: Mapping[str, Any], mapping: DeviceMapping) -> bool:
+    """A device the connection leaves out: Defender-managed (msSense) when exclude_mssense_devices is set."""
+    agent = device.get("managementAgent")
+    return mapping.exclude_mssense and isinstance(agent, str) and agent.casefold() == MSSENSE_AGENT
 
 
 def graph_device_value(device: Mapping[str, Any], prop: str) -> str:

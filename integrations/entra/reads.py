@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from halointegrator.errors import ConfigError, SourceError
 from halointegrator.http import RetryPolicy, make_session
-from integrations.entra.mapping import DeviceMapping, Memberships, UserMapping
+from integrations.entra.mapping import DeviceMapping, Memberships, UserMapping, excluded_device
 from integrations.entra.graph import DeltaExpired, DeltaResult, GraphClient, GraphError, cloud_urls, quote_odata
 
 FULL_READ_EVERY = 7 * 24 * 3600  # a full read at least weekly corrects drift a delta cannot see
@@ -152,11 +152,13 @@ def read_users_by_id(client: GraphClient, user_ids: list[str], select: tuple[str
 
 
 def read_devices(client: GraphClient, mapping: DeviceMapping) -> list[dict[str, Any]]:
+    """Every Intune managed device the connection imports (msSense ones left out when Halo says so)."""
     params = {"$select": ",".join(mapping.select), "$top": 1000}
     try:
-        return client.list_all("/v1.0/deviceManagement/managedDevices", params, "Intune managed devices")
+        devices = client.list_all("/v1.0/deviceManagement/managedDevices", params, "Intune managed devices")
     except GraphError as error:
         raise explain(error, DEVICE_PERMISSION) from None
+    return [device for device in devices if not excluded_device(device, mapping)]
 
 
 def probe(client: GraphClient, path: str, permission: tuple[str, str]) -> str:
