@@ -105,9 +105,11 @@ def _read_arrivals(ctx: RunContext, client: GraphClient, graph: _Read, mapping: 
     touched = set(delta.changed) | set(delta.removed)
     members = set().union(*graph.memberships.by_group.values()) if graph.memberships.by_group else set()
     arriving = sorted(user_id for user_id in members - touched if entering(user_id))
-    # A partial delta item is enough to update a user Halo holds for us, not to create (or bring back) one.
+    # A partial delta item is enough to update a user Halo holds for us, not to create (or bring back) one;
+    # a user the mapping gives no site is skipped anyway, so reading it in full would be a request for nothing.
     arriving += sorted(user_id for user_id, item in delta.changed.items()
-                       if entering(user_id) and unsent_fields(item, mapping))
+                       if entering(user_id) and unsent_fields(item, mapping)
+                       and site_for_user(user_id, graph.memberships, mapping) is not None)
     if len(arriving) > reads.MAX_ARRIVALS:
         graph.users = reads.read_users(client, mapping, {}, now=now, log=ctx.log)
         graph.users.notes.append(f"{len(arriving)} users entered scope by group membership: read in full")
