@@ -152,7 +152,7 @@ def test_huge_output_is_bounded_and_says_how_much_was_dropped(standin):
 
 def test_a_script_that_never_ends_is_ended_at_its_time_limit(standin):
     script = standin.script(sleep=600)
-    result = standin.run(script, timeout=1)
+    result = standin.run(script, timeout=5)  # long enough for the stand-in to start on a busy machine
     assert result.timed_out and result.exit_code != 0
     assert not alive(standin.calls()[0]["pid"])
     success, headline = judge(script_from({"id": 1}), result)
@@ -161,7 +161,7 @@ def test_a_script_that_never_ends_is_ended_at_its_time_limit(standin):
 
 def test_a_child_that_would_outlive_a_hung_script_is_ended_too(standin, tmp_path):
     pidfile = tmp_path / "child.pid"
-    result = standin.run(standin.script(child_pidfile=str(pidfile), sleep=600), timeout=2)
+    result = standin.run(standin.script(child_pidfile=str(pidfile), sleep=600), timeout=5)
     assert result.timed_out
     assert wait_until_gone(int(pidfile.read_text()))
 
