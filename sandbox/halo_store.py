@@ -30,6 +30,8 @@ class Resource:
     has_service_accounts: bool = False  # list hides service accounts unless includeserviceaccount=true
     filters: tuple[tuple[str, str], ...] = ()   # (query parameter, record field) equality filters
     search_fields: tuple[str, ...] = ()
+    outstanding_flag: str | None = None  # outstandingonly=true hides records with this flag set
+    asked_fields: tuple[tuple[str, str], ...] = ()  # (query parameter, field): the field only when asked
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -49,11 +51,16 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("/IntegrationError", "integrationerrors", "IntegrationError", "errors", False, False,
              (("module_id", "module_id"), ("detail_id", "detail_id"))),
     # The document gives GET /SQLImport and /PowerShellScript no paging parameters: bare arrays, as the
-    # connection lists. /PowerShellScriptProcessing pages; its envelope key is undocumented ("records" here).
+    # connection lists. /PowerShellScriptProcessing pages; its envelope key is undocumented and no public
+    # client names it ("records" here). Its filters as the parameter names say; undocumented, so the
+    # sandbox takes the harder case: execution_parameters only with includeparameters=true.
     Resource("/SQLImport", "sqlimports", "SQLImport", None),
     Resource("/PowerShellScript", "powershellscripts", "PowerShellScript", None),
-    Resource("/PowerShellScriptCriteria", "powershellcriteria", "PowerShellScriptCriteria", None),
-    Resource("/PowerShellScriptProcessing", "powershellqueue", "PowerShellScriptProcessing", "records"),
+    Resource("/PowerShellScriptCriteria", "powershellcriteria", "PowerShellScriptCriteria", None, False, False,
+             (("script_id", "pssid"),)),
+    Resource("/PowerShellScriptProcessing", "powershellqueue", "PowerShellScriptProcessing", "records", False, False,
+             (("script_id", "pssid"), ("ticket_id", "faultid")), outstanding_flag="processed",
+             asked_fields=(("includeparameters", "execution_parameters"),)),
 )
 # GET /Control answers the one Control record (an object, not a list); POST /Control takes an array.
 CONTROL = Resource("/Control", "control", "Control", None)
@@ -110,6 +117,11 @@ class HaloStore:
     # ---- listing ---------------------------------------------------------------------------------
     def list_response(self, resource: Resource, params: dict[str, str]) -> Any:
         rows = self._matching(resource, params)
+        if resource.outstanding_flag and query_bool(params, "outstandingonly", False):
+            rows = [row for row in rows if not row.get(resource.outstanding_flag)]
+        for param, name in resource.asked_fields:
+            if not query_bool(params, param, False):
+                rows = [{key: value for key, value in row.items() if key != name} for row in rows]
         order = params.get("order")
         if order:
             descending = query_bool(params, "orderdesc", False)

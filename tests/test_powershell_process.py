@@ -1,0 +1,286 @@
+"""Running PowerShell for real processes: the stand-in interpreter on a temporary PATH (POSIX).
+
+Exit codes, output, non-UTF-8 output, a hang, a child that outlives the script, huge output, Stop;
+and the checks (PowerShell found and its version, the script file, parameter names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from integrations.powershell.checks import check_parameter_names, check_powershell, check_script_file, checks_for
+from integrations.powershell.command import find_interpreter, probe_version, script_argv
+from integrations.powershell.outcome import judge, result_message
+from integrations.powershell.process import BoundedOutput, decode_output, run_process
+from integrations.powershell.records import script_from
+from integrations.powershell.settings import RunSettings
+from tests.powershell_standin import install, script_text
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a POSIX script")
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    """The stand-in `powershell` and `pwsh` alone on PATH; returns a helper to write scripts."""
+    folder = install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("PS_STANDIN_RECORD", str(tmp_path / "calls.jsonl"))
+    return Standin(tmp_path)
+
+
+class Standin:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def script(self, name: str = "task.ps1", **behaviour) -> Path:
+        path = self.root / "scripts" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(script_text(**behaviour), encoding="utf-8")
+        return path
+
+    def calls(self) -> list[dict]:
+        path = self.root / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def run(self, script: Path, arguments=(), *, seven: bool = False, timeout: float = 30, **options):
+        interpreter = find_interpreter(seven)
+        return run_process(script_argv(interpreter, str(script), list(arguments)), timeout=timeout, **options)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie still answers kill(0); it no longer runs
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def wait_until_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+# ---- finding PowerShell ----------------------------------------------------------------------------
+
+def test_the_interpreter_is_found_on_path_by_the_scripts_setting(standin, tmp_path):
+    assert find_interpreter(False).path == str(tmp_path / "bin" / "powershell")
+    assert find_interpreter(True).path == str(tmp_path / "bin" / "pwsh")
+
+
+def test_relative_path_entries_and_the_current_folder_are_not_searched(tmp_path, monkeypatch):
+    planted = install(tmp_path / "here")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PATH", os.pathsep.join([".", "here", "", str(tmp_path / "empty")]))
+    assert find_interpreter(False) is None and find_interpreter(True) is None
+
+
+def test_an_override_path_is_used_only_when_it_exists(standin, tmp_path):
+    assert find_interpreter(True, str(tmp_path / "bin" / "pwsh")).path == str(tmp_path / "bin" / "pwsh")
+    assert find_interpreter(True, str(tmp_path / "nowhere" / "pwsh.exe")) is None
+
+
+def test_the_version_probe_runs_once_and_names_the_version(standin, monkeypatch):
+    monkeypatch.setenv("PS_STANDIN_VERSION", "7.4.6")
+    assert probe_version(find_interpreter(True)) == ("7.4.6", "")
+    assert standin.calls()[0]["argv"] == ["-NoProfile", "-NonInteractive", "-Command",
+                                          "$PSVersionTable.PSVersion.ToString()"]
+    monkeypatch.setenv("PS_STANDIN_PROBE_EXIT", "3")
+    version, problem = probe_version(find_interpreter(True))
+    assert version is None and "exited with code 3" in problem
+
+
+# ---- exit codes and output --------------------------------------------------------------------------
+
+def test_the_script_gets_the_exact_argv_and_its_folder_as_working_folder(standin):
+    script = standin.script(echo=True)
+    result = standin.run(script, [("Name", "Ada"), ("Odd", "-Force; $(rm -rf /) `\n\"--")], cwd=str(script.parent))
+    call = standin.calls()[0]
+    assert call["argv"] == ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File", str(script),
+                            "-Name:", "Ada", "-Odd:", "-Force; $(rm -rf /) `\n\"--"]
+    assert call["cwd"] == str(script.parent)
+    assert json.loads(result.stdout_text()) == {"Name": "Ada", "Odd": "-Force; $(rm -rf /) `\n\"--"}
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 255])
+def test_exit_codes_are_reported(standin, code):
+    result = standin.run(standin.script(exit=code, stdout="done\n"))
+    assert result.exit_code == code and not result.timed_out and result.stdout_text() == "done\n"
+
+
+def test_stdout_and_stderr_are_captured_apart(standin):
+    result = standin.run(standin.script(stdout="all good\n", stderr="\x1b[31;1mWrite-Error: careful\x1b[0m\n"))
+    assert result.stdout_text() == "all good\n"
+    assert result.stderr_text() == "Write-Error: careful\n"  # pwsh's colour codes are removed
+
+
+def test_non_utf8_output_is_decoded_safely(standin):
+    result = standin.run(standin.script(stdout_hex=b"caf\xe9 \xff\xfe ok\r\n".hex()))
+    assert result.stdout_text() == "caf\ufffd \ufffd\ufffd ok\n"
+
+
+def test_utf16_output_with_a_bom_is_decoded(standin):
+    result = standin.run(standin.script(stdout_hex=("\ufeffGrüße".encode("utf-16-le")).hex()))
+    assert result.stdout_text() == "Grüße"
+
+
+def test_huge_output_is_bounded_and_says_how_much_was_dropped(standin):
+    result = standin.run(standin.script(flood=20_000_000, exit=0), output_limit=64 * 1024)
+    assert result.exit_code == 0
+    assert result.stdout.total == 20_000_000
+    assert len(result.stdout.head) + len(result.stdout.tail) == 64 * 1024
+    assert result.stdout.dropped == 20_000_000 - 64 * 1024
+    assert "bytes of output not kept" in result.stdout_text()
+    _success, headline = judge(script_from({"id": 1}), result)
+    message = result_message(headline, result)
+    assert len(message) <= 8000 and "19,934,464 bytes in its middle were not kept" in message
+
+
+# ---- time limit, process tree, Stop -----------------------------------------------------------------
+
+def test_a_script_that_never_ends_is_ended_at_its_time_limit(standin):
+    script = standin.script(sleep=600)
+    result = standin.run(script, timeout=5)  # long enough for the stand-in to start on a busy machine
+    assert result.timed_out and result.exit_code != 0
+    assert not alive(standin.calls()[0]["pid"])
+    success, headline = judge(script_from({"id": 1}), result)
+    assert not success and "past its time limit" in headline and "not run again automatically" in headline
+
+
+def test_a_child_that_would_outlive_a_hung_script_is_ended_too(standin, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    result = standin.run(standin.script(child_pidfile=str(pidfile), sleep=600), timeout=5)
+    assert result.timed_out
+    assert wait_until_gone(int(pidfile.read_text()))
+
+
+def test_a_child_left_running_by_a_finished_script_is_ended_and_does_not_hold_the_run(standin, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    result = standin.run(standin.script(child_pidfile=str(pidfile), stdout="started a helper\n"), timeout=60)
+    assert result.exit_code == 0 and not result.timed_out and not result.pipes_left_open
+    assert result.stdout_text() == "started a helper\n"
+    assert wait_until_gone(int(pidfile.read_text()))
+
+
+def test_stop_ends_a_running_script_and_says_it_may_have_made_changes(standin):
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    try:
+        result = standin.run(standin.script(sleep=600), timeout=600, cancel=cancel)
+    finally:
+        timer.cancel()
+    assert result.cancelled and not result.timed_out
+    success, headline = judge(script_from({"id": 1}), result)
+    assert not success and headline.startswith("Stopped from the Integrator") and "part of its changes" in headline
+
+
+def test_an_interpreter_that_cannot_start_is_reported_not_raised(tmp_path):
+    broken = tmp_path / "pwsh"
+    broken.write_text("not a program")
+    broken.chmod(0o755)
+    result = run_process([str(broken), "-File", "x.ps1"], timeout=5)
+    assert result.start_error and result.exit_code is None
+    success, headline = judge(script_from({"id": 1}), result)
+    assert not success and headline.startswith("Not run: PowerShell it could not be started")
+
+
+# ---- decoding and bounding (pure) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, expected", [
+    (b"plain", "plain"),
+    ("Grüße".encode(), "Grüße"),
+    (b"\xef\xbb\xbfwith bom", "with bom"),
+    (b"\xe9t\xe9", "\ufffdt\ufffd"),
+    (b"", ""),
+])
+def test_decode_output(data, expected):
+    assert decode_output(data) == expected
+
+
+def test_a_character_split_at_the_kept_parts_edge_does_not_spoil_utf8():
+    sink = BoundedOutput(limit=8)
+    sink.add("ééééééé".encode() + b"!")  # 15 bytes: 2 kept at the start, 6 at the end, cut mid-character
+    text = sink.text()
+    assert "\ufffd" not in text and text == "é\n[... 7 bytes of output not kept ...]\néé!"
+
+
+# ---- checks ---------------------------------------------------------------------------------------------
+
+def script_record(location: str, **fields) -> dict:
+    return {"id": 4, "name": "Onboard", "location": location, **fields}
+
+
+def test_the_checks_name_the_version_the_file_and_the_parameters(standin):
+    script = script_from(script_record(str(standin.script()), usepowershellseven=True,
+                                       fieldmappings_powershell=[{"parametername": "TicketId"}]))
+    checks = checks_for(script, RunSettings(), "our-client")
+    assert [check.ok for check in checks] == [True, True, True, True]
+    assert "PowerShell 7 (pwsh) 7.4.6 at" in checks[1].detail and checks[3].detail == "TicketId"
+
+
+def test_the_checks_say_what_is_wrong(standin, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    script = script_from(script_record(str(tmp_path / "gone.ps1"), halointegrator_allowedclientids="other",
+                                       fieldmappings_powershell=[{"parametername": "Bad Name"},
+                                                                 {"parametername": "x"}, {"parametername": "X"}]))
+    checks = checks_for(script, RunSettings(), "our-client")
+    assert [check.ok for check in checks] == [False, False, False, False]
+    assert "ours is our-client" in checks[0].detail
+    assert "Windows PowerShell (powershell.exe) is not on this server's PATH" in checks[1].detail
+    assert "does not exist on this server" in checks[2].detail
+    assert "'Bad Name' is not a valid PowerShell parameter name" in checks[3].detail
+    assert "'X' is mapped twice" in checks[3].detail
+
+
+@pytest.mark.parametrize("location, folder, fragment", [
+    ("", "", "has no location"),
+    ("scripts/x.ps1", "", "is not a full path"),
+    ("/etc/hosts", "", "is not a .ps1 file"),
+    ("{scripts}", "", "is a folder"),
+    ("{other}/x.ps1", "{scripts}", "outside the scripts folder"),
+])
+def test_script_file_problems(standin, tmp_path, location, folder, fragment):
+    scripts, other = tmp_path / "scripts.ps1", tmp_path / "other"
+    scripts.mkdir()
+    other.mkdir()
+    (other / "x.ps1").write_text("param()")
+    place = {"scripts": str(scripts), "other": str(other)}
+    check = check_script_file(script_from(script_record(location.format(**place))),
+                              RunSettings(script_folder=folder.format(**place)))
+    assert not check.ok and fragment in check.detail
+
+
+def test_a_script_inside_the_scripts_folder_passes(standin):
+    path = standin.script()
+    assert check_script_file(script_from(script_record(str(path))), RunSettings(script_folder=str(path.parent))).ok
+
+
+def test_a_probe_that_hangs_is_ended(standin, tmp_path, monkeypatch):
+    slow = tmp_path / "slow" / "pwsh"
+    slow.parent.mkdir()
+    slow.write_text("#!/bin/sh\nexec /bin/sleep 600\n")
+    slow.chmod(0o755)
+    check = check_powershell(script_from(script_record("", usepowershellseven=True)),
+                             RunSettings(powershell_path=str(slow)), probe=False)
+    assert check.ok
+    version, problem = probe_version(find_interpreter(True, str(slow)), timeout=1)
+    assert version is None and "did not answer within 1 s" in problem
+
+
+def test_parameter_names_check_with_no_mappings():
+    check = check_parameter_names(script_from(script_record("")))
+    assert check.ok and check.detail == "the script maps no parameters"
+
