@@ -140,19 +140,23 @@ class RowStream:
 
     def close(self) -> None:
         handle, self._handle, self._cursor = self._handle, None, None
-        if handle is None:
-            return
-        try:
-            handle.rollback()  # a read has nothing to keep; whatever the query did is undone
-        except Exception:  # noqa: BLE001 - the connection may already be gone; closing is what matters
-            pass
-        try:
-            handle.close()
-        except Exception:  # noqa: BLE001
-            pass
+        if handle is not None:
+            finish(handle)
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def finish(handle) -> None:
+    """Roll the read's transaction back (a read has nothing to keep: whatever it did is undone), close."""
+    try:
+        handle.rollback()
+    except Exception:  # noqa: BLE001 - the connection may already be gone; closing is what matters
+        pass
+    try:
+        handle.close()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def read_rows(connection: OdbcConnection, query: str, chunk_rows: int = CHUNK_ROWS) -> RowStream:
@@ -179,7 +183,7 @@ def explain(error: Exception, connection: OdbcConnection, stage: str) -> str:
     if state == "IM002" or "can't open lib" in lowered or "data source name not found" in lowered:
         return (f"The ODBC driver '{connection.driver}' cannot be loaded on this computer: install it again "
                 f"(see README.txt). The driver said: {text}")
-    if stage == "connect" or state.startswith("08") or state in ("HYT00", "HYT01") and stage == "connect":
+    if stage == "connect" or state.startswith("08"):
         return (f"The database server does not answer ({where}): check the server name and port in Halo, that "
                 "the SQL Server accepts TCP connections, and that no firewall blocks this computer. "
                 f"The driver said: {text}")
