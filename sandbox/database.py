@@ -164,6 +164,34 @@ def _seed(handle: DatabaseHandle, workdir: Path, assets: int, machines: int, peo
     _run([*base, "-d", DATABASE, "-f", str(script)], "seeding the database", env)
 
 
+def halo_sql_records(handle: DatabaseHandle, site_id: int = 1, assettype_id: int = 1) -> dict[str, list[dict]]:
+    """A Halo sandbox seed ({table: records}) whose Lansweeper, SCCM and two SQL imports reach ``handle``:
+    Control with both modules enabled (default queries), an assets and a users SQLImport."""
+    connection = {"sqlserver": handle.host, "sql_port": str(handle.port), "sqldatabase": handle.database,
+                  "sqlusername": handle.user, "sql_driver": handle.driver}
+    control = {"id": 1, "halointegrator_lansweeper": True, "halointegrator_sccm": True,
+               "lansweeper_defaultsite": site_id, "lansweeper_default_assettype": assettype_id,
+               "sccm_defaultsite": site_id, "lansweeper_new_sql_password": handle.password,
+               "sccm_new_sql_password": handle.password}
+    for prefix in ("lansweeper", "sccm"):
+        control.update({f"{prefix}_sqlserver": handle.host, f"{prefix}_sql_port": str(handle.port),
+                        f"{prefix}_sqldatabase": handle.database, f"{prefix}_sqlusername": handle.user,
+                        f"{prefix}_sqldriver": handle.driver})
+    assets = {"id": 11, "name": "Lansweeper printers", "table": "Device", "integrator_enabled": True, **connection,
+              "sisqlpassword": handle.password, "keyfield": "Serialnumber", "defaultsite": site_id,
+              "sql": "SELECT c.Serialnumber, a.AssetName, c.Location FROM tblAssets a JOIN tblAssetCustom c "
+                     "ON c.AssetID = a.AssetID WHERE a.AssetType = 16",
+              "fields": [{"id": 1, "thirdpartyname": "AssetName", "nhdname": "inventory_number"},
+                         {"id": 2, "thirdpartyname": "Location", "is_site_field": True}]}
+    users = {"id": 12, "name": "HR people", "table": "Users", "integrator_enabled": True, **connection,
+             "sisqlpassword": handle.password, "keyfield": "Email", "defaultsite": site_id,
+             "entity_match_field": "emailaddress", "sql": "SELECT Email, FullName, Office, Phone FROM hr_people",
+             "fields": [{"id": 3, "thirdpartyname": "FullName", "nhdname": "name"},
+                        {"id": 4, "thirdpartyname": "Phone", "nhdname": "phonenumber"},
+                        {"id": 5, "thirdpartyname": "Office", "is_site_field": True}]}
+    return {"control": [control], "sqlimports": [assets, users]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.database", description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=3000)

@@ -30,6 +30,9 @@ class Resource:
     has_service_accounts: bool = False  # list hides service accounts unless includeserviceaccount=true
     filters: tuple[tuple[str, str], ...] = ()   # (query parameter, record field) equality filters
     search_fields: tuple[str, ...] = ()
+    # (query parameter, record flag): "=true" lists only records whose flag is set; absent or false lists all
+    # (the document names the parameter only; listing everything for false is the cautious reading).
+    flag_filters: tuple[tuple[str, str], ...] = ()
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -50,7 +53,8 @@ RESOURCES: tuple[Resource, ...] = (
              (("module_id", "module_id"), ("detail_id", "detail_id"))),
     # The document gives GET /SQLImport and /PowerShellScript no paging parameters: bare arrays, as the
     # connection lists. /PowerShellScriptProcessing pages; its envelope key is undocumented ("records" here).
-    Resource("/SQLImport", "sqlimports", "SQLImport", None),
+    Resource("/SQLImport", "sqlimports", "SQLImport", None,
+             flag_filters=(("integratorenabled", "integrator_enabled"),)),
     Resource("/PowerShellScript", "powershellscripts", "PowerShellScript", None),
     Resource("/PowerShellScriptCriteria", "powershellcriteria", "PowerShellScriptCriteria", None),
     Resource("/PowerShellScriptProcessing", "powershellqueue", "PowerShellScriptProcessing", "records"),
@@ -133,6 +137,9 @@ class HaloStore:
             rows = list(self.state[resource.table].values())
         wanted = [(field, params[param]) for param, field in resource.filters if param in params]
         rows = self._visible_accounts(resource, rows, params)
+        for param, flag in resource.flag_filters:
+            if query_bool(params, param, False):
+                rows = [row for row in rows if row.get(flag) is True]
         include_active = query_bool(params, "includeactive", True)
         include_inactive = query_bool(params, "includeinactive", False)
         search = (params.get("search") or "").lower()
