@@ -22,6 +22,7 @@ READS = [
     "SELECT LastUpdate, Updated, Deleted_At FROM t",  # words that only contain a keyword
     "SELECT REPLACE(Name0, 'x', 'y') FROM v_R_System",
     "SELECT x FROM t FOR XML PATH('')",
+    "SELECT Cluster, Lock, Copy, [Load] FROM servers",  # statement words of other databases are names here
 ]
 REFUSED = [
     ("SELECT 1; DROP TABLE x", "more than one statement"),
