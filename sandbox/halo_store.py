@@ -32,6 +32,9 @@ class Resource:
     search_fields: tuple[str, ...] = ()
     outstanding_flag: str | None = None  # outstandingonly=true hides records with this flag set
     asked_fields: tuple[tuple[str, str], ...] = ()  # (query parameter, field): the field only when asked
+    # (query parameter, record flag): "=true" lists only records whose flag is set; absent or false lists all
+    # (the document names the parameter only; listing everything for false is the cautious reading).
+    flag_filters: tuple[tuple[str, str], ...] = ()
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -54,7 +57,8 @@ RESOURCES: tuple[Resource, ...] = (
     # connection lists. /PowerShellScriptProcessing pages; its envelope key is undocumented and no public
     # client names it ("records" here). Its filters as the parameter names say; undocumented, so the
     # sandbox takes the harder case: execution_parameters only with includeparameters=true.
-    Resource("/SQLImport", "sqlimports", "SQLImport", None),
+    Resource("/SQLImport", "sqlimports", "SQLImport", None,
+             flag_filters=(("integratorenabled", "integrator_enabled"),)),
     Resource("/PowerShellScript", "powershellscripts", "PowerShellScript", None),
     Resource("/PowerShellScriptCriteria", "powershellcriteria", "PowerShellScriptCriteria", None, False, False,
              (("script_id", "pssid"),)),
@@ -145,6 +149,9 @@ class HaloStore:
             rows = list(self.state[resource.table].values())
         wanted = [(field, params[param]) for param, field in resource.filters if param in params]
         rows = self._visible_accounts(resource, rows, params)
+        for param, flag in resource.flag_filters:
+            if query_bool(params, param, False):
+                rows = [row for row in rows if row.get(flag) is True]
         include_active = query_bool(params, "includeactive", True)
         include_inactive = query_bool(params, "includeinactive", False)
         search = (params.get("search") or "").lower()

@@ -1,0 +1,94 @@
+"""SQL imports over ODBC: Lansweeper on premises, SCCM / MECM, and Halo's SQL imports (pyodbc).
+
+The parts the core's declarative contract calls (this package posts nothing to Halo and plans nothing):
+
+- where the connections are (``SOURCES``): Lansweeper and SCCM in the one ``GET /Control`` record,
+  each SQL import in ``GET /SQLImport?integratorenabled=true`` (then ``/SQLImport/{id}?includedetails=true``);
+- settings: ``lansweeper_settings(control, local)``, ``sccm_settings(control, local)``,
+  ``sql_import_settings(record, local)`` -> ``ImportSettings`` (settings.py);
+- the source reader: ``read_records(settings, lookups)`` -> ``Mapped`` (the ``Wanted`` records, a
+  sentence per skipped row, notes, create-only fields, whether creates are allowed);
+- identity: ``asset_identity(identifier, asset_types)`` -> ``AssetIdentity`` (its ``field`` and
+  ``value_of(device_list_item)``); users by ``ImportSettings.identity_field`` (default emailaddress);
+- checks: ``database_checks(settings)`` and ``halo_checks(settings, lookups)`` -> ``Check`` lists;
+- ``LOCAL_SETTINGS``: what the connection keeps locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from halointegrator.engine.model import LocalSetting
+from integrations.sql.checks import database_checks, halo_checks
+from integrations.sql.fields import CONTROL_FIELDS
+from integrations.sql.lookups import AssetIdentity, HaloLookups, asset_identity
+from integrations.sql.mapping import Mapped, map_rows, resolve_columns
+from integrations.sql.odbc import odbc_connection, read_rows, resolve_target
+from integrations.sql.settings import (
+    ASSETS, LANSWEEPER, SCCM, SQL_IMPORT, USERS, ImportSettings, lansweeper_kind, lansweeper_settings,
+    sccm_settings, sql_import_settings,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one kind of SQL connection lives in Halo and where its status goes back."""
+
+    name: str
+    title: str
+    list_path: str
+    list_params: tuple[tuple[str, str], ...]
+    detail_path: str  # "" when the list answer is the whole record
+    enabled_field: str
+    allowed_fields: tuple[str, ...]
+    lastsync_field: str
+    lasterror_field: str
+
+
+SOURCES = (
+    Source(LANSWEEPER, "Lansweeper (on premises)", "Control", (), "", CONTROL_FIELDS["enabled"][0],
+           (CONTROL_FIELDS["allowed"][0],), CONTROL_FIELDS["lastsync"][0], CONTROL_FIELDS["lasterror"][0]),
+    Source(SCCM, "SCCM / MECM", "Control", (), "", CONTROL_FIELDS["enabled"][1],
+           (CONTROL_FIELDS["allowed"][1],), CONTROL_FIELDS["lastsync"][1], CONTROL_FIELDS["lasterror"][1]),
+    Source(SQL_IMPORT, "SQL imports", "SQLImport", (("integratorenabled", "true"),), "SQLImport/{id}",
+           "integrator_enabled", ("halointegrator_allowed_clientids", "halointegrator_allowed_clientids_list"),
+           "halointegrator_lastsync", "halointegrator_lasterror"),
+)
+
+LOCAL_SETTINGS = (
+    LocalSetting("password", "SQL password", "secret",
+                 "Used when Halo does not return the import's SQL password to the Integrator."),
+    LocalSetting("odbc_driver", "ODBC driver", "text",
+                 "An installed ODBC driver to use instead of the one Halo names (e.g. ODBC Driver 18 for SQL Server)."),
+    LocalSetting("trust_server_certificate", "Trust the server certificate", "bool",
+                 "Off by default: ODBC Driver 18 then refuses a SQL Server whose certificate this computer "
+                 "does not trust. On keeps the connection encrypted but unverified.", default=False),
+    LocalSetting("default_asset_type", "Default asset type (SCCM, SQL imports)", "text",
+                 "A Halo asset type id or name for rows whose type Halo lacks (Halo's SCCM module has no default type)."),
+    LocalSetting("allow_mass_deactivation", "Allow mass deactivation", "bool",
+                 "Let a run deactivate more assets or users than the safety guard allows.", default=False),
+)
+
+
+def read_records(settings: ImportSettings, lookups: HaloLookups, installed: list[str] | None = None) -> Mapped:
+    """Read the import's database completely (guarded, rolled back, in chunks) and map every row.
+
+    Raises SourceError (nothing read counts) when the driver, server, login or query fails, or when the
+    result lacks a column the settings name.
+    """
+    settings = resolve_target(settings)
+    connection = odbc_connection(settings.target, installed)
+    identity = asset_identity(settings.identifier, lookups.asset_types) if settings.entity == ASSETS else None
+    columns = resolve_columns(settings, identity)
+    with read_rows(connection, settings.query) as rows:
+        rows.require(settings.key_column, columns.type_column, columns.site_column, columns.user_column,
+                     *(column for column, _ in columns.plain), *(column for column, _ in columns.by_field_id))
+        return map_rows(rows, settings, lookups, identity)
+
+
+__all__ = [
+    "ASSETS", "USERS", "LANSWEEPER", "SCCM", "SQL_IMPORT", "SOURCES", "LOCAL_SETTINGS", "Source",
+    "AssetIdentity", "HaloLookups", "ImportSettings", "Mapped", "asset_identity", "database_checks",
+    "halo_checks", "lansweeper_kind", "lansweeper_settings", "map_rows", "read_records", "sccm_settings",
+    "sql_import_settings",
+]

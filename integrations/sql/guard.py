@@ -1,0 +1,213 @@
+"""The query is a read, whatever Halo sends: one SELECT (or WITH ... SELECT) statement and nothing else.
+
+Whoever can edit an import's query in Halo must not be able to change the customer's database through
+the Integrator. ``refuse_unless_read(sql, dialect)`` lexes the text the way the server will (comments,
+string literals and quoted identifiers are skipped, so neither hides nor fakes a keyword) and refuses:
+more than one statement; a first word other than SELECT or WITH; any word that writes, runs code,
+changes the session or reaches another server (INSERT, DELETE, INTO, EXEC, OPENQUERY, ...) anywhere in
+the statement. T-SQL needs no semicolon between statements (``SELECT 1 DELETE FROM x`` is two), which
+is why the words are refused anywhere, not only at a statement's start.
+
+This is the first of three locks: the reader also runs the query in a transaction it rolls back (in a
+read-only transaction where the server has one), and dist-README recommends a read-only login.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from halointegrator.errors import SourceError
+
+TSQL, POSTGRESQL = "tsql", "postgresql"
+DIALECTS = (TSQL, POSTGRESQL)
+
+# Statements and clauses a read never needs. A bare word anywhere in the statement is refused; the
+# same word as a quoted identifier ([Update], "Update") or inside a string or comment is not a keyword.
+# PostgreSQL-only statements (COPY, LOCK, CALL, DO, ...) are left out: there a second statement needs a
+# ';', which is refused anyway, and as words they are plausible column names.
+FORBIDDEN_WORDS = frozenset("""
+    INSERT UPDATE DELETE MERGE TRUNCATE DROP CREATE ALTER GRANT REVOKE DENY INTO EXEC EXECUTE
+    SET DECLARE USE GO BEGIN COMMIT ROLLBACK SAVE TRAN TRANSACTION BACKUP RESTORE DBCC CHECKPOINT
+    SHUTDOWN KILL RECONFIGURE WAITFOR BULK OPENQUERY OPENROWSET OPENDATASOURCE UPDATETEXT WRITETEXT
+    SETUSER ENABLE DISABLE RECEIVE SEND CONVERSATION SIGNATURE
+""".split())
+# PostgreSQL functions that act outside the (read-only) transaction: a rollback cannot undo them.
+POSTGRESQL_FORBIDDEN_FUNCTIONS = frozenset("""
+    dblink dblink_exec dblink_send_query pg_terminate_backend pg_cancel_backend pg_reload_conf
+    pg_rotate_logfile set_config pg_advisory_lock pg_advisory_xact_lock lo_import lo_export
+    pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_sleep pg_notify
+""".split())
+_WORD_START = re.compile(r"[^\W\d]|[_@#]", re.UNICODE)
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d][\w]*)?\$", re.UNICODE)
+
+
+class QueryRefused(SourceError):
+    """The import's query is not a single read; nothing was sent to the database."""
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "word", "quoted" (identifier), "string", "number", "symbol"
+    text: str
+
+
+def refuse_unless_read(sql: str, dialect: str = TSQL) -> None:
+    """Raise ``QueryRefused`` (saying why) unless ``sql`` is one SELECT or WITH ... SELECT statement."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
+    statements = _statements(tokens(sql, dialect))
+    if not statements:
+        raise QueryRefused("The import's query is empty: enter a SELECT statement in Halo.")
+    if len(statements) > 1:
+        raise QueryRefused("The import's query holds more than one statement (a ';' followed by more): "
+                           "the Integrator runs exactly one SELECT statement. Edit the query in Halo.")
+    statement = statements[0]
+    first = next((token for token in statement if token.text != "("), statement[0])
+    if first.kind != "word" or first.text.upper() not in ("SELECT", "WITH"):
+        raise QueryRefused(f"The import's query starts with '{first.text[:30]}': the Integrator runs only a "
+                           "SELECT (or WITH ... SELECT) statement. Edit the query in Halo.")
+    _refuse_forbidden(statement, dialect)
+
+
+def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
+    for index, token in enumerate(statement):
+        if token.kind != "word":
+            continue
+        word = token.text.upper()
+        following = statement[index + 1] if index + 1 < len(statement) else Token("symbol", "")
+        if word in FORBIDDEN_WORDS:
+            raise QueryRefused(f"The import's query contains {word}, which a read never needs: the Integrator "
+                               "runs only a plain SELECT (no INTO, no EXEC, no changes). Edit the query in Halo.")
+        if word == "NEXT" and following.text.upper() == "VALUE":
+            raise QueryRefused("The import's query uses NEXT VALUE FOR, which advances a sequence: "
+                               "the Integrator runs only a plain SELECT. Edit the query in Halo.")
+        if word == "FOR" and following.text.upper() in ("SHARE", "NO", "KEY"):
+            raise QueryRefused("The import's query locks rows (FOR SHARE / FOR UPDATE): the Integrator runs "
+                               "only a plain SELECT. Edit the query in Halo.")
+        if (dialect == POSTGRESQL and token.text.lower() in POSTGRESQL_FORBIDDEN_FUNCTIONS
+                and following.text == "("):
+            raise QueryRefused(f"The import's query calls {token.text.lower()}(), which acts outside the "
+                               "transaction: the Integrator runs only a plain SELECT. Edit the query.")
+
+
+def _statements(items: list[Token]) -> list[list[Token]]:
+    statements, current = [], []
+    for token in items:
+        if token.kind == "symbol" and token.text == ";":
+            if current:
+                statements.append(current)
+            current = []
+        else:
+            current.append(token)
+    if current:
+        statements.append(current)
+    return statements
+
+
+def tokens(sql: str, dialect: str = TSQL) -> list[Token]:
+    """The statement's tokens, comments dropped; raises ``QueryRefused`` on anything left unterminated."""
+    out: list[Token] = []
+    position, length = 0, len(sql)
+    while position < length:
+        char = sql[position]
+        if char.isspace():
+            position += 1
+        elif sql.startswith("--", position):
+            newline = min((i for i in (sql.find("\n", position), sql.find("\r", position)) if i >= 0),
+                          default=length)
+            position = newline
+        elif sql.startswith("/*", position):
+            position = _end_of_block_comment(sql, position)
+        elif char == "'":
+            position = _string(sql, position, out, backslash=_is_escape_string(out, sql, position, dialect))
+        elif char == '"':
+            position = _delimited(sql, position, '"', out, "quoted")
+        elif char == "[" and dialect == TSQL:
+            position = _delimited(sql, position, "]", out, "quoted")
+        elif char == "$" and dialect == POSTGRESQL and _DOLLAR_TAG.match(sql, position):
+            position = _dollar_string(sql, position, out)
+        elif _WORD_START.match(char):
+            position = _word(sql, position, out)
+        elif char.isdigit():
+            end = position
+            while end < length and (sql[end].isalnum() or sql[end] in "._"):
+                end += 1
+            out.append(Token("number", sql[position:end]))
+            position = end
+        else:
+            out.append(Token("symbol", char))
+            position += 1
+    return out
+
+
+def _end_of_block_comment(sql: str, start: int) -> int:
+    """Block comments nest in T-SQL and PostgreSQL alike: /* a /* b */ still a comment */."""
+    depth, position = 0, start
+    while position < len(sql):
+        if sql.startswith("/*", position):
+            depth, position = depth + 1, position + 2
+        elif sql.startswith("*/", position):
+            depth, position = depth - 1, position + 2
+            if depth == 0:
+                return position
+        else:
+            position += 1
+    raise QueryRefused("The import's query has a comment that never ends (a '/*' without its '*/'): "
+                       "fix the query in Halo.")
+
+
+def _is_escape_string(out: list[Token], sql: str, position: int, dialect: str) -> bool:
+    """PostgreSQL's E'...' strings take backslash escapes (E'\\'' is one quote); ordinary ones do not."""
+    if dialect != POSTGRESQL or not out or out[-1].kind != "word" or out[-1].text.upper() != "E":
+        return False
+    return position >= 1 and sql[position - 1] in "eE"
+
+
+def _string(sql: str, start: int, out: list[Token], backslash: bool) -> int:
+    position = start + 1
+    while position < len(sql):
+        char = sql[position]
+        if backslash and char == "\\":
+            position += 2
+        elif char == "'":
+            if sql.startswith("''", position):
+                position += 2
+            else:
+                out.append(Token("string", sql[start:position + 1]))
+                return position + 1
+        else:
+            position += 1
+    raise QueryRefused("The import's query has a text in quotes that never ends (a ' without its closing '): "
+                       "fix the query in Halo.")
+
+
+def _delimited(sql: str, start: int, closing: str, out: list[Token], kind: str) -> int:
+    """A quoted identifier: "..." or [...], the closing character doubled inside."""
+    position = start + 1
+    while position < len(sql):
+        if sql[position] == closing:
+            if sql.startswith(closing * 2, position):
+                position += 2
+                continue
+            out.append(Token(kind, sql[start:position + 1]))
+            return position + 1
+        position += 1
+    raise QueryRefused(f"The import's query has a name in {sql[start]}{closing} that never ends: fix the query in Halo.")
+
+
+def _dollar_string(sql: str, start: int, out: list[Token]) -> int:
+    tag = _DOLLAR_TAG.match(sql, start).group(0)
+    end = sql.find(tag, start + len(tag))
+    if end < 0:
+        raise QueryRefused(f"The import's query has a {tag}-quoted text that never ends: fix the query.")
+    out.append(Token("string", sql[start:end + len(tag)]))
+    return end + len(tag)
+
+
+def _word(sql: str, start: int, out: list[Token]) -> int:
+    position = start + 1
+    while position < len(sql) and (sql[position].isalnum() or sql[position] in "_@#$"):
+        position += 1
+    out.append(Token("word", sql[start:position]))
+    return position

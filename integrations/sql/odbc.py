@@ -1,0 +1,198 @@
+"""The database side: connect through pyodbc, run the one guarded SELECT, stream its rows.
+
+``open_target(settings)`` gives the ``DbTarget`` (from Halo's fields or the UDL file);
+``odbc_connection(target, installed)`` the connection string through an installed driver;
+``read_rows(connection, query)`` a ``RowStream``: a context manager whose ``columns`` are known before
+the first row and which yields rows in chunks of ``fetchmany`` (memory stays bounded whatever the
+result's size), as dicts keyed by lower-case column name.
+
+Every read runs in a transaction that is rolled back at the end, read-only where the server has such a
+thing (PostgreSQL: SET TRANSACTION READ ONLY; SQL Server has none, hence the guard and the read-only
+login dist-README recommends). Driver errors become messages that say what to fix; the password is
+blanked out of anything a driver says.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Iterator, Sequence
+
+from halointegrator.errors import SourceError
+from integrations.sql import guard
+from integrations.sql.connstr import POSTGRESQL, DbTarget, OdbcConnection, choose_driver, connection_for
+from integrations.sql.settings import ImportSettings, with_target
+from integrations.sql.udl import read_udl, target_from_udl
+
+CHUNK_ROWS = 1000
+_DRIVER_PREFIX = re.compile(r"^(\s*\[[^\]]*\])+\s*")
+_DRIVER_SUFFIX = re.compile(r"\s*\((?:-?\d+)\)\s*\((?:SQL\w+)\)\s*$|\s*\(SQL\w+\)\s*$")
+
+
+def pyodbc_module():
+    """pyodbc, or a SourceError when this computer lacks the ODBC driver manager it loads."""
+    try:
+        import pyodbc  # noqa: PLC0415 - imported late: a missing libodbc must not stop the other integrations
+    except ImportError as error:
+        raise SourceError(f"The ODBC layer cannot load ({error}): on Linux install unixODBC "
+                          "(apt-get install unixodbc).") from None
+    return pyodbc
+
+
+def installed_drivers() -> list[str]:
+    return list(pyodbc_module().drivers())
+
+
+def resolve_target(settings: ImportSettings) -> ImportSettings:
+    """The settings with their target filled from the UDL file when Halo names one and no server."""
+    halo = settings.target
+    if halo.server:
+        return settings
+    if not settings.udl_path:
+        raise SourceError(f"{settings.name}: Halo names neither a SQL Server nor a UDL file: enter the "
+                          "database's SQL connection in Halo.")
+    target = target_from_udl(read_udl(settings.udl_path), password=halo.password, driver=halo.driver)
+    return with_target(settings, replace(target, query_timeout=halo.query_timeout,
+                                         trust_server_certificate=target.trust_server_certificate
+                                         or halo.trust_server_certificate))
+
+
+def odbc_connection(target: DbTarget, installed: Sequence[str] | None = None) -> OdbcConnection:
+    driver = choose_driver(target.driver, installed_drivers() if installed is None else installed)
+    return connection_for(target, driver)
+
+
+def dialect_of(connection: OdbcConnection) -> str:
+    return guard.POSTGRESQL if connection.family == POSTGRESQL else guard.TSQL
+
+
+def connect(connection: OdbcConnection):
+    """An open pyodbc connection (autocommit off, read-only where the driver honours it)."""
+    pyodbc = pyodbc_module()
+    try:
+        handle = pyodbc.connect(connection.connection_string, autocommit=False, readonly=True,
+                                timeout=connection.login_timeout)
+    except pyodbc.Error as error:
+        raise SourceError(explain(error, connection, "connect")) from None
+    if connection.family != POSTGRESQL:  # psqlODBC refuses the attribute; it gets statement_timeout instead
+        try:
+            handle.timeout = connection.query_timeout
+        except pyodbc.Error as error:
+            handle.close()
+            raise SourceError(explain(error, connection, "query")) from None
+    return handle
+
+
+class RowStream:
+    """One guarded query's result, read in chunks; use as ``with read_rows(...) as rows:``."""
+
+    def __init__(self, connection: OdbcConnection, query: str, chunk_rows: int = CHUNK_ROWS) -> None:
+        guard.refuse_unless_read(query, dialect_of(connection))
+        self.connection, self.query, self.chunk_rows = connection, query, chunk_rows
+        self.columns: list[str] = []
+        self._handle = self._cursor = None
+
+    def __enter__(self) -> "RowStream":
+        self._handle = connect(self.connection)
+        try:
+            self._cursor = self._handle.cursor()
+            if self.connection.family == POSTGRESQL:
+                # The first statement of the transaction: everything after it may only read.
+                self._cursor.execute("SET TRANSACTION READ ONLY")
+                self._cursor.execute("SET LOCAL standard_conforming_strings TO on")  # as the guard lexes
+                self._cursor.execute(f"SET LOCAL statement_timeout TO {int(self.connection.query_timeout) * 1000}")
+            self._cursor.execute(self.query)
+            if self._cursor.description is None:
+                raise SourceError("The query returned no result set: it must be a SELECT that returns rows.")
+            self.columns = [str(column[0]) for column in self._cursor.description]
+        except BaseException as error:
+            self.close()
+            if isinstance(error, self._pyodbc_error()):
+                raise SourceError(explain(error, self.connection, "query")) from None
+            raise
+        return self
+
+    def _pyodbc_error(self) -> type:
+        return pyodbc_module().Error
+
+    def require(self, *columns: str) -> None:
+        """A SourceError naming each configured column the result does not have (case-insensitive)."""
+        present = {name.casefold() for name in self.columns}
+        missing = [column for column in dict.fromkeys(columns) if column and column.casefold() not in present]
+        if missing:
+            raise SourceError(f"The query's result has no column {', '.join(repr(m) for m in missing)} "
+                              f"(it has {', '.join(self.columns[:30]) or 'none'}): fix the query or the field "
+                              "names in Halo. Nothing was imported.")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = [name.casefold() for name in self.columns]
+        first = {name: index for index, name in reversed(list(enumerate(names)))}  # a repeated name: its first
+        pairs = sorted(first.items(), key=lambda item: item[1])
+        while True:
+            try:
+                chunk = self._cursor.fetchmany(self.chunk_rows)
+            except self._pyodbc_error() as error:
+                raise SourceError(explain(error, self.connection, "query")) from None
+            if not chunk:
+                return
+            for row in chunk:
+                yield {name: row[index] for name, index in pairs}
+
+    def close(self) -> None:
+        handle, self._handle, self._cursor = self._handle, None, None
+        if handle is not None:
+            finish(handle)
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def finish(handle) -> None:
+    """Roll the read's transaction back (a read has nothing to keep: whatever it did is undone), close."""
+    try:
+        handle.rollback()
+    except Exception:  # noqa: BLE001 - the connection may already be gone; closing is what matters
+        pass
+    try:
+        handle.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def read_rows(connection: OdbcConnection, query: str, chunk_rows: int = CHUNK_ROWS) -> RowStream:
+    return RowStream(connection, query, chunk_rows)
+
+
+def explain(error: Exception, connection: OdbcConnection, stage: str) -> str:
+    """A driver's error as a sentence saying what to fix; never with the password in it."""
+    state = str(error.args[0]) if len(error.args) > 1 else ""
+    text = _driver_text(str(error.args[-1]) if error.args else str(error))
+    for secret in connection.secrets:
+        text = text.replace(secret, "***")
+    lowered = text.casefold()
+    where = connection.description
+    if "certificate" in lowered and ("trust" in lowered or "verify" in lowered or "ssl" in lowered):
+        return (f"The SQL Server's TLS certificate is not trusted by this computer ({where}): '{connection.driver}' "
+                "encrypts and verifies the server's certificate. Install a certificate on the SQL Server that "
+                "this computer trusts, or, if you accept the risk on your network, tick the connection's local "
+                f"setting 'Trust the server certificate'. The driver said: {text}")
+    if state in ("28000", "28P01") or "login failed" in lowered or "password authentication failed" in lowered:
+        who = "the Windows account running the Integrator" if "Windows integrated" in where else "the SQL login"
+        return (f"The database refused {who} ({where}): check the user name and password in Halo (or the "
+                f"connection's local password setting) and that the login may open the database. The driver said: {text}")
+    if state == "IM002" or "can't open lib" in lowered or "data source name not found" in lowered:
+        return (f"The ODBC driver '{connection.driver}' cannot be loaded on this computer: install it again "
+                f"(see README.txt). The driver said: {text}")
+    if stage == "connect" or state.startswith("08"):
+        return (f"The database server does not answer ({where}): check the server name and port in Halo, that "
+                "the SQL Server accepts TCP connections, and that no firewall blocks this computer. "
+                f"The driver said: {text}")
+    if state in ("HYT00", "HYT01") or "timeout" in lowered or "canceling statement" in lowered:
+        return (f"The query did not finish within {connection.query_timeout} s ({where}): make it faster or "
+                f"raise the SQL timeout in Halo. The driver said: {text}")
+    return f"The query failed in the database ({where}): {text}. Fix the query in Halo."
+
+
+def _driver_text(text: str) -> str:
+    text = _DRIVER_SUFFIX.sub("", _DRIVER_PREFIX.sub("", text.strip()))
+    return " ".join(text.split())[:500]
