@@ -405,3 +405,11 @@ def test_plan_apply_plan_is_idempotent(existing, wanted_list, policy, match_fiel
         assert all(change.action == DEACTIVATE for change in again.changes)
     else:
         assert again.changes == []
+
+
+def test_create_only_fields_are_written_on_create_and_never_updated() -> None:
+    new = plan(USER, [wanted("oid-new", "New", site_id=4)], [], owns=owns, policy=Policy(create_only=frozenset({"site_id"})))
+    assert new.changes[0].action == CREATE and new.changes[0].payload["site_id"] == 4
+    moved = plan(USER, [wanted("oid-ada", "Ada Lovelace", **{**ADA_WANTED, "site_id": 4})], [ADA], owns=owns,
+                 policy=Policy(create_only=frozenset({"site_id"})))
+    assert moved.changes == []

@@ -15,8 +15,9 @@ from typing import Any, Callable
 from halointegrator.values import identity_key
 
 CREATE, UPDATE, LINK, DEACTIVATE = "create", "update", "link", "deactivate"
-ACTIONS = (CREATE, UPDATE, LINK, DEACTIVATE)
-PAST = {CREATE: "created", UPDATE: "updated", LINK: "linked", DEACTIVATE: "deactivated"}
+RUN, POST = "run", "post"  # what a job integration does: run a job, post an outcome Halo was not told
+WRITES = (CREATE, UPDATE, LINK, DEACTIVATE)
+ACTIONS = WRITES + (RUN, POST)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class KindRead:
     empty_scopes: frozenset[str] = frozenset()  # mappings the read gave nobody for: their records are kept
     deactivate_missing: bool = True  # owned records the source no longer has become inactive
     create_missing: bool = True  # False: update only ("update only" imports)
+    create_only: frozenset[str] = frozenset()  # fields written when a record is created, never updated after
     notes: tuple[str, ...] = ()
     skipped: int = 0
 
@@ -140,6 +142,34 @@ class SourceRead:
 
     kinds: list[KindRead]
     state: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One thing a job integration does now (run a queued script); ``run`` returns the record to post."""
+
+    description: str  # "Run script Create AD user for ticket 123 with 3 parameters"
+    run: Callable[[Any], dict[str, Any]]  # run(cancel event) -> the outcome record for ``Work.path``
+
+
+@dataclass
+class Work:
+    """What a job integration has to do for one connection in one run, every read already done.
+
+    The core posts the ``pending`` outcomes first (each was done before and Halo was not told), then runs
+    each job and posts its outcome at once, telling the integration through ``posted`` after Halo took
+    it. A dry run only logs. ``failed(record)`` is the failure a posted outcome reports, if any;
+    ``problem`` fails the connection (its jobs stay queued).
+    """
+
+    path: str  # where outcome records go: "PowerShellScriptProcessing"
+    pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (description, record)
+    jobs: list[Job] = field(default_factory=list)
+    posted: Callable[[dict[str, Any]], None] = lambda record: None
+    prepare: Callable[[], None] = lambda: None  # local bookkeeping before the first post (real runs only)
+    failed: Callable[[dict[str, Any]], str | None] = lambda record: None
+    problem: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -185,17 +215,18 @@ class Report:
     integration: str
     connection: str
     dry_run: bool = False
-    counts: dict[str, int] = field(default_factory=lambda: {action: 0 for action in ACTIONS})
+    counts: dict[str, int] = field(default_factory=lambda: {action: 0 for action in WRITES})
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # "user" -> {"create": 3, ...}
     errors: list[RecordError] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
     failure: str = ""  # set when the connection failed as a whole
+    failed: list[RecordError] = field(default_factory=list)  # jobs that ran and failed (their outcome says why)
 
     @property
     def ok(self) -> bool:
-        return not self.failure and not self.errors and not self.refused
+        return not self.failure and not self.errors and not self.refused and not self.failed
 
     def merge(self, other: "Report") -> None:
         for action, number in other.counts.items():
@@ -205,6 +236,7 @@ class Report:
             for action, number in counts.items():
                 mine[action] = mine.get(action, 0) + number
         self.errors += other.errors
+        self.failed += other.failed
         self.refused += other.refused
         self.notes += other.notes
         self.skipped += other.skipped
@@ -222,6 +254,8 @@ class Report:
             text += f", {self.skipped} skipped"
         if self.errors:
             text += f", {len(self.errors)} record(s) refused by Halo"
+        if self.failed:
+            text += f", {len(self.failed)} failed"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -267,9 +301,10 @@ class ConnectionSource:
 class Integration:
     """What an integration declares; the core, the command line and the window are driven by this alone.
 
-    ``check(ctx, connection)`` returns ``Check``s naming the declared prerequisites (no writes).
-    ``read(ctx, connection)`` reads the source completely and returns a ``SourceRead``; the core does
-    everything after that.
+    ``check(ctx, connection)`` returns ``Check``s naming the declared prerequisites (no writes). A sync
+    integration declares ``read(ctx, connection)``: it reads the source completely and returns a
+    ``SourceRead``; the core does everything after that. A job integration (queued scripts) declares
+    ``work(ctx, connection)`` instead: it reads and returns the ``Work`` of the run, and the core runs it.
     """
 
     name: str
@@ -279,4 +314,5 @@ class Integration:
     prerequisites: tuple[Prerequisite, ...]
     local_settings: tuple[LocalSetting, ...]
     check: Callable[..., list[Check]]
-    read: Callable[..., SourceRead]
+    read: Callable[..., SourceRead] | None = None
+    work: Callable[..., Work] | None = None

@@ -95,7 +95,7 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
         binding.notes.append(f"Read {spent + len(checked)} {read.kind.name}(s) in full by id "
                              f"({len(checked)} to look for changes made in Halo).")
     policy = Policy(deactivate_missing=read.deactivate_missing, create_missing=read.create_missing,
-                    allow_mass_deactivation=allow_mass)
+                    create_only=read.create_only, allow_mass_deactivation=allow_mass)
     kind_plan = plan(read.kind, wanted, binding, status, scope_of=read.identity.scope_of,
                      empty_scopes=read.empty_scopes, policy=policy)
     return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole))

@@ -27,6 +27,7 @@ class Policy:
 
     deactivate_missing: bool = True  # owned records the source no longer has become inactive
     create_missing: bool = True  # False: update only
+    create_only: frozenset[str] = frozenset()  # fields set on create only ("don't update site")
     max_deactivations: int = 10  # refuse when deactivations exceed BOTH this count ...
     max_deactivation_ratio: float = 0.10  # ... and this share of the owned records
     allow_mass_deactivation: bool = False  # the setting that lets a refused mass deactivation through
@@ -61,7 +62,7 @@ def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindS
     uncreated = 0
     for record in wanted:
         key = identity_key(record.key)
-        change = _plan_write(kind, key, record, binding, status.entries.get(key))
+        change = _plan_write(kind, key, record, binding, status.entries.get(key), policy.create_only)
         if change is not None and (change.action != CREATE or (policy.create_missing and record.complete)):
             result.changes.append(change)
         elif change is not None:
@@ -75,11 +76,15 @@ def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindS
     return result
 
 
-def _plan_write(kind: EntityKind, key: str, record: Wanted, binding: Binding, entry: Entry | None) -> Change | None:
+def _plan_write(kind: EntityKind, key: str, record: Wanted, binding: Binding, entry: Entry | None,
+                create_only: frozenset[str]) -> Change | None:
     """The create, link or update one wanted record needs; None when Halo already agrees or it waits."""
     if key in binding.pending:
         return None
     current = binding.record_for(key)
+    if create_only and (current is not None or key in binding.links):  # an existing record keeps these
+        record = Wanted(record.key, record.label, {name: value for name, value in record.fields.items()
+                                                   if name not in create_only}, record.scope, record.complete)
     if current is not None:
         trusted = entry if binding.how.get(key) == STATUS else None
         return _update(kind, key, record, current, trusted)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from halointegrator import __version__
-from halointegrator.engine import pipeline
+from halointegrator.engine import jobs, pipeline
 from halointegrator.engine.context import ReadOnlyHalo, RunContext, StatusView
 from halointegrator.engine.model import Integration, Report
 from halointegrator.engine.status import ConnectionState
@@ -117,6 +117,9 @@ def last_error_text(report: Report) -> str:
     if report.errors:
         first = report.errors[0]
         problems.append(f"{len(report.errors)} record(s) refused by Halo; first: {first.description}: {first.message}")
+    if report.failed:
+        first = report.failed[0]
+        problems.append(f"{len(report.failed)} failed; first: {first.description}: {first.message}")
     return " | ".join(problems)[:LAST_ERROR_LIMIT]
 
 
@@ -139,6 +142,8 @@ def log_report(report: Report, title: str, log: logging.Logger) -> None:
         log.warning("%s: %s: %s", title, report.connection, reason)
     for error in report.errors:
         log.error("%s: %s: Halo refused %s: %s", title, report.connection, error.description, error.message)
+    for failure in report.failed:
+        log.error("%s: %s: %s failed: %s", title, report.connection, failure.description, failure.message)
     if report.failure:  # "finished: nothing to change" right after "failed" read as a contradiction
         done = report.summary().replace("nothing to change", "nothing")
         log.info("%s: %s stopped by that failure; done before it: %s", title, report.connection, done)
@@ -242,7 +247,10 @@ def _sync(halo: Any, connection: Connection, setup: RunSetup) -> Report:
     state = ConnectionState.decode(stored.encode()) if setup.options.dry_run else stored
     log.info("%s: %s starting%s", integration.title, connection.name, " (dry run)" if setup.options.dry_run else "")
     try:
-        return pipeline.sync(integration, connection.record, setup.context(halo, connection, state), state, halo,
+        ctx = setup.context(halo, connection, state)
+        if integration.work is not None:
+            return jobs.perform(integration, connection.record, ctx, halo)
+        return pipeline.sync(integration, connection.record, ctx, state, halo,
                              limits=setup.limits, allow_mass_deactivation=setup.options.allow_mass_deactivation)
     except Cancelled:
         raise
