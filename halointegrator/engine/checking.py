@@ -96,15 +96,19 @@ def check_connection(halo: Any, connection: Connection, client_id: str, local_se
 
 def _core_checks(connection: Connection, client_id: str) -> list[Check]:
     source, record = connection.integration.connections, connection.record
-    enabled = flag(record.get(source.enabled_field))
+    enabled = not source.enabled_field or flag(record.get(source.enabled_field))
     allowed = allowed_client_ids(connection.integration, record)
-    permitted = not allowed or client_id in allowed
+    permitted = client_id in allowed or (not allowed and not source.explicit_allow)
+    if not allowed:
+        detail = connection.reason if source.explicit_allow else "any Integrator may run it"
+    else:
+        detail = f"ours ({client_id}) is allowed" if permitted else \
+            f"Halo allows only {', '.join(sorted(allowed))}; ours is {client_id}"
     return [
-        Check(ENABLED.label, enabled, "yes" if enabled else "not enabled for the Halo Integrator in Halo: tick "
-              "'Enable the Halo Integrator' on the connection in Halo", ENABLED.key),
-        Check(ALLOWED.label, permitted, "any Integrator may run it" if not allowed else (
-            f"ours ({client_id}) is allowed" if permitted else
-            f"Halo allows only {', '.join(sorted(allowed))}; ours is {client_id}"), ALLOWED.key),
+        Check(ENABLED.label, enabled, ("yes" if source.enabled_field else "Halo has no switch for it") if enabled else
+              "not enabled for the Halo Integrator in Halo: tick 'Enable the Halo Integrator' on the connection in "
+              "Halo", ENABLED.key),
+        Check(ALLOWED.label, permitted, detail, ALLOWED.key),
     ]
 
 

@@ -290,8 +290,10 @@ class ConnectionSource:
 
     path: str  # "LDAPConnection"
     list: Callable[[Any], list[dict]]
-    enabled_field: str = "halointegratorenabled"
+    enabled_field: str = "halointegratorenabled"  # "": Halo's record has no such switch
     allowed_fields: tuple[str, ...] = ("halointegrator_allowedclientids", "halointegrator_allowedclientidslist")
+    # True: only an Integrator Halo names may run it (no names = none), for work that must never run twice
+    explicit_allow: bool = False
     lastsync_field: str = "halointegrator_lastsync"
     lasterror_field: str = "halointegrator_lasterror"
     name_of: Callable[[dict], str] = _default_name

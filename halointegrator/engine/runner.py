@@ -84,9 +84,13 @@ def allowed_client_ids(integration: Integration, record: dict[str, Any]) -> set[
 
 def enabled_for(integration: Integration, record: dict[str, Any], client_id: str) -> tuple[bool, str]:
     """The one rule: enabled for the Integrator in Halo, and allowed for this Integrator's client id."""
-    if not flag(record.get(integration.connections.enabled_field)):
+    source = integration.connections
+    if source.enabled_field and not flag(record.get(source.enabled_field)):
         return False, "not enabled for the Halo Integrator in Halo"
     allowed = allowed_client_ids(integration, record)
+    if not allowed and source.explicit_allow:
+        return False, (f"Halo names no Integrator client id that may run it, and it runs only where Halo names one "
+                       f"(run twice, it would act twice): add ours ({client_id}) in Halo")
     if allowed and client_id not in allowed:
         return False, f"Halo allows only other Integrator client ids to run it (ours is {client_id})"
     return True, ""
