@@ -24,7 +24,7 @@ from bench.measure import (GRAPH_KINDS, count_requests, first_request_after, gra
 from bench.sources import SourceUnavailable, make_source, source_secrets
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("first", "unchanged", "changed")
+SCENARIOS = ("first", "unchanged", "changed", "lost")  # lost: the state file deleted, then a re-sync
 CHANGED_FRACTION = 0.01
 # Far above any run's rate: the hosted budget is simulated afterwards, never waited for.
 NO_CLIENT_BUDGET = ["--set", "request_budget=100000000", "--set", "budget_window_seconds=1"]
@@ -121,6 +121,9 @@ def read_changes(runner: Runner) -> dict[str, int]:
     for report in summary.get("integrations", []):
         for action, number in (report.get("counts") or {}).items():
             totals[action] = totals.get(action, 0) + int(number)
+        for kind, counts in (report.get("by_kind") or {}).items():
+            for action, number in counts.items():
+                totals[f"{kind} {action}"] = totals.get(f"{kind} {action}", 0) + int(number)
         totals["refused"] = totals.get("refused", 0) + len(report.get("errors") or [])
         if report.get("failure"):
             totals["failed"] = totals.get("failed", 0) + 1
@@ -146,6 +149,10 @@ def bench_one(source_name: str, users: int, *, frozen: Path | None = None, naive
             if scenario == "changed":
                 outcome["changed_users"] = source.change(CHANGED_FRACTION)
             for runner in runners:
+                if scenario == "lost" and runner.name == "naive":
+                    continue  # it keeps no state to lose
+                if scenario == "lost":
+                    (runner.workdir / "HaloIntegrator.state").unlink(missing_ok=True)
                 say(f"[{source_name} {users}] {runner.name}: {scenario} ...")
                 outcome["runs"].append(run_scenario(runner, source, scenario, env, timeout))
                 if "graph_requests" in outcome["runs"][-1]:

@@ -27,7 +27,9 @@ from typing import Any, Iterable, Sequence
 POLL_SECONDS = 0.02
 HOSTED_LIMIT = 300  # hosted Halo: requests per rolling window ...
 HOSTED_WINDOW = 300.0  # ... of 5 minutes
-CONNECTION_PATHS = ("/api/ldapconnection", "/api/azureadconnection")
+CONNECTION_PATHS = ("/api/ldapconnection", "/api/azureadconnection", "/api/control", "/api/sqlimport",
+                    "/api/powershellscript")
+RECORD_PATHS = ("/api/users/", "/api/asset/", "/api/site/")
 ERROR_PATHS = ("/api/integrationerror",)
 
 
@@ -117,6 +119,7 @@ class HaloRequests:
     writeback_writes: int = 0  # Last Sync / Last Error on the connection record
     error_writes: int = 0  # copies of refused records in Halo's integration errors
     records_written: int = 0
+    reads_by_id: int = 0  # GET /Users/{id}, /Asset/{id}: whole records (none in steady state)
     rate_limited: int = 0
     times: list[float] = field(default_factory=list, repr=False)
 
@@ -126,7 +129,7 @@ class HaloRequests:
 
     def as_dict(self) -> dict[str, int]:
         names = ("read", "write", "token", "other", "data_writes", "writeback_writes", "error_writes",
-                 "records_written", "rate_limited")
+                 "records_written", "reads_by_id", "rate_limited")
         return {name: getattr(self, name) for name in names} | {"total": self.total}
 
 
@@ -146,6 +149,9 @@ def count_requests(entries: Iterable[dict[str, Any]]) -> HaloRequests:
                 counted.data_writes += 1
             counted.records_written += int(entry.get("records") or 0)
         counted.rate_limited += bool(entry.get("rate_limited"))
+        path = str(entry.get("path", "")).lower()
+        if kind == "read" and path.startswith(RECORD_PATHS) and path.rsplit("/", 1)[-1].isdigit():
+            counted.reads_by_id += 1
         if "time" in entry:  # the sandbox clock when the request arrived (time.monotonic here)
             counted.times.append(float(entry["time"]))
     counted.times.sort()

@@ -1,8 +1,9 @@
 """The naive baseline: one Halo request per user, the way common import scripts do it.
 
 Reads the whole source (Graph users and group members, or every mapped OU over LDAPS), then for each
-person: GET /api/Users?search=<email> to find the record, and POST /api/Users with that one record when
-it is new or differs. No batching, no paging of Halo's users, no delta. Run by the benchmark as
+person: GET /api/Users?search=<email> to find the record, GET /api/Users/{id} for the whole of a found
+one (a list item shows only the Users_List fields: HaloAPI's Get-HaloUser -FullObjects does the
+same), and POST /api/Users with that one record when it is new or differs. No batching, no paging of Halo's users, no delta. Run by the benchmark as
 `python -m bench.naive SPEC.json` in a working folder; secrets come from the environment variables the
 spec names; it writes naive-summary.json there.
 """
@@ -103,8 +104,13 @@ class NaiveHalo:
     def find(self, email: str) -> dict[str, Any] | None:
         answer = self.session.get(f"{self.api}/Users", params={"search": email, "includeinactive": "true"}, timeout=60)
         answer.raise_for_status()
-        return next((user for user in answer.json().get("users", [])
-                     if str(user.get("emailaddress") or "").lower() == email.lower()), None)
+        listed = next((user for user in answer.json().get("users", [])
+                       if str(user.get("emailaddress") or "").lower() == email.lower()), None)
+        if listed is None:
+            return None
+        whole = self.session.get(f"{self.api}/Users/{listed['id']}", timeout=60)
+        whole.raise_for_status()
+        return whole.json()
 
     def post(self, record: dict[str, Any]) -> None:
         self.session.post(f"{self.api}/Users", json=[record], timeout=60).raise_for_status()

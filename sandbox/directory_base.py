@@ -76,6 +76,18 @@ class DirectoryHandle:
         with self.admin_connection() as conn:
             conn.modify(dn, {"sn": [(ldap3.MODIFY_REPLACE, [new_surname])]})
 
+    def move_user(self, dn: str, new_ou_dn: str) -> str:
+        """Move an entry to another OU (its objectGUID stays); returns its new DN."""
+        rdn = dn.split(",", 1)[0]
+        with self.admin_connection() as conn:
+            conn.modify_dn(dn, rdn, new_superior=new_ou_dn)
+        return f"{rdn},{new_ou_dn}"
+
+    def clear_attribute(self, dn: str, attribute: str) -> None:
+        """Remove every value of one attribute (a person without e-mail: ``mail``)."""
+        with self.admin_connection() as conn:
+            conn.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [])]})
+
 
 def free_port(hosts: Sequence[str] = ("127.0.0.1",)) -> int:
     """A TCP port free on every one of ``hosts`` (the OS picks it on the first)."""

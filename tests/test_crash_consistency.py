@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,7 @@ from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_api import halo_error
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, RequestHooks, World, clean_snapshot_of, duplicates
+from tests.fixtures_directory import fresh_slapd  # noqa: F401 - a fixture
 
 # 250 users in batches of 100 and 30 devices: three user writes, one asset write, one write-back.
 USERS, DEVICES = 250, 30
@@ -80,3 +84,64 @@ def test_killed_mid_run_then_run_again_equals_one_clean_run(tmp_path, clean, met
         assert "ended without finishing (killed or crashed); its lock was taken over" in world.run_log()
         assert not duplicates(halo)
         assert world.snapshot() == clean
+
+
+# ---- the sync status: Active Directory through lean lists, and the state file itself ---------------------
+
+AD_KILL_POINTS = [  # a create batch landed but the status was not saved; every write done, the status not saved
+    ("POST", "/api/users", 1, "after"),
+    ("POST", "/api/ldapconnection", 1, "after"),
+]
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("method, path, nth, when", AD_KILL_POINTS, ids=[f"{m} {p} #{n} {w}" for m, p, n, w in AD_KILL_POINTS])
+def test_an_ad_run_killed_before_its_status_was_saved_then_run_again_equals_one_clean_run(
+        tmp_path, fresh_slapd, method, path, nth, when):  # noqa: F811 - the fixture imported below
+    with HaloSandbox() as halo:
+        clean_world = World(halo, tmp_path / "clean", directory=fresh_slapd, ldap_batch=20)
+        assert clean_world.auto().returncode == 0, clean_world.log()
+        clean_ad = clean_world.snapshot()
+    with HaloSandbox() as halo:
+        world = World(halo, tmp_path / "killed", directory=fresh_slapd, ldap_batch=20)
+        killer = Killer(unprocessed=False)
+        hooks = RequestHooks(halo).add(method, path, killer, nth=nth, when=when)
+        killer.process = world.spawn_auto()
+        assert killer.process.wait(timeout=60) == -signal.SIGKILL
+        assert hooks.done.wait(10) and killer.killed
+        result = world.auto()
+        assert result.returncode == 0, world.run_log()
+        assert not duplicates(halo)
+        assert world.snapshot() == clean_ad
+        assert world.auto().returncode == 0 and world.record_writes() == 0  # and the status is whole again
+
+
+WRITER = """
+import sys
+from halointegrator.engine.status import ConnectionState, Entry, KindStatus, StatusStore
+store = StatusStore(sys.argv[1])
+for round_ in range(1_000_000):
+    entries = {f"key-{n}": Entry(n + 1, {"department": f"{round_:016x}"}) for n in range(50_000)}
+    store.save({"active_directory:1": ConnectionState({"user": KindStatus(entries)})})
+    print(round_, flush=True)
+"""
+
+
+def test_a_kill_while_the_state_file_is_written_leaves_the_old_file_or_the_new(tmp_path):
+    """The status of 50,000 users written over and over, killed at once-in-a-while moments: the file is
+    always one whole status (the previous or the new), never set aside as damaged."""
+    from halointegrator.engine.status import StatusStore
+
+    path = tmp_path / "HaloIntegrator.state"
+    for delay in (0.4, 0.55, 0.7, 0.85, 1.0):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                                  cwd=Path(__file__).resolve().parent.parent)
+        time.sleep(delay)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+        if not path.exists():
+            continue  # killed before the first save ended: there is no state yet, which is the truth
+        states = StatusStore(path).load()
+        entries = states["active_directory:1"].kinds["user"].entries
+        assert len(entries) == 50_000 and len({entry.fields["department"] for entry in entries.values()}) == 1
+        assert not [name for name in os.listdir(tmp_path) if ".damaged-" in name]

@@ -155,5 +155,5 @@ def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: App
         return
     remember(state.kind(kind.read.kind.name), kind.wanted, kind.binding, kind.plan,
              applied.landed if applied else [], listed_fields=listed_fields_of(kind.listed),
-             checked=kind.checked, now=time.time())
+             checked=kind.checked, now=time.time(), identity_field=kind.read.kind.identity_field)
 

@@ -18,12 +18,13 @@ from halointegrator.values import fingerprint, identity_key
 
 def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: Plan,
              landed: Iterable[tuple[Change, int | None]], *, listed_fields: set[str],
-             checked: Iterable[int] = (), now: float = 0.0) -> None:
+             checked: Iterable[int] = (), now: float = 0.0, identity_field: str = "") -> None:
     """Update ``status`` in place after an apply (or after a run that had nothing to write)."""
     landed = list(landed)
     planned = {change.key: change for change in plan.changes if change.action != DEACTIVATE}
     written = {change.key: halo_id for change, halo_id in landed if change.action != DEACTIVATE}
     checked_ids = set(checked)
+    unlisted = listed_fields | {"id", identity_field}  # the key is the identity: no fingerprint needed
     created = {halo_id for change, halo_id in landed if change.action == CREATE and halo_id is not None}
     _forget_missing(status, binding, created)
     for record in wanted:
@@ -33,7 +34,7 @@ def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: P
         halo_id = written[key] if key in planned else binding.bound.get(key)
         if halo_id is None:
             continue  # waiting for a read, not created (update only), or created without an id in the answer
-        status.entries[key] = _entry(record, halo_id, status.entries.get(key), listed_fields, checked_ids, now)
+        status.entries[key] = _entry(record, halo_id, status.entries.get(key), unlisted, checked_ids, now)
     for change, halo_id in landed:
         if change.action == DEACTIVATE:
             entry = status.entries.get(change.key) or Entry(change.halo_id or halo_id or 0)
@@ -45,10 +46,9 @@ def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: P
                       if halo_id in binding.records and halo_id not in binding.owned}
 
 
-def _entry(record: Wanted, halo_id: int, old: Entry | None, listed_fields: set[str], checked_ids: set[int],
+def _entry(record: Wanted, halo_id: int, old: Entry | None, shown: set[str], checked_ids: set[int],
            now: float) -> Entry:
-    fields = {name: fingerprint(value) for name, value in record.fields.items()
-              if name != "id" and name not in listed_fields}
+    fields = {name: fingerprint(value) for name, value in record.fields.items() if name not in shown}
     same_record = old is not None and old.halo_id == halo_id
     if not record.complete and same_record:
         fields = {**old.fields, **fields}  # a partial record says nothing of the fields it lacks

@@ -44,17 +44,23 @@ class Entry:
     checked: float = 0.0  # when its whole record was last read to find drift (0: never)
 
     def encode(self) -> list:
-        return [self.halo_id, self.fields, int(self.gone), self.checked]
+        if self.checked:
+            return [self.halo_id, self.fields, int(self.gone), self.checked]
+        return [self.halo_id, self.fields, 1] if self.gone else [self.halo_id, self.fields]  # the usual: short
 
     @classmethod
     def decode(cls, raw: Any) -> "Entry | None":
-        if not isinstance(raw, list) or not raw or as_id(raw[0]) is None:
+        if not isinstance(raw, list) or not raw:
             return None
-        fields = raw[1] if len(raw) > 1 and isinstance(raw[1], dict) else {}
-        fields = {str(name): value for name, value in fields.items() if isinstance(value, str)}
+        halo_id = raw[0] if type(raw[0]) is int and raw[0] > 0 else as_id(raw[0])  # the usual case, quickly
+        if halo_id is None:
+            return None
+        fields = raw[1] if len(raw) > 1 and type(raw[1]) is dict else {}
+        if not all(type(value) is str for value in fields.values()):
+            fields = {str(name): value for name, value in fields.items() if isinstance(value, str)}
         gone = bool(raw[2]) if len(raw) > 2 else False
         checked = float(raw[3]) if len(raw) > 3 and isinstance(raw[3], (int, float)) else 0.0
-        return cls(as_id(raw[0]), fields, gone, checked)
+        return cls(halo_id, fields, gone, checked)
 
 
 @dataclass
@@ -122,7 +128,7 @@ class StatusStore:
 
     def save(self, states: dict[str, ConnectionState]) -> None:
         document = {"schema": SCHEMA, "connections": {key: state.encode() for key, state in sorted(states.items())}}
-        encoded = (json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+        encoded = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
         try:
             write_atomic(self.path, encoded)
         except OSError as exc:
