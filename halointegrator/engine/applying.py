@@ -64,28 +64,40 @@ def apply(
     for kind, batch in _batches(plan.changes, batch_size):
         if cancel is not None and cancel.is_set():
             log.warning("Stopped by the user: %s; %d change(s) were not written.", report.summary(), total - done)
-            stopped = Cancelled(f"Stopped by the user after {done} of {total} changes; the next run writes the rest.")
-            stopped.applied = applied  # type: ignore[attr-defined]
-            raise stopped
-        for change in batch:
-            log.log(CHANGE, _wording(change.description, dry_run))
-        try:
-            if dry_run:
-                _count(report, batch)
-            else:
-                writer.post(kind, batch)
-        except _TooManyRecordErrors:
-            report.failure = _too_many_errors(report, total - done)
-            log.error(report.failure)
+            raise _carrying(Cancelled(f"Stopped by the user after {done} of {total} changes; the next run writes "
+                                      "the rest."), applied)
+        if not _write_batch(writer, kind, batch, dry_run, total - done):
             break
-        except Exception as error:
-            log.warning("Stopped after an error; written before it: %s.", report.summary())
-            error.applied = applied  # type: ignore[attr-defined]
-            raise
         done += len(batch)
         if progress is not None:
             progress(stage, done, total)
     return applied
+
+
+def _write_batch(writer: "_Writer", kind: EntityKind, batch: list[Change], dry_run: bool, left: int) -> bool:
+    """Log and post (or, dry, count) one batch; False when the apply must stop (too many refusals)."""
+    report, log = writer.report, writer.log
+    for change in batch:
+        log.log(CHANGE, _wording(change.description, dry_run))
+    try:
+        if dry_run:
+            _count(report, batch)
+        else:
+            writer.post(kind, batch)
+    except _TooManyRecordErrors:
+        report.failure = _too_many_errors(report, left)
+        log.error(report.failure)
+        return False
+    except Exception as error:
+        log.warning("Stopped after an error; written before it: %s.", report.summary())
+        raise _carrying(error, writer.applied)
+    return True
+
+
+def _carrying(error: BaseException, applied: Applied) -> BaseException:
+    """``error`` with what landed before it, for the pipeline to remember."""
+    error.applied = applied  # type: ignore[attr-defined]
+    return error
 
 
 def _wording(description: str, dry_run: bool) -> str:
