@@ -35,7 +35,7 @@ def run_check(args: Namespace) -> int:
     halo = make_halo_client(config)
     try:
         results = check_all(halo, registry, client_id=config.halo.client_id, local_settings=config.connections,
-                            log=log, only=args.only)
+                            log=log, only=args.only, config_path=config_path(args))
     finally:
         halo.close()
     for result in results:

@@ -77,7 +77,7 @@ def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Lo
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
     setup = RunSetup(client_id=config.halo.client_id, log=log, options=options, local_settings=config.connections,
-                     states=store.load(), limits=limits_of(config), progress=progress)
+                     states=store.load(), limits=limits_of(config), progress=progress, config_path=path)
     if cancel is not None:
         setup.cancel = cancel
     halo = make_halo_client(config)

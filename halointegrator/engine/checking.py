@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from halointegrator.engine.context import ReadOnlyHalo, RunContext
@@ -48,8 +49,9 @@ class ConnectionCheck:
 
 
 def check_all(halo: Any, registry: dict[str, Integration], *, client_id: str, local_settings: dict[str, dict],
-              log: logging.Logger, only: str | None = None) -> list[ConnectionCheck]:
-    """Every connection of every integration (or ``only`` one), checked and logged."""
+              log: logging.Logger, only: str | None = None, config_path: Path | None = None) -> list[ConnectionCheck]:
+    """Every connection of every integration (or ``only`` one), checked and logged; ``config_path`` as a
+    run's RunContext has it (an integration's own files beside the configuration)."""
     results = []
     for name, integration in registry.items():
         if only and name != only:
@@ -65,14 +67,15 @@ def check_all(halo: Any, registry: dict[str, Integration], *, client_id: str, lo
             continue
         if not connections:
             log.info("%s: Halo has no connection of this kind.", integration.title)
-        results += [check_connection(halo, connection, client_id, local_settings, log) for connection in connections]
+        results += [check_connection(halo, connection, client_id, local_settings, log, config_path)
+                    for connection in connections]
     for result in results:
         _log(result, log)
     return results
 
 
 def check_connection(halo: Any, connection: Connection, client_id: str, local_settings: dict[str, dict],
-                     log: logging.Logger) -> ConnectionCheck:
+                     log: logging.Logger, config_path: Path | None = None) -> ConnectionCheck:
     integration = connection.integration
     checks = _core_checks(connection, client_id)
     if not connection.enabled:
@@ -80,7 +83,7 @@ def check_connection(halo: Any, connection: Connection, client_id: str, local_se
         return ConnectionCheck(connection, checks + [Check(item.label, False, skipped, item.key)
                                                      for item in integration.prerequisites], integration)
     ctx = RunContext(halo=ReadOnlyHalo(halo), log=log, local_settings=dict(local_settings.get(connection.key, {})),
-                     client_id=client_id)
+                     client_id=client_id, config_path=config_path)
     try:
         checks += list(integration.check(ctx, connection.record))
     except Cancelled:

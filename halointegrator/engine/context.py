@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from halointegrator.engine.model import EntityKind
@@ -71,6 +72,9 @@ class RunContext:
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None
     deadline: Any = None  # the run's deadline (halointegrator.http), when the run has one
     services: dict[str, Any] = field(default_factory=dict)  # test seams: {"graph_session": ..., "clock": ...}
+    # The configuration file of this run (None when there is none, as in unit tests): a file an integration
+    # keeps of its own goes beside it, as the state file does (the PowerShell queue's journal).
+    config_path: Path | None = None
     _lists: dict[tuple, list[dict]] = field(default_factory=dict, repr=False)
 
     def existing(self, kind: EntityKind) -> list[dict]:

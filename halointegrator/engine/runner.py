@@ -13,6 +13,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from halointegrator import __version__
@@ -169,12 +170,13 @@ class RunSetup:
     progress: Callable[[str, int, int], None] | None = None
     deadline: Any = None
     services: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None  # handed to every RunContext (files an integration keeps beside it)
 
     def context(self, halo: Any, connection: Connection, state: ConnectionState) -> RunContext:
         ctx = RunContext(halo=ReadOnlyHalo(halo), log=self.log, local_settings=dict(
             self.local_settings.get(connection.key, {})), state=dict(state.source), dry_run=self.options.dry_run,
             client_id=self.client_id, cancel=self.cancel, progress=self.progress or (lambda stage, done, total: None),
-            deadline=self.deadline, services=self.services)
+            deadline=self.deadline, services=self.services, config_path=self.config_path)
         ctx.status = StatusView(state, ctx.existing)
         return ctx
 
