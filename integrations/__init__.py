@@ -6,8 +6,10 @@ An explicit registry, not discovery: dynamic imports break inside a frozen execu
 from halointegrator.engine.model import Integration
 from integrations import active_directory
 from integrations import entra as azure_ad
+from integrations import powershell
 
 REGISTRY: dict[str, Integration] = {
     active_directory.INTEGRATION.name: active_directory.INTEGRATION,
     azure_ad.INTEGRATION.name: azure_ad.INTEGRATION,
+    powershell.INTEGRATION.name: powershell.INTEGRATION,
 }

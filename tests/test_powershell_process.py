@@ -226,23 +226,23 @@ def script_record(location: str, **fields) -> dict:
 def test_the_checks_name_the_version_the_file_and_the_parameters(standin):
     script = script_from(script_record(str(standin.script()), usepowershellseven=True,
                                        fieldmappings_powershell=[{"parametername": "TicketId"}]))
-    checks = checks_for(script, RunSettings(), "our-client")
-    assert [check.ok for check in checks] == [True, True, True, True]
-    assert "PowerShell 7 (pwsh) 7.4.6 at" in checks[1].detail and checks[3].detail == "TicketId"
+    checks = checks_for(script, RunSettings())
+    assert [check.ok for check in checks] == [True, True, True]
+    assert [check.prerequisite for check in checks] == ["powershell", "script_file", "parameters"]
+    assert "PowerShell 7 (pwsh) 7.4.6 at" in checks[0].detail and checks[2].detail == "TicketId"
 
 
 def test_the_checks_say_what_is_wrong(standin, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    script = script_from(script_record(str(tmp_path / "gone.ps1"), halointegrator_allowedclientids="other",
+    script = script_from(script_record(str(tmp_path / "gone.ps1"),
                                        fieldmappings_powershell=[{"parametername": "Bad Name"},
                                                                  {"parametername": "x"}, {"parametername": "X"}]))
-    checks = checks_for(script, RunSettings(), "our-client")
-    assert [check.ok for check in checks] == [False, False, False, False]
-    assert "ours is our-client" in checks[0].detail
-    assert "Windows PowerShell (powershell.exe) is not on this server's PATH" in checks[1].detail
-    assert "does not exist on this server" in checks[2].detail
-    assert "'Bad Name' is not a valid PowerShell parameter name" in checks[3].detail
-    assert "'X' is mapped twice" in checks[3].detail
+    checks = checks_for(script, RunSettings())
+    assert [check.ok for check in checks] == [False, False, False]
+    assert "Windows PowerShell (powershell.exe) is not on this server's PATH" in checks[0].detail
+    assert "does not exist on this server" in checks[1].detail
+    assert "'Bad Name' is not a valid PowerShell parameter name" in checks[2].detail
+    assert "'X' is mapped twice" in checks[2].detail
 
 
 @pytest.mark.parametrize("location, folder, fragment", [

@@ -1,12 +1,14 @@
-"""The PowerShell queue end to end: the Halo sandbox, the real HaloClient, the stand-in interpreter.
+"""The PowerShell queue against the Halo sandbox, the real HaloClient and the stand-in interpreter.
 
-``core_run`` plays the lead's core as integrations/powershell/queue.py describes it: tidy the journal,
-post pending outcomes first, then run each action and post its record. Bad input, crashes, dry runs,
-requeues and scripts Halo no longer has.
+``core_run`` hands a prepared QueueWork to the core's job runner (engine/jobs.py) as connection.py
+does; ``World.run`` is one script's connection through the core (work() and jobs.perform). Bad input,
+crashes, dry runs, requeues and scripts Halo no longer has. test_powershell_auto.py runs the same
+through ``integrator.py AUTO``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from halointegrator.errors import HaloError
+from halointegrator.engine import jobs
+from halointegrator.errors import ConfigError, HaloError
 from halointegrator.halo.client import HaloClient
 from halointegrator.local.settings import HaloSettings
 from integrations.powershell import (
+    INTEGRATION,
     QUEUE_PATH,
     Journal,
     JournalError,
@@ -33,7 +37,9 @@ from integrations.powershell import (
     queue_summary,
     read_queue,
 )
+from integrations.powershell.connection import as_work
 from sandbox.halo_server import HaloSandbox
+from tests.core_helpers import context_for
 from tests.powershell_standin import install, script_text
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a POSIX script")
@@ -55,7 +61,8 @@ class World:
             path.write_text(script_text(**fields.pop("behaviour", {"stdout": "done\n"})), encoding="utf-8")
         criteria = [{"pssid": script_id, "parametername": name, "finame": name} for name in parameters]
         self.halo.add("powershellscripts", {"id": script_id, "name": f"Script {script_id}", "location": str(path),
-                                            "fieldmappings_powershell": criteria, **fields})
+                                            "fieldmappings_powershell": criteria,
+                                            "halointegrator_allowedclientids": CLIENT_ID, **fields})
         return path
 
     def queue(self, entry_id: int, script_id: int | None, parameters=None, **fields) -> None:
@@ -73,8 +80,15 @@ class World:
         return load_script(self.client, next(r for r in list_script_records(self.client) if r["id"] == script_id))
 
     def prepare(self, script_id: int, settings: RunSettings | None = None):
-        return prepare_script(self.client, self.loaded(script_id), self.journal(), client_id=CLIENT_ID,
+        return prepare_script(self.client, self.loaded(script_id), self.journal(),
                               settings=settings or RunSettings(timeout_seconds=30))
+
+    def run(self, script_id: int, *, dry_run: bool = False, **local):
+        """One script's connection through the core: connection.work(), then engine.jobs.perform."""
+        record = next(r for r in list_script_records(self.client) if r["id"] == script_id)
+        ctx = context_for(self.client, local=local, dry_run=dry_run, client_id=CLIENT_ID)
+        ctx.config_path = self.root / "HaloIntegrator.config"
+        return jobs.perform(INTEGRATION, record, ctx, self.client)
 
     def calls(self) -> list[dict]:
         path = self.root / "calls.jsonl"
@@ -84,20 +98,26 @@ class World:
         return self.halo.counts()["write"]
 
 
-def core_run(work, client: HaloClient, *, dry_run: bool = False) -> list[str]:
-    """What the core does with a QueueWork; returns the log lines it would write."""
-    lines = [("Would: " if dry_run else "") + item.description for item in (*work.pending, *work.actions)]
-    if dry_run:
-        return lines
-    work.tidy_journal()
-    for pending in work.pending:
-        client.post(QUEUE_PATH, [pending.record], idempotent=True)
-        work.posted(pending.record)
-    for action in work.actions:
-        record = action.run()
-        client.post(QUEUE_PATH, [record], idempotent=True)
-        work.posted(record)
-    return lines
+class Recorder:
+    """The core's job runner writes through this: Halo's answer, and each outcome posted, in order."""
+
+    def __init__(self, client: HaloClient) -> None:
+        self.client, self.posted = client, []
+
+    def post(self, path, records, *, idempotent=False):
+        self.posted += [(path, record["id"]) for record in records]
+        return self.client.post(path, records, idempotent=idempotent)
+
+
+def core_run(work, client: HaloClient, *, dry_run: bool = False):
+    """A prepared QueueWork through the core's job runner (as connection.work hands it over)."""
+    whole = as_work([work], work.journal)
+    integration = dataclasses.replace(INTEGRATION, work=lambda ctx, record: whole)
+    ctx = context_for(client, dry_run=dry_run, client_id=CLIENT_ID)
+    writer = Recorder(client)
+    report = jobs.perform(integration, {"id": 0}, ctx, writer)
+    report.posted = writer.posted
+    return report
 
 
 @pytest.fixture
@@ -183,12 +203,14 @@ def test_each_queued_run_runs_once_and_halo_gets_its_outcome(world):
         world.loaded(3), read_queue(world.client), world.journal())
 
 
-def test_a_dry_run_describes_and_changes_nothing(world):
+def test_a_dry_run_describes_and_changes_nothing(world, caplog):
     world.script(3, ["Name"])
     world.queue(1, 3, {"Name": "Ada"})
     world.halo.clear_requests()
-    lines = core_run(world.prepare(3), world.client, dry_run=True)
-    assert lines == ["Would: Run script 'Script 3' (id 3) for ticket 1001 with 1 parameter(s) (Name) (queued run 1)"]
+    with caplog.at_level("INFO"):
+        report = world.run(3, dry_run=True)
+    assert "Would run script 'Script 3' (id 3) for ticket 1001 with 1 parameter(s) (Name) (queued run 1)" in caplog.text
+    assert report.dry_run and report.summary() == "would run 1 script(s)"
     assert world.calls() == [] and world.writes() == 0 and not world.journal_path.exists()
     assert world.entry(1)["processed"] is False
 
@@ -196,7 +218,10 @@ def test_a_dry_run_describes_and_changes_nothing(world):
 def test_a_failing_script_is_answered_failed(world):
     world.script(3, behaviour={"stdout": "partial\n", "stderr": "New-ADUser: access denied\n", "exit": 1})
     world.queue(1, 3)
-    core_run(world.prepare(3), world.client)
+    report = world.run(3)
+    assert [(failure.description, failure.message[:46]) for failure in report.failed] == [
+        ("Run script 'Script 3' (id 3) for ticket 1001 with no parameters (queued run 1)",
+         "Failed: the script exited with code 1 after 0.")]
     entry = world.entry(1)
     assert entry["processed"] is True and entry["success"] is False
     assert entry["result_message"].startswith("Failed: the script exited with code 1")
@@ -256,8 +281,8 @@ def test_a_script_that_never_ends_and_one_with_huge_output(world):
     world.script(4, behaviour={"flood": 30_000_000})
     world.queue(1, 3)
     world.queue(2, 4)
-    core_run(world.prepare(3, RunSettings(timeout_seconds=1)), world.client)
-    core_run(world.prepare(4), world.client)
+    world.run(3, timeout_minutes="0.02")  # 1.2 s, set as the user sets it
+    world.run(4)
     hung, flood = world.entry(1), world.entry(2)
     assert not hung["success"] and "past its time limit" in hung["result_message"]
     assert flood["success"] and len(flood["result_message"]) <= 8000
@@ -278,6 +303,41 @@ def test_runs_whose_script_halo_no_longer_has_are_answered_failed(world):
     assert world.entry(1)["processed"] is False and world.calls() == []
 
 
+def test_the_lowest_id_script_we_may_run_also_answers_the_runs_of_scripts_halo_no_longer_has(world):
+    world.script(2, halointegrator_allowedclientids="someone-else")  # a lower id, but not ours
+    world.script(3)
+    world.script(4)
+    world.queue(1, 99)
+    world.queue(2, 2)
+    world.run(4)
+    assert world.entry(1)["processed"] is False  # script 4 does not answer them: one connection does
+    report = world.run(3)
+    assert "Halo no longer has script 99" in world.entry(1)["result_message"] and not world.entry(1)["success"]
+    assert report.failed[0].message.startswith("Not run: Halo no longer has script 99")
+    assert world.entry(2)["processed"] is False and world.calls() == []  # another Integrator's script: left
+
+
+class LeanScripts:
+    """GET /PowerShellScript answers items without the allowed fields; by id, the whole record."""
+
+    def __init__(self, records) -> None:
+        self.records, self.reads = {record["id"]: record for record in records}, []
+
+    def get(self, path, params=None):
+        self.reads.append(path)
+        return dict(self.records[int(path.rpartition("/")[2])])
+
+
+def test_a_lean_script_list_is_read_by_id_only_up_to_the_answerer():
+    from integrations.powershell.connection import orphan_answerer
+
+    halo = LeanScripts([{"id": 1, "halointegrator_allowedclientids": "other"},
+                        {"id": 2, "halointegrator_allowedclientids": CLIENT_ID}, {"id": 3}])
+    assert orphan_answerer(halo, [{"id": 3}, {"id": 1}, {"id": 2}], CLIENT_ID) == 2
+    assert halo.reads == ["PowerShellScript/1", "PowerShellScript/2"]
+    assert orphan_answerer(halo, [{"id": 1, "halointegrator_allowedclientids": ""}], CLIENT_ID) is None
+
+
 def test_without_powershell_the_runs_wait_and_the_connection_says_why(world, monkeypatch):
     monkeypatch.setenv("PATH", str(world.root / "empty"))
     world.script(3, usepowershellseven=True)
@@ -285,15 +345,26 @@ def test_without_powershell_the_runs_wait_and_the_connection_says_why(world, mon
     work = world.prepare(3)
     assert work.actions == [] and "PowerShell 7 (pwsh) is not installed on this server" in work.problem
     assert "1 queued run(s) wait for it" in work.problem
-    core_run(work, world.client)
+    report = world.run(3)
+    assert "PowerShell 7 (pwsh) is not installed" in report.failure and world.writes() == 0
     assert world.entry(1)["processed"] is False
 
 
-def test_a_script_for_another_integrator_is_left_alone(world):
-    world.script(3, halointegrator_allowedclientids="someone-else")
+def test_without_a_configuration_folder_nothing_runs(world):
+    world.script(3)
     world.queue(1, 3)
-    work = world.prepare(3)
-    assert work.actions == [] and "ours is halo-integrator" in work.notes[0]
+    record = list_script_records(world.client)[0]
+    with pytest.raises(ConfigError, match="keeps its journal beside the configuration file"):
+        INTEGRATION.work(context_for(world.client, client_id=CLIENT_ID), record)
+    assert world.calls() == []
+
+
+def test_a_bad_time_limit_fails_the_script_before_anything_runs(world):
+    world.script(3)
+    world.queue(1, 3)
+    with pytest.raises(ConfigError, match="time limit 'soon' is not a number of minutes"):
+        world.run(3, timeout_minutes="soon")
+    assert world.calls() == [] and world.entry(1)["processed"] is False
 
 
 # ---- crashes: never run twice --------------------------------------------------------------------------
@@ -305,9 +376,11 @@ def test_an_outcome_not_posted_before_a_crash_is_posted_first_and_not_run_again(
     world.prepare(3).actions[0].run()  # ran and journaled; the program died before posting
     work = world.prepare(3)
     assert [pending.record["id"] for pending in work.pending] == [1]
-    assert work.pending[0].description == "Tell Halo that queued run 1 (ticket 1001) succeeded"
+    assert work.pending[0].description == ("The outcome of queued run 1 (ticket 1001) kept from an earlier run: "
+                                           "succeeded")
     assert [action.entry.id for action in work.actions] == [2]
-    core_run(work, world.client)
+    report = core_run(work, world.client)
+    assert report.posted == [(QUEUE_PATH, 1), (QUEUE_PATH, 2)] and report.summary() == "run 1 script(s), post 1 outcome(s)"
     assert world.entry(1)["success"] and world.entry(2)["success"]
     assert [call["bound"] for call in world.calls()] == [{}, {}]  # run 1 once, run 2 once
 
@@ -326,7 +399,8 @@ def test_a_run_killed_mid_way_is_reported_interrupted_and_never_run_again(world)
     os.killpg(script_pid, signal.SIGKILL)  # on POSIX the script's own session survives; end it here
     work = world.prepare(3)
     assert work.actions == [] and work.pending[0].description == (
-        "Tell Halo that queued run 1 (ticket 1001) was interrupted (not run again)")
+        "The outcome of queued run 1 (ticket 1001) kept from an earlier run: interrupted, answered failed and not "
+        "run again")
     core_run(work, world.client)
     entry = world.entry(1)
     assert entry["processed"] and not entry["success"] and entry["result_message"].startswith("Interrupted:")
@@ -341,8 +415,7 @@ from integrations.powershell import Journal, RunSettings, list_script_records, l
 client = HaloClient(HaloSettings(web_app_url=sys.argv[1], client_id="halo-integrator",
                                  client_secret="sandbox-secret", request_budget=0))
 script = load_script(client, list_script_records(client)[0])
-work = prepare_script(client, script, Journal.load(sys.argv[2]), client_id="halo-integrator",
-                      settings=RunSettings(timeout_seconds=600))
+work = prepare_script(client, script, Journal.load(sys.argv[2]), settings=RunSettings(timeout_seconds=600))
 work.actions[0].run()
 """
 

@@ -13,7 +13,6 @@ from integrations.powershell.records import (
     QueueEntry,
     bare_name,
     entry_from,
-    may_run,
     parameter_text,
     script_arguments,
     script_from,
@@ -71,16 +70,24 @@ def test_entry_from(record, expected):
 
 
 @pytest.mark.parametrize("allowed, listed, ok", [
-    ("", [], True),
+    ("", [], False),  # explicit allow: a script no Integrator is named for runs nowhere
+    (None, None, False),
     ("ours", [], True),
     ("theirs; ours", [], True),
     ("theirs", [], False),
     ("", [{"value": "theirs", "label": "x"}], False),
     ("", [{"value": "ours", "label": "x"}], True),
 ])
-def test_may_run_by_the_allowed_client_ids(allowed, listed, ok):
+def test_a_script_runs_only_where_halo_names_our_client_id(allowed, listed, ok):
+    """The core's one rule (runner.enabled_for) with the PowerShell declaration: no switch, explicit allow."""
+    from halointegrator.engine.runner import enabled_for
+    from integrations.powershell import INTEGRATION
+
     record = {"id": 1, "halointegrator_allowedclientids": allowed, "halointegrator_allowedclientidslist": listed}
-    assert may_run(record, "ours")[0] is ok
+    allowed_here, reason = enabled_for(INTEGRATION, record, "ours")
+    assert allowed_here is ok
+    if not ok:
+        assert "ours" in reason and "Halo" in reason
 
 
 # ---- parameters ---------------------------------------------------------------------------------------

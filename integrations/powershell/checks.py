@@ -1,9 +1,9 @@
 """The PowerShell prerequisites, as ticks and crosses for the tab and CHECK (no writes to Halo).
 
-One script's checks: this Integrator may run it; its PowerShell is installed here (which version);
-its script file exists, is a readable .ps1 (inside the scripts folder when one is set); its mapped
-parameter names are names PowerShell can bind. ``queue_summary`` says how many runs wait and how the
-last one ended.
+One script's checks (whether this Integrator may run it is the core's first two rows): its local
+settings are usable; its PowerShell is installed here (which version); its script file exists, is a
+readable .ps1 (inside the scripts folder when one is set); its mapped parameter names are names
+PowerShell can bind. ``queue_summary`` says how many runs wait and how the last one ended.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from halointegrator.engine.model import Check
+from halointegrator.engine.model import Check, Prerequisite
 from integrations.powershell.command import find_interpreter, probe_version
 from integrations.powershell.journal import Journal
-from integrations.powershell.records import QueueEntry, Script, invalid_parameter_names, may_run
+from integrations.powershell.records import QueueEntry, Script, invalid_parameter_names
 from integrations.powershell.settings import RunSettings
 
-PREREQUISITES = (
-    "Allows this Integrator's client id",
-    "PowerShell is installed on this server",
-    "The script file exists and is readable",
-    "Its parameter names are valid PowerShell parameter names",
-)
+SETTINGS = Prerequisite("settings", "Settings kept on this computer are usable")
+POWERSHELL = Prerequisite("powershell", "PowerShell is installed on this server")
+SCRIPT_FILE = Prerequisite("script_file", "The script file exists and is readable")
+PARAMETERS = Prerequisite("parameters", "Its parameter names are valid PowerShell parameter names")
+QUEUE = Prerequisite("queue", "Queued runs")
+PREREQUISITES = (SETTINGS, POWERSHELL, SCRIPT_FILE, PARAMETERS, QUEUE)
 
 
 def script_file_problem(location: str, script_folder: str = "") -> str | None:
@@ -70,23 +70,18 @@ def _inside(path: Path, folder: Path) -> bool:
 
 # ---- the checks ----------------------------------------------------------------------------------
 
-def check_allowed(script: Script, client_id: str) -> Check:
-    allowed, reason = may_run(script.record, client_id)
-    return Check(PREREQUISITES[0], allowed, reason or "allowed")
-
-
 def check_powershell(script: Script, settings: RunSettings, *, probe: bool = True) -> Check:
     """Found on PATH (or at the configured path), and which version it says it is."""
     interpreter = find_interpreter(script.use_seven, settings.powershell_path)
     if interpreter is None:
-        return Check(PREREQUISITES[1], False, not_found_message(script, settings))
+        return Check(POWERSHELL.label, False, not_found_message(script, settings), POWERSHELL.key)
     if not probe:
-        return Check(PREREQUISITES[1], True, f"{interpreter.title} at {interpreter.path}")
+        return Check(POWERSHELL.label, True, f"{interpreter.title} at {interpreter.path}", POWERSHELL.key)
     version, problem = probe_version(interpreter)
     if version is None:
-        return Check(PREREQUISITES[1], False,
-                     f"{interpreter.title} at {interpreter.path} did not say its version: {problem}")
-    return Check(PREREQUISITES[1], True, f"{interpreter.title} {version} at {interpreter.path}")
+        return Check(POWERSHELL.label, False,
+                     f"{interpreter.title} at {interpreter.path} did not say its version: {problem}", POWERSHELL.key)
+    return Check(POWERSHELL.label, True, f"{interpreter.title} {version} at {interpreter.path}", POWERSHELL.key)
 
 
 def not_found_message(script: Script, settings: RunSettings) -> str:
@@ -102,27 +97,32 @@ def not_found_message(script: Script, settings: RunSettings) -> str:
 
 def check_script_file(script: Script, settings: RunSettings) -> Check:
     problem = script_file_problem(script.location, settings.script_folder)
-    return Check(PREREQUISITES[2], problem is None, problem or script.location)
+    return Check(SCRIPT_FILE.label, problem is None, problem or script.location, SCRIPT_FILE.key)
 
 
 def check_parameter_names(script: Script) -> Check:
     problems = invalid_parameter_names(script)
     if problems:
-        return Check(PREREQUISITES[3], False, "; ".join(problems) + ". Correct the mappings in Halo.")
+        return Check(PARAMETERS.label, False, "; ".join(problems) + ". Correct the mappings in Halo.", PARAMETERS.key)
     names = ", ".join(script.parameters)
-    return Check(PREREQUISITES[3], True, names or "the script maps no parameters")
+    return Check(PARAMETERS.label, True, names or "the script maps no parameters", PARAMETERS.key)
 
 
-def checks_for(script: Script, settings: RunSettings, client_id: str, *, probe: bool = True) -> list[Check]:
-    """Every prerequisite of one script, in PREREQUISITES order."""
-    return [check_allowed(script, client_id), check_powershell(script, settings, probe=probe),
-            check_script_file(script, settings), check_parameter_names(script)]
+def checks_for(script: Script, settings: RunSettings, *, probe: bool = True) -> list[Check]:
+    """The script's own prerequisites (PowerShell, the script file, the parameter names), in that order."""
+    return [check_powershell(script, settings, probe=probe), check_script_file(script, settings),
+            check_parameter_names(script)]
 
 
-def queue_summary(script: Script, waiting: Iterable[QueueEntry], journal: Journal) -> str:
-    """"2 queued runs wait; last: run 12 (ticket 40) succeeded, 2026-12-01T10:00:00Z"."""
+def queue_summary(script: Script, waiting: Iterable[QueueEntry], journal: Journal | None) -> str:
+    """"2 queued runs wait; last: run 12 (ticket 40) succeeded, 2026-12-01T10:00:00Z".
+
+    ``journal`` None: the check was not told where the journal is, so the last outcome is not known here.
+    """
     count = sum(1 for entry in waiting if entry.script_id == script.id)
     text = f"{count} queued run{'s' if count != 1 else ''} wait{'s' if count == 1 else ''}"
+    if journal is None:
+        return text + "; the last outcome is not known here (see Last Sync / Last Error, or run CHECK)"
     ended = [entry for entry in journal.entries() if entry.script_id == script.id and entry.outcome]
     if not ended:
         return text + "; none has run here yet"

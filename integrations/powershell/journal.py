@@ -31,7 +31,7 @@ from typing import Any, Callable
 from halointegrator.errors import ConfigError
 from halointegrator.local.fileio import write_atomic
 
-JOURNAL_NAME = "HaloIntegrator.powershell-journal"
+JOURNAL_SUFFIX = ".powershell-journal"
 FORMAT = 1
 KEEP_POSTED_DAYS = 30
 MAX_POSTED = 2000
@@ -44,8 +44,9 @@ class JournalError(ConfigError):
 
 
 def journal_path_for(config_path: Path) -> Path:
-    """HaloIntegrator.powershell-journal beside HaloIntegrator.config."""
-    return Path(config_path).with_name(JOURNAL_NAME)
+    """HaloIntegrator.powershell-journal beside HaloIntegrator.config (named after the config, as the state
+    file is: two configurations in one folder, for two Halo instances, must never share queue entry ids)."""
+    return Path(config_path).with_suffix(JOURNAL_SUFFIX)
 
 
 def utc_now() -> datetime:

@@ -1,7 +1,8 @@
 """One run's work on the queue: outcomes Halo has not been told yet, then one action per queued run.
 
 ``prepare_script`` (one script's queued runs) and ``prepare_orphans`` (runs whose script Halo no longer
-has) only read: Halo and the journal. They return a ``QueueWork``; the core then, in a real run,
+has) only read: Halo and the journal. They return a ``QueueWork``; connection.py hands it to the core
+(engine/jobs.py) as its ``Work``, and the core, in a real run, does
 
     work.tidy_journal()                       local bookkeeping only (see Tidy)
     for p in work.pending:  POST p.record to PowerShellScriptProcessing; work.posted(p.record)
@@ -18,7 +19,8 @@ carry, an entry whose script Halo no longer has -- is answered processed and fai
 result_message that says what to fix: left queued it would wait forever, and nothing ran, so
 requeueing after the fix is safe. PowerShell missing on this server is not the entry's fault: the
 runs stay queued (another Integrator, or this one once PowerShell is installed, runs them) and the
-connection fails with ``work.problem``. Scripts this client id may not run are left alone.
+connection fails with ``work.problem``. Whether this Integrator may run a script at all is the core's
+rule (runner.enabled_for); the core asks for the work of the scripts it may run only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from integrations.powershell.journal import FINISHED, POSTED, Journal, JournalEn
 from integrations.powershell.outcome import interrupted_outcome, refused_outcome, run_outcome
 from integrations.powershell.process import run_process
 from integrations.powershell.reading import read_entry, read_queue, read_script_record
-from integrations.powershell.records import EntryRefused, QueueEntry, Script, may_run, script_arguments
+from integrations.powershell.records import EntryRefused, QueueEntry, Script, script_arguments
 from integrations.powershell.settings import RunSettings
 
 DEFAULT_LOG = logging.getLogger("halointegrator.powershell")
@@ -99,18 +101,13 @@ class QueueWork:
                 self.journal.record_posted(item.outcome)
 
 
-def prepare_script(halo: Any, script: Script, journal: Journal, *, client_id: str, settings: RunSettings,
+def prepare_script(halo: Any, script: Script, journal: Journal, *, settings: RunSettings,
                    log: logging.Logger | None = None) -> QueueWork:
-    """The work for one script's queued runs."""
+    """The work for one script's queued runs (a script this Integrator may run: the core decided)."""
     entries = read_queue(halo, script.id)
     work = QueueWork(journal)
     unposted = [record for record in journal.unposted() if record.script_id == script.id]
     _reconcile(halo, unposted, {entry.id: entry for entry in entries}, work)
-    allowed, reason = may_run(script.record, client_id)
-    if not allowed:
-        if entries:
-            work.notes.append(f"Script {script.label}: {reason}; its {len(entries)} queued run(s) are left for it.")
-        return work
     runnable = _to_run(entries, journal, work)
     if not runnable:
         return work
@@ -169,11 +166,14 @@ def _reconcile(halo: Any, records: list[JournalEntry], listed: dict[int, QueueEn
 
 
 def _pending_description(record: JournalEntry, outcome: dict[str, Any]) -> str:
+    """A noun phrase: the core logs "Post <it>" (or "Would post <it>")."""
     ticket = f" (ticket {record.ticket_id})" if record.ticket_id is not None else ""
     how = "succeeded" if outcome.get("success") else "failed"
-    if record.state != FINISHED:
-        how = "was interrupted (not run again)"
-    return f"Tell Halo that queued run {record.entry_id}{ticket} {how}"
+    if record.state == POSTED:
+        how += ", posted before; Halo still lists the run as outstanding"
+    elif record.state != FINISHED:
+        how = "interrupted, answered failed and not run again"
+    return f"The outcome of queued run {record.entry_id}{ticket} kept from an earlier run: {how}"
 
 
 def _to_run(entries: list[QueueEntry], journal: Journal, work: QueueWork) -> list[tuple[QueueEntry, int]]:

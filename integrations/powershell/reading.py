@@ -27,16 +27,19 @@ QUEUE_KEYS = ("records", "powershellscriptprocessing", "processing")  # tried fi
 
 def list_script_records(halo: Any) -> list[dict]:
     """Every PowerShellScript, each read whole by id."""
+    whole = []
+    for row in listed_scripts(halo):
+        record = read_script_record(halo, as_id(row["id"]) or 0)
+        if record is not None:
+            whole.append(record)
+    return whole
+
+
+def listed_scripts(halo: Any) -> list[dict]:
+    """The items of ``GET /PowerShellScript`` (one GET, as listed), those with a usable id."""
     answer = halo.get(SCRIPT_PATH)
     rows = answer if isinstance(answer, list) else _records_in(answer, SCRIPT_PATH, ("scripts", "records"))
-    whole = []
-    for row in rows:
-        script_id = as_id(row.get("id"))
-        if script_id is not None and script_id > 0:
-            record = read_script_record(halo, script_id)
-            if record is not None:
-                whole.append(record)
-    return whole
+    return [row for row in rows if isinstance(row, dict) and (as_id(row.get("id")) or 0) > 0]
 
 
 def read_script_record(halo: Any, script_id: int) -> dict | None:

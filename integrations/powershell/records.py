@@ -19,7 +19,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from halointegrator.engine.runner import split_client_ids
 from halointegrator.values import as_bool
 
 MAX_PARAMETER_NAME = 100
@@ -121,18 +120,6 @@ def entry_from(record: Mapping[str, Any]) -> QueueEntry | None:
         processed=bool(as_bool(record.get("processed"))),
         requeued=bool(as_bool(record.get("requeued"))),
     )
-
-
-def may_run(script_record: Mapping[str, Any], client_id: str) -> tuple[bool, str]:
-    """Whether this Integrator may run a script: the allowed client ids are empty or hold ours.
-
-    PowerShellScript has no ``halointegratorenabled`` (the document gives it none), so the allowed
-    client ids are the whole rule. One small pure function so the lead can replace it with the shared one.
-    """
-    allowed = split_client_ids(dict(script_record))
-    if allowed and client_id not in allowed:
-        return False, f"Halo allows only other Integrator client ids to run it (ours is {client_id})"
-    return True, ""
 
 
 # ---- parameters ----------------------------------------------------------------------------------

@@ -51,3 +51,13 @@ def _minutes(raw: Any) -> float:
         raise ConfigError(f"The PowerShell time limit {str(raw)!r} is not a number of minutes above 0 and at most "
                           f"{MAX_TIMEOUT_MINUTES}: correct 'Time limit per run (minutes)' in the Integrator.")
     return minutes
+
+
+def describe_settings(settings: RunSettings) -> str:
+    """"time limit 10 min per run; scripts from any folder; PowerShell found on PATH"."""
+    minutes = settings.timeout_seconds / 60
+    limit = f"{minutes:g} min" if minutes >= 1 else f"{settings.timeout_seconds:g} s"
+    folder = f"scripts only from {settings.script_folder}" if settings.script_folder else "scripts from any folder"
+    program = f"PowerShell program {settings.powershell_path}" if settings.powershell_path else \
+        "PowerShell found on PATH"
+    return f"time limit {limit} per run; {folder}; {program}"
