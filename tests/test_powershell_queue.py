@@ -248,8 +248,9 @@ def test_bad_entries_fail_with_a_reason_and_the_good_one_still_runs(world):
     world.queue(4, 3, {"Name": "fine"})
     work = world.prepare(3)
     assert [action.will_start_process for action in work.actions] == [False, False, False, True]
-    assert work.actions[0].description.startswith("Answer queued run 1 for ticket 1001 of script 'Script 3' "
-                                                  "(id 3) as failed without running it: Halo sent the parameter")
+    assert work.actions[0].description == ("Answer queued run 1 for ticket 1001 of script 'Script 3' (id 3) as "
+                                           "failed without running it")
+    assert work.actions[0].preview.startswith(work.actions[0].description + ": Halo sent the parameter")
     core_run(work, world.client)
     messages = {n: world.entry(n)["result_message"] for n in (1, 2, 3)}
     assert all(world.entry(n)["processed"] and not world.entry(n)["success"] for n in (1, 2, 3))

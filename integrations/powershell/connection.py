@@ -39,11 +39,15 @@ def work(ctx: Any, record: Mapping[str, Any]) -> Work:
     listed = listed_scripts(ctx.halo)
     if orphan_answerer(ctx.halo, listed, ctx.client_id) == script.id:
         parts.append(prepare_orphans(ctx.halo, [as_id(row.get("id")) for row in listed], journal))
-    return as_work(parts, journal)
+    return as_work(parts, journal, preview=ctx.dry_run)
 
 
-def as_work(parts: list[QueueWork], journal: Journal) -> Work:
-    """The core's Work from QueueWorks that share one journal (pending outcomes first, as the core posts)."""
+def as_work(parts: list[QueueWork], journal: Journal, *, preview: bool = False) -> Work:
+    """The core's Work from QueueWorks that share one journal (pending outcomes first, as the core posts).
+
+    A run that is answered failed without running says why in its outcome (Last Error shows it after its
+    description); a dry run has no outcome, so its job descriptions carry the reason (``preview``).
+    """
     def tidy() -> None:
         for part in parts:
             part.tidy_journal()
@@ -51,7 +55,8 @@ def as_work(parts: list[QueueWork], journal: Journal) -> Work:
     return Work(
         path=QUEUE_PATH,
         pending=[(item.description, item.record) for part in parts for item in part.pending],
-        jobs=[Job(action.description, action.run) for part in parts for action in part.actions],
+        jobs=[Job(action.preview if preview else action.description, action.run)
+              for part in parts for action in part.actions],
         posted=journal.record_posted,
         prepare=tidy,
         failed=failure_of,

@@ -66,9 +66,15 @@ class ScriptAction:
     description: str
     runner: Callable[[threading.Event | None], dict[str, Any]] = field(repr=False)
     will_start_process: bool = True
+    reason: str = ""  # why it is answered failed without running (its outcome's result_message says it too)
 
     def run(self, cancel: threading.Event | None = None) -> dict[str, Any]:
         return self.runner(cancel)
+
+    @property
+    def preview(self) -> str:
+        """What a dry run says it would do: the description, and the reason when it would not run."""
+        return f"{self.description}: {self.reason}" if self.reason else self.description
 
 
 @dataclass(frozen=True)
@@ -249,9 +255,9 @@ def _run_entry(script: Script, entry: QueueEntry, attempt: int, argv: list[str],
 
 def _refusal(journal: Journal, script: Script | None, entry: QueueEntry, reason: str) -> ScriptAction:
     which = f" of script {script.label}" if script else ""
-    description = f"Answer {entry.label}{which} as failed without running it: {reason}"
+    description = f"Answer {entry.label}{which} as failed without running it"
     return ScriptAction(entry, description, partial(_refuse_cancellable, journal, script, entry, reason),
-                        will_start_process=False)
+                        will_start_process=False, reason=reason)
 
 
 def _refuse_cancellable(journal: Journal, script: Script | None, entry: QueueEntry, reason: str,

@@ -1,0 +1,266 @@
+"""PowerShell scripts end to end: ``integrator.py AUTO`` and ``CHECK`` as Task Scheduler would run them, against
+the Halo sandbox (default seed plus scripts), with the stand-in powershell / pwsh on PATH.
+
+Queued runs run once and Halo gets each outcome; kill -9 after a script ran and before its outcome was
+posted, and while it ran; a dry run; scripts this Integrator may not run; bad input beside good input
+and another integration; what CHECK shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox.halo_api import halo_error
+from sandbox.halo_server import HaloSandbox
+from tests.cli_helpers import configure, integrator
+from tests.e2e_world import RequestHooks, World, graph  # noqa: F401 - graph is a fixture
+from tests.powershell_standin import install, script_text
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a POSIX script")
+OURS = "halo-integrator"
+QUEUE_POST = ("POST", "/api/powershellscriptprocessing")
+
+
+class Scripts:
+    """The PowerShell side of a world: scripts in Halo and on disk, the queue, the stand-in's calls."""
+
+    def __init__(self, world: World, root: Path) -> None:
+        self.world, self.halo, self.root = world, world.halo, root
+        (root / "scripts").mkdir()
+
+    def script(self, script_id: int, parameters=(), *, file: bool = True, allowed: str | None = OURS,
+               behaviour: dict | None = None, **fields) -> Path:
+        path = self.root / "scripts" / f"script-{script_id}.ps1"
+        if file:
+            path.write_text(script_text(**(behaviour or {"stdout": "done\n"})), encoding="utf-8")
+        self.halo.add("powershellscripts", {
+            "id": script_id, "name": f"Script {script_id}", "location": str(path), "usepowershellseven": False,
+            "fieldmappings_powershell": [{"pssid": script_id, "parametername": name} for name in parameters],
+            "halointegrator_allowedclientids": allowed, **fields})
+        return path
+
+    def queue(self, entry_id: int, script_id: int, parameters=None) -> None:
+        self.halo.add("powershellqueue", {"id": entry_id, "pssid": script_id, "faultid": 5000 + entry_id,
+                                          "processed": False, "requeued": False,
+                                          "execution_parameters": parameters or {}})
+
+    def entry(self, entry_id: int) -> dict:
+        return self.halo.get("powershellqueue", entry_id)
+
+    def record(self, script_id: int) -> dict:
+        return self.halo.get("powershellscripts", script_id)
+
+    def calls(self) -> list[dict]:
+        path = self.root / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def queue_posts(self) -> int:
+        return sum(1 for request in self.halo.requests
+                   if (request["method"], request["path"].lower()) == QUEUE_POST)
+
+    def local(self, script_id: int, *settings: str) -> None:
+        extra = ("--connection", f"powershell:{script_id}")
+        for setting in settings:
+            extra += ("--set", setting)
+        configure(self.world.config, self.halo.url, cwd=self.world.folder, extra=extra)
+
+    def journal(self) -> Path:
+        return self.world.config.with_suffix(".powershell-journal")
+
+    def check(self) -> str:
+        result = integrator("CHECK", "--config", str(self.world.config), cwd=self.world.folder)
+        self.check_code = result.returncode
+        return result.stdout
+
+
+@pytest.fixture
+def standin_path(tmp_path, monkeypatch):
+    """The stand-in powershell / pwsh first on PATH for every process the test starts."""
+    monkeypatch.setenv("PATH", f"{install(tmp_path / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("PS_STANDIN_RECORD", str(tmp_path / "calls.jsonl"))
+
+
+@pytest.fixture
+def ps(tmp_path, standin_path):
+    with HaloSandbox() as halo:  # the default seed: its example script allows only another Integrator
+        world = World(halo, tmp_path / "integrator")
+        yield Scripts(world, tmp_path)
+
+
+def test_auto_runs_each_queued_run_once_and_posts_its_outcome(ps):
+    ps.script(10, ["FirstName", "Department"], behaviour={"echo": True})
+    ps.queue(100, 10, {"FirstName": "Ada", "Department": "R&D; $(Remove-Item C:\\) `\"-- x"})
+    ps.queue(101, 10, {"FirstName": "-Force"})
+    result = ps.world.auto()
+    assert result.returncode == 0, ps.world.run_log()
+    assert [call["bound"] for call in ps.calls()] == [
+        {"FirstName": "Ada", "Department": "R&D; $(Remove-Item C:\\) `\"-- x"}, {"FirstName": "-Force"}]
+    for entry_id in (100, 101):
+        entry = ps.entry(entry_id)
+        assert entry["processed"] is True and entry["success"] is True, entry
+        assert entry["result_message"].startswith("Succeeded: exit code 0 after")
+    script = ps.record(10)
+    assert script["halointegrator_lastsync"] and script["halointegrator_lasterror"] == ""
+    assert ps.entry(1)["processed"] is False and not ps.record(1).get("halointegrator_lastsync")  # not ours
+    assert "PowerShell scripts: Script 10 (script 10) finished: run 2 script(s)" in ps.world.run_log()
+    assert [report["connection"] for report in ps.world.summary()["integrations"]] == ["Script 10 (script 10)"]
+
+    assert ps.world.auto().returncode == 0  # the next run: nothing is run again, nothing is posted again
+    assert len(ps.calls()) == 2 and ps.queue_posts() == 0
+    assert "Script 10 (script 10) finished: nothing to change" in ps.world.run_log()
+
+
+class Killer:
+    """Kills the AUTO process from inside the sandbox while it holds the Integrator's request."""
+
+    def __init__(self) -> None:
+        self.process = None
+
+    def __call__(self):
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        return halo_error(503, "the client is gone")  # the post never reached Halo
+
+
+def test_killed_after_a_script_ran_and_before_its_outcome_was_posted(ps):
+    ps.script(10)
+    ps.queue(100, 10)
+    ps.queue(101, 10)
+    killer = Killer()
+    hooks = RequestHooks(ps.halo).add(*QUEUE_POST, killer)
+    killer.process = ps.world.spawn_auto()
+    assert killer.process.wait(timeout=60) == -signal.SIGKILL and hooks.done.wait(10)
+    assert len(ps.calls()) == 1 and ps.entry(100)["processed"] is False  # it ran; Halo was never told
+
+    seen = {}
+    RequestHooks(ps.halo).add(*QUEUE_POST, lambda: seen.update(
+        calls=len(ps.calls()), first=ps.entry(100)["processed"], second=ps.entry(101)["processed"]), when="after")
+    result = ps.world.auto()
+    assert result.returncode == 0, ps.world.run_log()
+    assert seen == {"calls": 1, "first": True, "second": False}  # the kept outcome went first, before 101 ran
+    assert ps.entry(100)["success"] is True and ps.entry(101)["success"] is True
+    assert len(ps.calls()) == 2  # 100 ran once, in the killed run; 101 once
+    assert "Post the outcome of queued run 100 (ticket 5100) kept from an earlier run: succeeded" in ps.world.run_log()
+
+
+def test_killed_while_a_script_runs_it_is_answered_interrupted_and_never_run_again(ps):
+    ps.script(10, behaviour={"sleep": 600})
+    ps.queue(100, 10)
+    process = ps.world.spawn_auto()
+    try:
+        deadline = time.monotonic() + 60
+        while not ps.calls() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ps.calls(), "the stand-in was never started"
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        process.kill()
+    os.killpg(ps.calls()[0]["pid"], signal.SIGKILL)  # on POSIX the script's own session outlives AUTO
+    assert ps.world.auto().returncode == 0, ps.world.run_log()
+    entry = ps.entry(100)
+    assert entry["processed"] is True and entry["success"] is False
+    assert entry["result_message"].startswith("Interrupted: the run started at ")
+    assert len(ps.calls()) == 1
+
+
+def test_a_dry_run_runs_nothing_and_writes_nothing(ps):
+    ps.script(10, ["Name"])
+    ps.queue(100, 10, {"Name": "Ada"})
+    ps.script(11, file=False)
+    ps.queue(110, 11)
+    result = ps.world.auto("--dry-run")
+    assert result.returncode == 0, ps.world.run_log()
+    assert ps.calls() == [] and not ps.journal().exists()
+    assert [request for request in ps.halo.requests if request["method"] == "POST"
+            and not request["path"].startswith("/auth")] == []
+    assert "Would run script 'Script 10' (id 10) for ticket 5100 with 1 parameter(s) (Name) (queued run 100)" \
+        in ps.world.run_log()
+    assert "Would answer queued run 110 for ticket 5110 of script 'Script 11' (id 11) as failed without running it: " \
+        "The script file" in ps.world.run_log()
+    assert ps.entry(100)["processed"] is False and ps.entry(110)["processed"] is False
+
+
+def test_a_script_not_allowed_here_never_starts_and_check_says_why(ps):
+    ps.script(10, allowed="someone-else")
+    ps.script(11, allowed="")  # allowed for nobody: it runs nowhere
+    ps.queue(100, 10)
+    ps.queue(110, 11)
+    assert ps.world.auto().returncode == 0
+    assert ps.calls() == [] and ps.queue_posts() == 0
+    assert ps.entry(100)["processed"] is False and ps.entry(110)["processed"] is False
+    log = ps.world.run_log()
+    assert "Script 10 (script 10) skipped: Halo allows only other Integrator client ids to run it" in log
+    assert "Script 11 (script 11) skipped: Halo names no Integrator client id that may run it" in log
+
+    output = ps.check()
+    assert ps.check_code == 0 and ps.calls() == []  # CHECK never contacts them: no PowerShell started
+    assert f"\u2718 Allows this Integrator's client id: Halo allows only someone-else; ours is {OURS}" in output
+    assert f"add ours ({OURS}) in Halo" in output
+    assert "- PowerShell is installed on this server: skipped:" in output
+
+
+def test_bad_input_gets_a_clear_result_message_and_everything_else_still_runs(ps, graph):  # noqa: F811
+    world = World(ps.halo, ps.world.folder, graph=graph)  # Entra ID enabled too, in the same folder
+    ps.script(10, file=False)
+    ps.queue(100, 10)
+    ps.script(11, ["Name"])
+    ps.queue(110, 11, {"Name": "Ada", "Shell": "rm -rf /"})
+    ps.queue(111, 11, {"Name": "Grace"})
+    ps.script(12, behaviour={"flood": 30_000_000})
+    ps.queue(120, 12)
+    ps.script(13, behaviour={"sleep": 600})
+    ps.queue(130, 13)
+    ps.local(13, "timeout_minutes=0.03")
+    ps.queue(190, 99)  # Halo no longer has script 99
+    result = world.auto(timeout=300)
+    assert result.returncode == 1, world.run_log()  # runs failed: exit 1, each script's Last Error says which
+    messages = {entry_id: ps.entry(entry_id)["result_message"] for entry_id in (100, 110, 120, 130, 190)}
+    assert all(ps.entry(n)["processed"] for n in (100, 110, 111, 120, 130, 190))
+    assert "does not exist on this server" in messages[100] and not ps.entry(100)["success"]
+    assert "'Shell', which the script's parameter mappings in Halo do not declare" in messages[110]
+    assert ps.entry(111)["success"] is True
+    assert ps.entry(120)["success"] is True and "The output was 30,000,000 bytes" in messages[120]
+    assert len(messages[120]) <= 8000
+    assert "past its time limit" in messages[130] and not ps.entry(130)["success"]
+    assert "Halo no longer has script 99" in messages[190] and not ps.entry(190)["success"]
+    assert [call["bound"] for call in ps.calls() if call["bound"]] == [{"Name": "Grace"}]
+    assert ps.record(10)["halointegrator_lasterror"] == (  # the lowest id answers the orphan too
+        "2 failed; first: Answer queued run 100 for ticket 5100 of script 'Script 10' (id 10) as failed without "
+        f"running it: Not run: The script file '{ps.root / 'scripts' / 'script-10.ps1'}' does not exist on this server.")
+    assert "Answer queued run 190 for ticket 5190 as failed without running it failed: Not run: Halo no longer " \
+        "has script 99" in world.run_log()
+    assert ps.record(11)["halointegrator_lastsync"] and ps.record(12)["halointegrator_lasterror"] == ""
+    assert world.last_sync() and world.last_error() == ""  # Entra ID ran as if nothing happened
+    assert sum(1 for user in ps.halo.records("users") if user.get("azureoid")) > 0
+
+
+def test_check_shows_powershell_the_script_file_and_the_parameters(ps):
+    path = ps.script(10, ["FirstName", "Department"])
+    ps.queue(100, 10)
+    ps.script(11, ["Bad Name"], file=False, usepowershellseven=True)
+    output = ps.check()
+    assert ps.check_code == 1, output  # script 11 runs here and is not ready
+    lines = output.splitlines()
+    ours = lines[lines.index("PowerShell scripts: Script 10 (script 10)") + 1:]
+    assert ours[:7] == [
+        "  \u2714 Enabled for the Halo Integrator in Halo: Halo has no switch for it",
+        f"  \u2714 Allows this Integrator's client id: ours ({OURS}) is allowed",
+        "  \u2714 Settings kept on this computer are usable: time limit 10 min per run; scripts from any folder; "
+        "PowerShell found on PATH",
+        f"  \u2714 PowerShell is installed on this server: Windows PowerShell (powershell.exe) 5.1.19041.4291 at "
+        f"{ps.root / 'bin' / 'powershell'}",
+        f"  \u2714 The script file exists and is readable: {path}",
+        "  \u2714 Its parameter names are valid PowerShell parameter names: FirstName, Department",
+        "  \u2714 Queued runs: 1 queued run waits; none has run here yet; this script's run also answers the runs "
+        "of scripts Halo no longer has (0 queued now)",
+    ]
+    assert "  \u2714 PowerShell is installed on this server: PowerShell 7 (pwsh) 7.4.6 at" in output
+    assert "does not exist on this server" in output and "'Bad Name' is not a valid PowerShell parameter name" in output
+    assert [call["argv"][-1] for call in ps.calls()] == ["$PSVersionTable.PSVersion.ToString()"] * 2
