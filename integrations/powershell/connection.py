@@ -123,7 +123,7 @@ def _queue_check(ctx: Any, script: Script) -> Check:
     """How many runs wait and the last outcome here; for the orphan answerer, the orphans too."""
     try:
         journal = journal_of(ctx, required=False)
-        waiting = read_queue(ctx.halo)
+        waiting = read_queue(ctx.halo, parameters=False)
         listed = listed_scripts(ctx.halo)
         answers = orphan_answerer(ctx.halo, listed, ctx.client_id) == script.id
     except (JournalError, HaloError) as error:

@@ -129,7 +129,7 @@ def prepare_script(halo: Any, script: Script, journal: Journal, *, settings: Run
 def prepare_orphans(halo: Any, known_script_ids: Iterable[int], journal: Journal) -> QueueWork:
     """The work for queued runs whose script Halo no longer has: each is answered failed, never run."""
     known = set(known_script_ids)
-    entries = [entry for entry in read_queue(halo) if entry.script_id not in known]
+    entries = [entry for entry in read_queue(halo, parameters=False) if entry.script_id not in known]
     work = QueueWork(journal)
     unposted = [record for record in journal.unposted() if record.script_id not in known]
     _reconcile(halo, unposted, {entry.id: entry for entry in entries}, work)

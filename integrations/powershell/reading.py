@@ -66,9 +66,15 @@ def load_script(halo: Any, record: Mapping[str, Any]) -> Script:
     return script_from(record, read_criteria(halo, as_id(record.get("id")) or 0))
 
 
-def read_queue(halo: Any, script_id: int | None = None) -> list[QueueEntry]:
-    """The outstanding (unprocessed) queue entries, of one script or all, oldest first."""
-    params: dict[str, Any] = {"outstandingonly": "true", "includeparameters": "true"}
+def read_queue(halo: Any, script_id: int | None = None, *, parameters: bool = True) -> list[QueueEntry]:
+    """The outstanding (unprocessed) queue entries, of one script or all, oldest first.
+
+    ``parameters=False`` leaves the ticket values out (the whole queue read for counting, or for runs of
+    scripts Halo no longer has, needs none of other scripts' values).
+    """
+    params: dict[str, Any] = {"outstandingonly": "true"}
+    if parameters:
+        params["includeparameters"] = "true"
     if script_id is not None:
         params["script_id"] = int(script_id)
     first = halo.get(QUEUE_PATH, {**params, "pageinate": "true", "page_size": QUEUE_PAGE_SIZE, "page_no": 1})
