@@ -233,7 +233,8 @@ def test_bad_input_gets_a_clear_result_message_and_everything_else_still_runs(ps
     assert [call["bound"] for call in ps.calls() if call["bound"]] == [{"Name": "Grace"}]
     assert ps.record(10)["halointegrator_lasterror"] == (  # the lowest id answers the orphan too
         "2 failed; first: Answer queued run 100 for ticket 5100 of script 'Script 10' (id 10) as failed without "
-        f"running it: Not run: The script file '{ps.root / 'scripts' / 'script-10.ps1'}' does not exist on this server.")
+        f"running it: Not run: The script file '{ps.root / 'scripts' / 'script-10.ps1'}' does not exist on this "
+        "server.")
     assert "Answer queued run 190 for ticket 5190 as failed without running it failed: Not run: Halo no longer " \
         "has script 99" in world.run_log()
     assert ps.record(11)["halointegrator_lastsync"] and ps.record(12)["halointegrator_lasterror"] == ""
