@@ -15,9 +15,9 @@ outstanding again runs again only if Halo marks it requeued and it was not reque
 started; otherwise its outcome is posted again and the log warns.
 
 The file (``HaloIntegrator.powershell-journal`` beside the config) holds no secrets and no parameter
-values. Posted entries are kept 30 days (the tab's "last outcome"), then dropped. A damaged journal
-stops the PowerShell queue with a message rather than being replaced: without it, interrupted runs
-could run twice.
+values (an outcome's result_message holds what the script printed). Posted entries are kept 30 days
+(the tab's "last outcome"), then dropped. A damaged journal stops the PowerShell queue with a message
+rather than being replaced: without it, interrupted runs could run twice.
 """
 
 from __future__ import annotations
