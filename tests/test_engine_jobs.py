@@ -122,9 +122,6 @@ def test_stop_ends_the_run_before_the_next_job():
     assert posted_ids(halo) == [1] and ("run", 2, 1) not in story.events
 
 
-@pytest.mark.xfail(strict=True, reason="for the lead: jobs.perform reports an IntegratorError raised by a job "
-                   "itself (a journal that cannot be written, so nothing started) as 'Halo did not take an "
-                   "outcome ... The outcome is kept on this computer', which is untrue for that job")
 def test_a_job_that_raises_is_not_reported_as_an_outcome_halo_refused():
     halo = queue_halo(1)
     story = Story(halo)

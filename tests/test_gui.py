@@ -293,7 +293,8 @@ def test_the_real_integrations_get_their_tabs_and_checks(make_app, sandbox):
         first_mark, first_text = tab.prerequisites.rows[0]
         if name == "powershell":  # no switch in Halo: the seed's script allows only another Integrator
             assert values[1].startswith("No: Halo allows only other Integrator client ids") and values[4] == CROSS
-            assert first_mark == TICK and tab.prerequisites.rows[1][0] == CROSS, tab.prerequisites.rows
+            assert first_mark == CROSS and first_text.startswith("Allows this Integrator's client id"), \
+                tab.prerequisites.rows
         else:
             assert values[1].startswith("No: not enabled") and values[4] == CROSS  # the seed's connections are off
             assert first_mark == CROSS and first_text.startswith("Enabled for the Halo Integrator"), \

@@ -45,5 +45,5 @@ def test_the_powershell_tab_lists_the_scripts_and_checks_the_one_we_may_run(make
     screenshot(app.root, "7-powershell-checked")
     tab.tree.selection_set("1")
     app.root.update()
-    assert tab.prerequisites.rows[1][0] == CROSS and "another-integrator" in tab.prerequisites.rows[1][1]
+    assert tab.prerequisites.rows[0][0] == CROSS and "another-integrator" in tab.prerequisites.rows[0][1]
     assert app.dialogs.of("error") == []

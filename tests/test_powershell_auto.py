@@ -163,7 +163,9 @@ def test_killed_while_a_script_runs_it_is_answered_interrupted_and_never_run_aga
     finally:
         process.kill()
     os.killpg(ps.calls()[0]["pid"], signal.SIGKILL)  # on POSIX the script's own session outlives AUTO
-    assert ps.world.auto().returncode == 0, ps.world.run_log()
+    rerun = ps.world.auto()
+    assert rerun.returncode == 1, ps.world.run_log()  # an interrupted run is a failure someone must look at
+    assert "Interrupted" in str(ps.halo.records("powershellscripts")[-1].get("halointegrator_lasterror"))
     entry = ps.entry(100)
     assert entry["processed"] is True and entry["success"] is False
     assert entry["result_message"].startswith("Interrupted: the run started at ")
@@ -235,7 +237,7 @@ def test_bad_input_gets_a_clear_result_message_and_everything_else_still_runs(ps
         "2 failed; first: Answer queued run 100 for ticket 5100 of script 'Script 10' (id 10) as failed without "
         f"running it: Not run: The script file '{ps.root / 'scripts' / 'script-10.ps1'}' does not exist on this "
         "server.")
-    assert "Answer queued run 190 for ticket 5190 as failed without running it failed: Not run: Halo no longer " \
+    assert "Answer queued run 190 for ticket 5190 as failed without running it: Not run: Halo no longer " \
         "has script 99" in world.run_log()
     assert ps.record(11)["halointegrator_lastsync"] and ps.record(12)["halointegrator_lasterror"] == ""
     assert world.last_sync() and world.last_error() == ""  # Entra ID ran as if nothing happened
@@ -250,8 +252,7 @@ def test_check_shows_powershell_the_script_file_and_the_parameters(ps):
     assert ps.check_code == 1, output  # script 11 runs here and is not ready
     lines = output.splitlines()
     ours = lines[lines.index("PowerShell scripts: Script 10 (script 10)") + 1:]
-    assert ours[:7] == [
-        "  \u2714 Enabled for the Halo Integrator in Halo: Halo has no switch for it",
+    assert ours[:6] == [
         f"  \u2714 Allows this Integrator's client id: ours ({OURS}) is allowed",
         "  \u2714 Settings kept on this computer are usable: time limit 10 min per run; scripts from any folder; "
         "PowerShell found on PATH",

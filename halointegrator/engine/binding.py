@@ -50,7 +50,8 @@ def merged_records(listed: Iterable[dict], whole: Mapping[int, dict]) -> dict[in
     for item in listed:
         halo_id = item.get("id")
         if isinstance(halo_id, (int, float)) and not isinstance(halo_id, bool) and float(halo_id).is_integer():
-            records[int(halo_id)] = {**item, **whole.get(int(halo_id), {})}
+            known = whole.get(int(halo_id))  # the list item itself unless read whole: no copy of 50,000 records
+            records[int(halo_id)] = item if known is None else {**item, **known}
     return dict(sorted(records.items()))
 
 

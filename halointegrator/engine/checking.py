@@ -26,8 +26,10 @@ LISTING = Prerequisite("listing", "Halo lists the connections")
 
 
 def prerequisites_of(integration: Integration) -> tuple[Prerequisite, ...]:
-    """Every row of an integration's prerequisite list, the core's first."""
-    return CORE_PREREQUISITES + integration.prerequisites
+    """Every row of an integration's prerequisite list, the core's first (no "enabled" row where Halo's
+    record has no such switch)."""
+    core = CORE_PREREQUISITES if integration.connections.enabled_field else (ALLOWED,)
+    return core + integration.prerequisites
 
 
 @dataclass
@@ -107,12 +109,11 @@ def _core_checks(connection: Connection, client_id: str) -> list[Check]:
     else:
         detail = f"ours ({client_id}) is allowed" if permitted else \
             f"Halo allows only {', '.join(sorted(allowed))}; ours is {client_id}"
-    return [
-        Check(ENABLED.label, enabled, ("yes" if source.enabled_field else "Halo has no switch for it") if enabled else
-              "not enabled for the Halo Integrator in Halo: tick 'Enable the Halo Integrator' on the connection in "
-              "Halo", ENABLED.key),
-        Check(ALLOWED.label, permitted, detail, ALLOWED.key),
-    ]
+    allowed_check = Check(ALLOWED.label, permitted, detail, ALLOWED.key)
+    if not source.enabled_field:
+        return [allowed_check]
+    return [Check(ENABLED.label, enabled, "yes" if enabled else "not enabled for the Halo Integrator in Halo: tick "
+                  "'Enable the Halo Integrator' on the connection in Halo", ENABLED.key), allowed_check]
 
 
 def _log(result: ConnectionCheck, log: logging.Logger) -> None:

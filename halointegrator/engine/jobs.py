@@ -32,12 +32,23 @@ def perform(integration: Integration, connection: dict, ctx: RunContext, writer:
             _run(work, report, ctx, writer)
         except Cancelled:
             raise
-        except IntegratorError as error:
-            report.failure = (f"Halo did not take an outcome ({error}); nothing more was run. The outcome is kept "
-                              "on this computer and posted before anything new runs next time.")
+        except _NotTaken as refusal:
+            report.failure = (f"Halo did not take an outcome ({refusal.error}); nothing more was run. The outcome "
+                              "is kept on this computer and posted before anything new runs next time.")
+            return report
+        except IntegratorError as error:  # the integration's own failure (its journal, say): nothing was posted
+            report.failure = f"{error} Nothing more was run."
             return report
     report.failure = report.failure or work.problem
     return report
+
+
+class _NotTaken(Exception):
+    """Internal: Halo refused or failed an outcome's POST."""
+
+    def __init__(self, error: IntegratorError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _preview(work: Work, report: Report, log: logging.Logger) -> None:
@@ -55,6 +66,7 @@ def _run(work: Work, report: Report, ctx: RunContext, writer: Any) -> None:
         ctx.log.log(CHANGE, "Post %s", _lower_first(description))
         _post(writer, work, record)
         _count(report, OUTCOME, POST)
+        _note_failure(work, report, description, record)
     for number, job in enumerate(work.jobs, start=1):
         if ctx.cancel.is_set():
             raise Cancelled(f"Stopped by the user before {job.description}; {len(work.jobs) - number + 1} "
@@ -64,13 +76,21 @@ def _run(work: Work, report: Report, ctx: RunContext, writer: Any) -> None:
         record = job.run(ctx.cancel)
         _post(writer, work, record)
         _count(report, JOB, RUN)
-        message = work.failed(record)
-        if message:
-            report.failed.append(RecordError(job.description, message))
+        _note_failure(work, report, job.description, record)
+
+
+def _note_failure(work: Work, report: Report, description: str, record: dict) -> None:
+    """A posted outcome that says the job failed (or was interrupted) goes into Last Error and the exit code."""
+    message = work.failed(record)
+    if message:
+        report.failed.append(RecordError(description, message))
 
 
 def _post(writer: Any, work: Work, record: dict) -> None:
-    writer.post(work.path, [record], idempotent=True)  # an outcome says the same however often it lands
+    try:
+        writer.post(work.path, [record], idempotent=True)  # an outcome says the same however often it lands
+    except IntegratorError as error:
+        raise _NotTaken(error) from None
     work.posted(record)
 
 

@@ -148,7 +148,7 @@ def log_report(report: Report, title: str, log: logging.Logger) -> None:
     for error in report.errors:
         log.error("%s: %s: Halo refused %s: %s", title, report.connection, error.description, error.message)
     for failure in report.failed:
-        log.error("%s: %s: %s failed: %s", title, report.connection, failure.description, failure.message)
+        log.error("%s: %s: %s: %s", title, report.connection, failure.description, failure.message)
     if report.failure:  # "finished: nothing to change" right after "failed" read as a contradiction
         done = report.summary().replace("nothing to change", "nothing")
         log.info("%s: %s stopped by that failure; done before it: %s", title, report.connection, done)

@@ -34,7 +34,7 @@ SCHEMA = 2
 log = logging.getLogger("halointegrator.status")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One source record as this connection last left it in Halo."""
 

@@ -161,7 +161,8 @@ class IntegrationTab(ttk.Frame):
         self.loaded = True
         self.prerequisites.show([(None, "Checking", "asking Halo and the source\u2026")])
         self.app.worker.submit(f"Checking {self.title}",
-                               lambda: jobs.check_connections(config, self.integration, self.app.log),
+                               lambda: jobs.check_connections(config, self.integration, self.app.log,
+                                                              self.app.config_path),
                                on_done=self.show_checks, on_error=self._failed)
 
     def _working_config(self) -> Any:

@@ -40,14 +40,16 @@ def load_connections(config: Any, integration: Integration) -> list[Connection]:
         halo.close()
 
 
-def check_connections(config: Any, integration: Integration, log: logging.Logger) -> list[ConnectionCheck]:
-    """Check Configuration: every connection's prerequisites, each result also in the log."""
+def check_connections(config: Any, integration: Integration, log: logging.Logger,
+                      config_path: Path | None = None) -> list[ConnectionCheck]:
+    """Check Configuration: every connection's prerequisites, each result also in the log (the same as CHECK,
+    with the files beside ``config_path`` an integration keeps, such as the PowerShell journal)."""
     from halointegrator.app.services import make_halo_client
 
     halo = make_halo_client(config)
     try:
         results = check_all(halo, {integration.name: integration}, client_id=config.halo.client_id,
-                            local_settings=config.connections, log=log)
+                            local_settings=config.connections, log=log, config_path=config_path)
     finally:
         halo.close()
     if not results:
