@@ -107,6 +107,8 @@ class _Binder:
 
     def from_identity(self, wanted: list[Wanted]) -> None:
         """Records whose identity field is visible (a whole read, or a list that shows it)."""
+        if not self._unbound(wanted):
+            return  # the steady state: the status bound everyone, no index of 50,000 records is needed
         by_identity = self._index(lambda record: identity_key(record.get(self.kind.identity_field))
                                   if self.kind.identity_field in record else "")
         self._note_shared_identities(by_identity)
@@ -117,7 +119,7 @@ class _Binder:
 
     def from_recognition(self, wanted: list[Wanted]) -> None:
         recognised = 0
-        for field_name in self.identity.recognise:
+        for field_name in self.identity.recognise if self._unbound(wanted) else ():
             index = self._index(lambda record, name=field_name: self.identity.compare(name, record.get(name))
                                 if name in record else "")
             for key, record in self._unbound(wanted):
@@ -133,6 +135,8 @@ class _Binder:
 
     def from_matches(self, wanted: list[Wanted]) -> None:
         """Unowned records that match on a match field are linked once; unclear ones are read first."""
+        if not self._unbound(wanted):
+            return
         indexes = {name: self._index(lambda record, n=name: identity_key(record.get(n))) for name in self.identity.match}
         for key, record in self._unbound(wanted):
             if not record.complete:

@@ -53,6 +53,8 @@ def _entry(record: Wanted, halo_id: int, old: Entry | None, shown: set[str], che
     if not record.complete and same_record:
         fields = {**old.fields, **fields}  # a partial record says nothing of the fields it lacks
     checked = now if halo_id in checked_ids else (old.checked if same_record else 0.0)
+    if same_record and not old.gone and old.fields == fields and old.checked == checked:
+        return old  # unchanged: keep the one entry rather than a copy of 50,000
     return Entry(halo_id, fields, False, checked)
 
 
