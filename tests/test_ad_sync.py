@@ -262,7 +262,8 @@ def test_list_connections_reads_the_details(halo_sandbox, tmp_path):
                                  "bind_dn": "CN=svc", "password": "x", "base_dn": "DC=example,DC=com",
                                  "ous": [STAFF, LABS]})()
     sandbox.add("ldapconnections", connection_record(handle, [2, 3], connection_id=7))
-    connections = {record["id"]: record for record in active_directory.list_connections(client)}
+    listed = {record["id"]: record for record in active_directory.list_connections(client)}
+    connections = {key: active_directory.connection_details(client, record) for key, record in listed.items()}
     assert [mapping["dn"] for mapping in connections[7]["ldap_strings"]] == [STAFF, LABS]
 
 

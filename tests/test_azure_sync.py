@@ -63,7 +63,7 @@ class World:
         return results[0].checks
 
     def connection(self) -> dict:
-        return azure_ad.list_connections(self.client)[0]
+        return azure_ad.connection_details(self.client, azure_ad.list_connections(self.client)[0])
 
     def sync(self, *, dry_run: bool = False, allow_mass_deactivation: bool = False):
         """One run through the core; a dry run works on a copy of the state, as the runner's does."""

@@ -232,3 +232,26 @@ def test_only_still_runs_the_named_integration():
     working = fake_integration([connection(7)], lambda ctx, c: read.append(c["id"]) or SourceRead([]))
     result = run(RecordingHalo(), working, only="fake")
     assert read == [7] and result.exit_code == 0
+
+
+def test_details_are_read_only_for_connections_this_integrator_runs_and_shared_reads_once():
+    reads = []
+
+    class Listing(RecordingHalo):
+        def get(self, path, params=None):
+            reads.append(path)
+            return {"id": 1, "name": "Control", "halointegratorenabled": True} if path == "Control" else super().get(path)
+
+    def detail(halo, record):
+        reads.append(f"detail {record['id']}")
+        return {**record, "details": True}
+
+    listing = lambda halo: [connection(1), connection(2, enabled=False), connection(3, allowed="theirs")]  # noqa: E731
+    integration = Integration(**{**fake_integration([]).__dict__, "connections": ConnectionSource(
+        "LDAPConnection", listing, detail)})
+    shared = [Integration(**{**fake_integration([]).__dict__, "name": name, "connections": ConnectionSource(
+        "Control", lambda halo: [halo.get("Control")])}) for name in ("first", "second")]
+    setup = RunSetup(client_id="ours", log=LOG, options=RunOptions(dry_run=True))
+    run_all(Listing(), {"fake": integration, **{one.name: one for one in shared}}, setup)
+    assert reads.count("detail 1") == 1 and "detail 2" not in reads and "detail 3" not in reads
+    assert reads.count("Control") == 1

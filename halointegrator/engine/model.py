@@ -283,13 +283,16 @@ def _default_name(record: dict) -> str:
 class ConnectionSource:
     """Where an integration's connections live in Halo, and which of their fields the core reads and writes.
 
-    ``list(halo)`` returns the connection records with their details (a read-only Halo). The core
-    decides from ``enabled_field`` and ``allowed_fields`` whether this Integrator may run one (one rule
-    for every integration), and posts ``{"id", lastsync_field, lasterror_field}`` back to ``path``.
+    ``list(halo)`` returns the connection records (a read-only Halo); ``detail(halo, record)``, when
+    given, reads one record's details (mappings), and the core calls it only for connections this
+    Integrator may run, so a disabled connection costs no request of its own. The core decides from
+    ``enabled_field`` and ``allowed_fields`` whether this Integrator may run one (one rule for every
+    integration), and posts ``{"id", lastsync_field, lasterror_field}`` back to ``path``.
     """
 
     path: str  # "LDAPConnection"
     list: Callable[[Any], list[dict]]
+    detail: Callable[[Any, dict], dict] | None = None
     enabled_field: str = "halointegratorenabled"  # "": Halo's record has no such switch
     allowed_fields: tuple[str, ...] = ("halointegrator_allowedclientids", "halointegrator_allowedclientidslist")
     # True: only an Integrator Halo names may run it (no names = none), for work that must never run twice

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -102,13 +103,43 @@ def discover(halo: Any, client_id: str, registry: dict[str, Integration], only: 
     if only and only not in registry:
         known = ", ".join(sorted(registry)) or "none"
         raise ConfigError(f"Unknown integration '{only}' for --only; known integrations: {known}.")
+    reader = halo if isinstance(halo, _Memo) else _Memo(halo)
     found = []
     for name, integration in registry.items():
         if only and name != only:
             continue
-        for record in integration.connections.list(ReadOnlyHalo(halo)):
-            found.append(Connection(integration, record, *enabled_for(integration, record, client_id)))
+        found += [_connection(reader, integration, record, client_id)
+                  for record in integration.connections.list(reader)]
     return found
+
+
+def _connection(reader: Any, integration: Integration, record: dict, client_id: str) -> Connection:
+    """A listed connection, with its details read only when this Integrator may run it (or the list
+    item cannot say: it lacks the fields the rule reads)."""
+    source = integration.connections
+    switched_off = bool(source.enabled_field) and source.enabled_field in record \
+        and not flag(record[source.enabled_field])
+    decided = switched_off or ((not source.enabled_field or source.enabled_field in record)
+                               and any(name in record for name in source.allowed_fields))
+    enabled, reason = enabled_for(integration, record, client_id)
+    if source.detail is not None and (enabled or not decided):
+        record = source.detail(reader, record)
+        enabled, reason = enabled_for(integration, record, client_id)
+    return Connection(integration, record, enabled, reason)
+
+
+class _Memo(ReadOnlyHalo):
+    """Reads while connections are discovered, each asked of Halo once (Lansweeper and SCCM share /Control)."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._answers: dict[tuple, Any] = {}
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        key = (path, tuple(sorted((params or {}).items())))
+        if key not in self._answers:
+            self._answers[key] = super().get(path, params)
+        return copy.deepcopy(self._answers[key])
 
 
 def now_for_halo() -> str:
@@ -215,12 +246,12 @@ def _runnable(halo: Any, client_id: str, registry: dict[str, Integration], only:
     list (one integration Halo refuses, e.g. not licensed, must not stop the others)."""
     if only and only not in registry:
         discover(halo, client_id, registry, only)  # raises the ConfigError that names the known ones
-    connections, unlisted = [], []
+    connections, unlisted, reader = [], [], _Memo(halo)
     for name, integration in registry.items():
         if only and name != only:
             continue
         try:
-            connections += discover(halo, client_id, {name: integration})
+            connections += discover(reader, client_id, {name: integration})
         except Cancelled:
             raise
         except IntegratorError as error:

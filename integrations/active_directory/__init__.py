@@ -35,16 +35,19 @@ def connection_name(connection: dict[str, Any]) -> str:
 
 
 def list_connections(halo: Any) -> list[dict]:
-    """Every LDAPConnection record with its details (mappings, field mappings).
+    """Every LDAPConnection record, as the list gives it.
 
     A plain GET: Halo's document gives /LDAPConnection no paging parameters (only clientidoverride).
     """
     data = halo.get("LDAPConnection")
     if isinstance(data, dict):  # an envelope, should Halo answer with one: its list of records
         data = next((value for value in data.values() if isinstance(value, list)), [])
-    records = [record for record in data or [] if isinstance(record, dict)]
-    return [halo.get(f"LDAPConnection/{record['id']}", {"includedetails": "true"})
-            for record in records if record.get("id") is not None]
+    return [record for record in data or [] if isinstance(record, dict) and record.get("id") is not None]
+
+
+def connection_details(halo: Any, record: dict) -> dict:
+    """One connection with its details (OU mappings, field mappings), which the list leaves out."""
+    return halo.get(f"LDAPConnection/{record['id']}", {"includedetails": "true"})
 
 
 INTEGRATION = Integration(
@@ -53,7 +56,7 @@ INTEGRATION = Integration(
     description=("Imports the people of the OUs mapped in Halo's Active Directory connection as Halo users of "
                  "each OU's site, over LDAPS or StartTLS: names, email, phones, job title, department, "
                  "logon names and DN. Disabled accounts, and people who left the mapped OUs, become inactive."),
-    connections=ConnectionSource("LDAPConnection", list_connections, name_of=connection_name),
+    connections=ConnectionSource("LDAPConnection", list_connections, connection_details, name_of=connection_name),
     prerequisites=checks.PREREQUISITES,
     local_settings=LOCAL_SETTINGS,
     check=checks.check,

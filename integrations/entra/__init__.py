@@ -16,12 +16,16 @@ NAME = "azure_ad"  # the name a 1.0 config keeps its Entra settings under ("azur
 
 
 def list_connections(halo: Any) -> list[dict]:
-    """Every Entra ID connection in Halo, each with its details (mappings, Integrator settings)."""
+    """Every Entra ID connection in Halo, as the list gives it."""
     # GET /api/azureadconnection takes no paging parameters (OpenAPI): one plain GET, a bare array.
     answer = halo.get("azureadconnection") or []
     rows = answer if isinstance(answer, list) else answer.get("connections") or answer.get("records") or []
-    return [halo.get(f"azureadconnection/{row['id']}", {"includedetails": "true"})
-            for row in rows if isinstance(row, dict) and row.get("id") is not None]
+    return [row for row in rows if isinstance(row, dict) and row.get("id") is not None]
+
+
+def connection_details(halo: Any, record: dict) -> dict:
+    """One connection with its details (mappings, Integrator settings), which the list leaves out."""
+    return halo.get(f"azureadconnection/{record['id']}", {"includedetails": "true"})
 
 
 INTEGRATION = Integration(
@@ -30,7 +34,7 @@ INTEGRATION = Integration(
     description="Imports Entra ID (Azure AD) users into Halo users, and Intune managed devices into Halo assets, "
                 "over Microsoft Graph. In Halo, the connection's Halo Integrator section chooses which imports "
                 "are included.",
-    connections=ConnectionSource("azureadconnection", list_connections),
+    connections=ConnectionSource("azureadconnection", list_connections, connection_details),
     prerequisites=checks.PREREQUISITES,
     local_settings=(
         LocalSetting("app_secret", "App secret", "secret",
