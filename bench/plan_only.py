@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from halointegrator.engine.binding import bind  # noqa: E402
 from halointegrator.engine.model import Identity, Wanted  # noqa: E402
 from halointegrator.engine.planning import plan, unique_wanted  # noqa: E402
-from halointegrator.engine.remember import listed_fields_of, remember  # noqa: E402
+from halointegrator.engine.remember import remember  # noqa: E402
 from halointegrator.engine.status import ConnectionState, KindStatus, StatusStore  # noqa: E402
 from halointegrator.halo.resources import users as users_kind  # noqa: E402
 from sandbox.halo_server import load_subset  # noqa: E402
@@ -65,8 +65,8 @@ def steady_status(wanted: list[Wanted], existing: list[dict[str, Any]]) -> KindS
     status = KindStatus()
     binding = bind(KIND, wanted, existing, status, IDENTITY)
     written = plan(KIND, wanted, binding, status)  # the first run's writes, all landed
-    remember(status, wanted, binding, written, [(change, change.halo_id) for change in written.changes],
-             listed_fields=listed_fields_of(existing), identity_field=KIND.identity_field)
+    remember(status, KIND, wanted, binding, written, [(change, change.halo_id) for change in written.changes],
+             listed=existing)
     return status
 
 

@@ -471,3 +471,12 @@ def test_control_is_one_record_read_as_an_object_and_updated_by_an_array(api, ha
     reply = api.post(halo.api_url + "/Control", json=[{"id": 1, "halointegrator_lansweeper_lasterror": "x"}], timeout=5)
     assert reply.status_code == 201
     assert halo.get("control", 1)["halointegrator_lansweeper_lasterror"] == "x"
+
+
+def test_the_clients_list_fields_are_the_subsets(tmp_path):
+    """halointegrator/halo/list_fields.py and the sandbox's subset both come from the document."""
+    from halointegrator.halo import list_fields
+
+    subset = halo_subset().list_fields
+    assert (list_fields.USERS, list_fields.ASSETS, list_fields.SITES) == (
+        subset["Users"], subset["Device"], subset["Site"])

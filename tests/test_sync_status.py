@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from halointegrator.engine.status import StatusStore
 from halointegrator.local.paths import state_path_for
 from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
@@ -60,6 +61,13 @@ def in_scope_oids(world: World) -> list[str]:
 def test_the_lists_are_lean_and_an_unchanged_resync_posts_nothing_and_reads_no_record(world):
     auto(world)
     assert world.record_writes() > 0
+    ad = StatusStore(state_path_for(world.config)).load()["active_directory:1"].kinds["user"].entries
+    assert len(ad) == len(world.directory.users)
+    # a record just created is remembered by what its list item will not show: no fingerprint of a DN
+    # or a name (Users_List has them), the GUID is the key, samaccountname and department are not listed
+    fingerprinted = set().union(*(entry.fields for entry in ad.values()))
+    assert {"samaccountname", "department"} <= fingerprinted
+    assert fingerprinted.isdisjoint({"activedirectory_dn", "name", "third_party_guid"})
     listed = next(entry for entry in world.halo.requests if entry["path"].lower() == "/api/users")
     assert {"includeserviceaccount", "includenonserviceaccount", "includeinactive"} <= set(listed["params"])
     auto(world)

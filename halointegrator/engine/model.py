@@ -56,6 +56,7 @@ class EntityKind:
     identity_field: str  # Halo field holding the source's stable id: "third_party_guid", "azureoid", ...
     label_field: str = "name"  # Halo field that names a record to a person
     list_params: tuple[tuple[str, str], ...] = ()  # what the list read asks for (inactive records too, ...)
+    listed: frozenset[str] = frozenset()  # the fields a list item may show (its *_List schema); others only by id
 
 
 def _same_text(field_name: str, value: Any) -> str:

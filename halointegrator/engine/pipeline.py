@@ -20,7 +20,7 @@ from halointegrator.engine.binding import Binding, bind, describe_waiting
 from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import Integration, KindRead, Plan, Report, Wanted
 from halointegrator.engine.planning import Policy, plan, unique_wanted
-from halointegrator.engine.remember import listed_fields_of, remember
+from halointegrator.engine.remember import remember
 from halointegrator.engine.status import ConnectionState, KindStatus
 from halointegrator.errors import Cancelled, HaloError, IntegratorError
 from halointegrator.values import as_int, flag
@@ -153,7 +153,6 @@ def _write(ctx: RunContext, writer: Any, integration: str, name: str, kind: _Kin
 def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: Applied | None) -> None:
     if ctx.dry_run:
         return
-    remember(state.kind(kind.read.kind.name), kind.wanted, kind.binding, kind.plan,
-             applied.landed if applied else [], listed_fields=listed_fields_of(kind.listed),
-             checked=kind.checked, now=time.time(), identity_field=kind.read.kind.identity_field)
+    remember(state.kind(kind.read.kind.name), kind.read.kind, kind.wanted, kind.binding, kind.plan,
+             applied.landed if applied else [], listed=kind.listed, checked=kind.checked, now=time.time())
 

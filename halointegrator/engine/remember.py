@@ -2,29 +2,31 @@
 
 A record's entry changes only when Halo is known to hold what the source wants: its change landed, or
 it needed none. A change that was refused or never sent leaves the entry as it was, so the next run
-plans it again. Fingerprints are kept only for fields the list does not show (the list itself tells
-the rest); a record deactivated for leaving the source is marked ``gone``.
+plans it again. Fingerprints are kept only for the fields a record's list item does not show (the list
+itself tells the rest): for a record just created, whose list item is not known yet, the fields
+outside the kind's list schema, and the blank ones (Halo may leave an empty field out of a list
+item). A record deactivated for leaving the source is marked ``gone``.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from halointegrator.engine.binding import Binding
-from halointegrator.engine.model import CREATE, DEACTIVATE, Change, Plan, Wanted
+from halointegrator.engine.model import CREATE, DEACTIVATE, Change, EntityKind, Plan, Wanted
 from halointegrator.engine.status import Entry, KindStatus
 from halointegrator.values import fingerprint, identity_key
 
 
-def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: Plan,
-             landed: Iterable[tuple[Change, int | None]], *, listed_fields: set[str],
-             checked: Iterable[int] = (), now: float = 0.0, identity_field: str = "") -> None:
+def remember(status: KindStatus, kind: EntityKind, wanted: list[Wanted], binding: Binding, plan: Plan,
+             landed: Iterable[tuple[Change, int | None]], *, listed: Iterable[dict],
+             checked: Iterable[int] = (), now: float = 0.0) -> None:
     """Update ``status`` in place after an apply (or after a run that had nothing to write)."""
     landed = list(landed)
     planned = {change.key: change for change in plan.changes if change.action != DEACTIVATE}
     written = {change.key: halo_id for change, halo_id in landed if change.action != DEACTIVATE}
+    items = {item.get("id"): item for item in listed}  # the lean list items, not merged with whole reads
     checked_ids = set(checked)
-    unlisted = listed_fields | {"id", identity_field}  # the key is the identity: no fingerprint needed
     created = {halo_id for change, halo_id in landed if change.action == CREATE and halo_id is not None}
     _forget_missing(status, binding, created)
     for record in wanted:
@@ -34,7 +36,8 @@ def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: P
         halo_id = written[key] if key in planned else binding.bound.get(key)
         if halo_id is None:
             continue  # waiting for a read, not created (update only), or created without an id in the answer
-        status.entries[key] = _entry(record, halo_id, status.entries.get(key), unlisted, checked_ids, now)
+        fields = _fingerprints(kind, record, items.get(halo_id))
+        status.entries[key] = _entry(record, halo_id, fields, status.entries.get(key), checked_ids, now)
     for change, halo_id in landed:
         if change.action == DEACTIVATE:
             entry = status.entries.get(change.key) or Entry(change.halo_id or halo_id or 0)
@@ -46,9 +49,22 @@ def remember(status: KindStatus, wanted: list[Wanted], binding: Binding, plan: P
                       if halo_id in binding.records and halo_id not in binding.owned}
 
 
-def _entry(record: Wanted, halo_id: int, old: Entry | None, shown: set[str], checked_ids: set[int],
+def _fingerprints(kind: EntityKind, record: Wanted, item: dict | None) -> dict[str, str]:
+    """The fields whose value the next run cannot read from the list, each as a fingerprint."""
+    skip = ("id", kind.identity_field)  # the key is the identity: it needs no fingerprint
+    if item is not None:
+        return {name: fingerprint(value) for name, value in record.fields.items()
+                if name not in item and name not in skip}
+    return {name: fingerprint(value) for name, value in record.fields.items()
+            if name not in skip and (name not in kind.listed or _blank(value))}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _entry(record: Wanted, halo_id: int, fields: dict[str, str], old: Entry | None, checked_ids: set[int],
            now: float) -> Entry:
-    fields = {name: fingerprint(value) for name, value in record.fields.items() if name not in shown}
     same_record = old is not None and old.halo_id == halo_id
     if not record.complete and same_record:
         fields = {**old.fields, **fields}  # a partial record says nothing of the fields it lacks
@@ -63,11 +79,3 @@ def _forget_missing(status: KindStatus, binding: Binding, created: set[int]) -> 
     for key in [key for key, entry in status.entries.items()
                 if entry.halo_id not in binding.records and entry.halo_id not in created]:
         del status.entries[key]
-
-
-def listed_fields_of(listed: Iterable[dict]) -> set[str]:
-    """The fields Halo's list items of a kind show (the union: Halo may leave out empty ones)."""
-    fields: set[str] = set()
-    for item in listed:
-        fields.update(item)
-    return fields

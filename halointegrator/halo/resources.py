@@ -8,6 +8,7 @@ create, so every list read asks for every kind of record.
 from __future__ import annotations
 
 from halointegrator.engine.model import EntityKind
+from halointegrator.halo import list_fields
 
 ACTIVE_AND_INACTIVE = (("includeactive", "true"), ("includeinactive", "true"))
 EVERY_USER = ACTIVE_AND_INACTIVE + (("includeserviceaccount", "true"), ("includenonserviceaccount", "true"))
@@ -15,15 +16,15 @@ EVERY_USER = ACTIVE_AND_INACTIVE + (("includeserviceaccount", "true"), ("include
 
 def users(identity_field: str) -> EntityKind:
     """Halo users (``/Users``), whose source identity is kept in ``identity_field``."""
-    return EntityKind("user", "Users", "users", identity_field, "name", EVERY_USER)
+    return EntityKind("user", "Users", "users", identity_field, "name", EVERY_USER, list_fields.USERS)
 
 
 def assets(identity_field: str, *, with_fields: bool = False) -> EntityKind:
     """Halo assets (``/Asset``); ``with_fields`` asks for the asset fields a mapping compares."""
     params = ACTIVE_AND_INACTIVE + ((("includeassetfields", "true"),) if with_fields else ())
-    return EntityKind("asset", "Asset", "assets", identity_field, "inventory_number", params)
+    return EntityKind("asset", "Asset", "assets", identity_field, "inventory_number", params, list_fields.ASSETS)
 
 
 def sites(identity_field: str) -> EntityKind:
     """Halo sites (``/Site``)."""
-    return EntityKind("site", "Site", "sites", identity_field, "name", ACTIVE_AND_INACTIVE)
+    return EntityKind("site", "Site", "sites", identity_field, "name", ACTIVE_AND_INACTIVE, list_fields.SITES)
