@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from halointegrator.engine.model import EntityKind, Identity, Wanted
 from halointegrator.engine.status import KindStatus
@@ -244,7 +244,3 @@ def describe_waiting(kind: EntityKind, binding: Binding, read_ids: Iterable[int]
         notes.append(f"{waiting_claims} Halo {kind.name}(s) may belong to this connection and wait to be read in "
                      f"full on a later run; until then none of them is deactivated.")
     return notes
-
-
-def as_records(items: Any) -> list[dict]:
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []

@@ -70,9 +70,6 @@ class KindStatus:
     entries: dict[str, Entry] = field(default_factory=dict)  # source key -> entry
     foreign: set[int] = field(default_factory=set)  # Halo ids read whole and found to be another's
 
-    def key_by_id(self) -> dict[int, str]:
-        return {entry.halo_id: key for key, entry in self.entries.items()}
-
     def encode(self) -> dict[str, Any]:
         return {"records": {key: entry.encode() for key, entry in self.entries.items()},
                 "foreign": sorted(self.foreign)}
