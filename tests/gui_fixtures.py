@@ -36,7 +36,9 @@ LOCAL_SETTINGS = (
     LocalSetting("server", "Server", "text", ""),
 )
 WAIT_SECONDS = 30.0
-TICK, CROSS = "\u2714", "\u2718"
+TICK, CROSS, DOT = "\u2714", "\u2718", "\u2022"
+AT_100, AT_150 = 96 / 72, 144 / 72  # Tk's scaling (pixels per point) at Windows' 100 % and 150 %
+_DISPLAY_SCALING: dict[str, float] = {}  # the display's own, as the first root found it
 
 
 class FakeDialogs:
@@ -130,14 +132,19 @@ def idle(app: Any) -> None:
     app.root.update()
 
 
-def new_root() -> tk.Tk:
-    """A Tk root; without a display the test skips, except in CI where it must fail."""
+def new_root(scaling: float | None = None) -> tk.Tk:
+    """A Tk root (at ``scaling`` pixels per point, e.g. AT_150); without a display the test skips, except
+    in CI where it must fail."""
     try:
-        return tk.Tk()
+        root = tk.Tk()
     except tk.TclError as error:
         if os.environ.get("CI"):
             pytest.fail(f"No display for the GUI tests in CI ({error}): run pytest with --xvfb-backend=xvfb.")
         pytest.skip(f"no display: {error}")
+    # Tk keeps one scaling per display, past the root that set it: every root sets the one it wants.
+    _DISPLAY_SCALING.setdefault("default", float(root.tk.call("tk", "scaling")))
+    root.tk.call("tk", "scaling", _DISPLAY_SCALING["default"] if scaling is None else scaling)
+    return root
 
 
 def fill_halo(app: Any, sandbox: Any, secret: str = "sandbox-secret") -> None:
@@ -185,12 +192,12 @@ def make_app(tmp_path, monkeypatch):
 
     made = []
 
-    def make(registry=None, *, dialogs=None, **options):
+    def make(registry=None, *, dialogs=None, scaling=None, config_path=None, **options):
         registry = {FAKE: fake_integration()} if registry is None else registry
-        root = new_root()
+        root = new_root(scaling)
         log = setup_logging(tmp_path / "logs")
-        app = App(root, tmp_path / "HaloIntegrator.config", registry=registry, log=log, log_dir=tmp_path / "logs",
-                  dialogs=dialogs or FakeDialogs(), **options)
+        app = App(root, config_path or tmp_path / "HaloIntegrator.config", registry=registry, log=log,
+                  log_dir=tmp_path / "logs", dialogs=dialogs or FakeDialogs(), **options)
         made.append(app)
         root.update()
         return app

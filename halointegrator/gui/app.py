@@ -28,10 +28,10 @@ from halointegrator.local.schedule import ScheduledTask, create_windows_task, ta
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
 from .processes_tab import ProcessesTab
-from .widgets import Dialogs, make_dpi_aware, open_folder, use_native_theme
+from .widgets import Dialogs, make_dpi_aware, open_folder, px, use_native_theme
 from .worker import QueueLogHandler, Worker
 
-DEFAULT_SIZE = (960, 760)
+DEFAULT_SIZE = (960, 760)  # pixels at 100 %; scaled with the screen (1440x1140 at 150 %)
 MIN_SIZE = (780, 600)
 SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
 SELFTEST_VARIABLE = "HALO_SELFTEST_MS"
@@ -65,6 +65,7 @@ class App:
         self.open_folder, self.create_task = open_folder, create_task
         self.exit_code = EXIT_OK
         self.closing = self.closed = False
+        self.statuses: dict[str, str] = {}  # each tab's status line: its own news and the window's
         self.store = ConfigStore(self.config_path)
         self.secrets_unreadable = False
         self.config, self.load_problem = self._load_config()
@@ -84,7 +85,7 @@ class App:
 
     # --- building ----------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.root.minsize(*MIN_SIZE)
+        self.root.minsize(*self.min_size())
         self.root.columnconfigure(0, weight=1)
         self.root.rowconfigure(0, weight=1)
         self.notebook = ttk.Notebook(self.root)
@@ -231,8 +232,15 @@ class App:
         return task_for_this_program(self.config_path)
 
     # --- status and errors -------------------------------------------------------------------------
-    def set_status(self, text: str) -> None:
-        self.status.configure(text=text)
+    def set_status(self, text: str, tab: Any = None) -> None:
+        """The status line of ``tab`` (what its own buttons found) or, without one, of every tab (the
+        window's news: saved, unsaved changes). Each tab shows its own when it is chosen."""
+        tabs = getattr(self, "tabs", {})
+        keys = [key for key, shown in tabs.items() if shown is tab] if tab is not None else list(tabs)
+        for key in keys:
+            self.statuses[key] = text
+        if tab is None or tab is self.current_tab():
+            self.status.configure(text=text)
 
     def _busy_changed(self, job: str) -> None:
         self.busy_label.configure(text=f"Working: {job}\u2026" if job else "")
@@ -246,13 +254,13 @@ class App:
             return str(error)
         return f"Internal error: see the log file {current_log_file() or self.log_dir}"
 
-    def report_error(self, error: BaseException, *, dialog: bool = True) -> None:
+    def report_error(self, error: BaseException, *, dialog: bool = True, tab: Any = None) -> None:
         """A plain message for an expected error; "Internal error" and a logged traceback for a bug."""
         if isinstance(error, IntegratorError):
             self.log.error("%s", error)
         else:
             self.log.error("Internal error", exc_info=(type(error), error, error.__traceback__))
-        self.set_status(self.error_text(error))
+        self.set_status(self.error_text(error), tab=tab)
         if dialog and not self.closed:
             self.dialogs.error(PRODUCT_NAME, self.error_text(error))
 
@@ -266,6 +274,8 @@ class App:
     # --- window state ------------------------------------------------------------------------------
     def _tab_changed(self) -> None:
         tab = self.current_tab()
+        key = next((key for key, shown in self.tabs.items() if shown is tab), "")
+        self.status.configure(text=self.statuses.get(key, ""))
         if hasattr(tab, "on_shown"):
             tab.on_shown()
 
@@ -282,11 +292,17 @@ class App:
         key = next((key for key, tab in self.tabs.items() if tab is self.current_tab()), "configuration")
         return {"size": f"{self.root.winfo_width()}x{self.root.winfo_height()}", "tab": key}
 
+    def min_size(self) -> tuple[int, int]:
+        return px(self.root, MIN_SIZE[0]), px(self.root, MIN_SIZE[1])
+
     def _restore_window(self) -> None:
+        """The size the user left it at, else the default scaled to the screen; never beyond the screen."""
         match = SIZE_PATTERN.match(str(self.config.gui.get("size", "")))
-        width, height = (int(match.group(1)), int(match.group(2))) if match else DEFAULT_SIZE
-        width = min(max(width, MIN_SIZE[0]), self.root.winfo_screenwidth())
-        height = min(max(height, MIN_SIZE[1]), self.root.winfo_screenheight())
+        width, height = ((int(match.group(1)), int(match.group(2))) if match else
+                         (px(self.root, DEFAULT_SIZE[0]), px(self.root, DEFAULT_SIZE[1])))
+        least = self.min_size()
+        width = min(max(width, least[0]), self.root.winfo_screenwidth())
+        height = min(max(height, least[1]), self.root.winfo_screenheight())
         self.root.geometry(f"{width}x{height}")
         self.select_tab(str(self.config.gui.get("tab", "configuration")))
 
@@ -359,14 +375,23 @@ def set_window_icon(root: tk.Tk) -> tk.PhotoImage | None:
     return photo
 
 
+def window_log_dir(config_path: Path) -> tuple[Path, str]:
+    """Where the window logs, and why when not there: the "Start in" folder of the scheduled task it
+    suggests, not wherever it was started from, so the window's runs and the nightly ones share a folder."""
+    from halointegrator.local.paths import choose_log_dir
+
+    return choose_log_dir(Path(task_for_this_program(config_path).start_in))
+
+
 def main(config_path: Path | None = None) -> int:
     """Open the window; returns the exit code when it is closed."""
     from halointegrator.app.services import default_registry
     from halointegrator.local.logs import setup_logging
-    from halointegrator.local.paths import choose_log_dir, default_config_path
+    from halointegrator.local.paths import default_config_path
 
     make_dpi_aware()
-    log_dir, note = choose_log_dir()
+    config_path = Path(config_path) if config_path else default_config_path()
+    log_dir, note = window_log_dir(config_path)
     log = setup_logging(log_dir)
     if note:
         log.warning(note)
@@ -378,8 +403,7 @@ def main(config_path: Path | None = None) -> int:
         log.error("%s", unavailable)
         raise unavailable from None
     set_window_icon(root)
-    app = App(root, Path(config_path) if config_path else default_config_path(), registry=default_registry(),
-              log=log, log_dir=log_dir)
+    app = App(root, config_path, registry=default_registry(), log=log, log_dir=log_dir)
     delay = selftest_delay()
     if delay is not None:
         root.after(delay, app.destroy)

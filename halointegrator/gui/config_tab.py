@@ -35,6 +35,9 @@ ADVANCED_FIELDS = (
 )
 FORM_FIELDS = BASIC_FIELDS + ADVANCED_FIELDS
 URL_KEYS = ("web_app_url", "api_url", "auth_url")
+NOT_TESTED = (None, "Not tested yet", "press Test Configuration")
+STALE = (None, "Not tested with these settings",
+         "they changed after the last test; press Test Configuration again")
 
 
 def form_values(settings: HaloSettings) -> dict[str, Any]:
@@ -98,9 +101,11 @@ class ConfigTab(ttk.Frame):
         self.app = app
         self._base = HaloSettings()
         self._saved_values: dict[str, Any] = form_values(self._base)
-        scroller = ScrollableFrame(self)
-        scroller.pack(fill="both", expand=True)
-        self.body = scroller.body
+        self._testing: HaloSettings | None = None  # the settings of the test on the worker
+        self._tested: tuple[HaloSettings, list] | None = None  # the settings tested last, and their rows
+        self.scroller = ScrollableFrame(self)
+        self.scroller.pack(fill="both", expand=True)
+        self.body = self.scroller.body
         self.body.columnconfigure(0, weight=1)
         # The everyday fields, the buttons and the results first; the overrides few need below them.
         self._build_halo_box()
@@ -115,7 +120,7 @@ class ConfigTab(ttk.Frame):
         intro = (f"Copy these from Halo: {INTEGRATOR_PAGE}. Then press Test Configuration, and Save when "
                  "every step has a tick.")
         WrappingLabel(box, text=intro, foreground=GREY).grid(row=0, column=0, sticky="ew", pady=(0, 6))
-        self.basic = SettingsForm(box, BASIC_FIELDS, dialogs=self.app.dialogs, on_change=self.app.refresh_dirty)
+        self.basic = SettingsForm(box, BASIC_FIELDS, dialogs=self.app.dialogs, on_change=self._changed)
         self.basic.grid(row=1, column=0, sticky="ew")
 
     def _build_advanced_box(self) -> None:
@@ -124,7 +129,7 @@ class ConfigTab(ttk.Frame):
         self.advanced_box = ttk.Frame(self.body, padding=8, relief="groove", borderwidth=2)
         self.advanced_box.columnconfigure(0, weight=1)
         self.advanced = SettingsForm(self.advanced_box, ADVANCED_FIELDS, dialogs=self.app.dialogs,
-                                     on_change=self.app.refresh_dirty)
+                                     on_change=self._changed)
         self.advanced.grid(row=0, column=0, sticky="ew")
         self.advanced_box.grid(row=4, column=0, sticky="ew", pady=(4, 0))
         self.advanced_box.grid_remove()
@@ -143,7 +148,7 @@ class ConfigTab(ttk.Frame):
         box.columnconfigure(0, weight=1)
         self.results = ChecklistView(box)
         self.results.grid(row=0, column=0, sticky="ew")
-        self.results.show([(None, "Not tested yet", "press Test Configuration")])
+        self.results.show([NOT_TESTED])
 
     @property
     def advanced_shown(self) -> bool:
@@ -156,6 +161,7 @@ class ConfigTab(ttk.Frame):
         else:
             self.advanced_box.grid()
             self.advanced_toggle.configure(text="\u25be Advanced")
+            self.scroller.see(self.advanced_box)  # opened below the fold, it would look cut off
 
     def values(self) -> dict[str, Any]:
         return {**self.basic.values(), **self.advanced.values()}
@@ -166,6 +172,25 @@ class ConfigTab(ttk.Frame):
         self._saved_values = form_values(settings)
         self.basic.set_values(self._saved_values)
         self.advanced.set_values(self._saved_values)
+        self._show_test_of_these_values()
+
+    def _changed(self) -> None:
+        self.app.refresh_dirty()
+        self._show_test_of_these_values()
+
+    def _show_test_of_these_values(self) -> None:
+        """The last test's ticks only beside the settings it tested: after an edit they are replaced by a
+        note that the settings are untested, and come back when the edit is undone."""
+        if self._tested is None:
+            return
+        tested, rows = self._tested
+        try:
+            same = self.settings() == tested  # as the runs read them: "halo.example" is https://halo.example
+        except ConfigError:  # a number half typed
+            same = False
+        shown = rows if same else [STALE]
+        if shown != self.results.items:
+            self.results.show(shown)
 
     def mark_saved(self) -> None:
         self._saved_values = self.values()
@@ -185,15 +210,22 @@ class ConfigTab(ttk.Frame):
             self.app.show_error(error)
             return
         self.app.register_secrets([settings.client_secret, settings.proxy])
+        self._testing, self._tested = settings, None
         self.results.show([(None, "Testing", "asking Halo\u2026")])
         self.app.worker.submit("Testing the configuration", lambda: jobs.test_halo(settings),
                                on_done=self.show_results, on_error=self._test_failed)
 
     def show_results(self, checks: list[Check]) -> None:
-        self.results.show([(mark_of(check.ok, check.detail), check.label, check.detail) for check in checks])
+        rows = [(mark_of(check.ok, check.detail), check.label, check.detail) for check in checks]
+        self._remember_test(rows)
         passed = all(check.ok for check in checks)
-        self.app.set_status("Test Configuration passed." if passed else "Test Configuration found a problem.")
+        self.app.set_status("Test Configuration passed." if passed else "Test Configuration found a problem.", tab=self)
 
     def _test_failed(self, error: BaseException) -> None:
-        self.results.show([(False, "Test Configuration could not finish", self.app.error_text(error))])
-        self.app.report_error(error, dialog=False)
+        self._remember_test([(False, "Test Configuration could not finish", self.app.error_text(error))])
+        self.app.report_error(error, dialog=False, tab=self)
+
+    def _remember_test(self, rows: list) -> None:
+        self._tested = (self._testing or self.settings(), rows)
+        self.results.show(rows)
+        self._show_test_of_these_values()  # edited while the test ran: it is already stale

@@ -18,11 +18,22 @@ from halointegrator.engine.runner import Connection
 from halointegrator.local.settings import connection_key
 
 from . import jobs
-from .widgets import CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of
+from .widgets import (
+    CROSS, GREY, TICK, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of, px, text_width,
+)
 
-COLUMNS = (("name", "Connection", 170), ("enabled", "Enabled for Integrator", 210),
-           ("last_sync", "Last Sync", 135), ("last_error", "Last Error", 140), ("check", "Check", 55))
+# (key, heading, sample, widest): each column is as wide as its heading or sample in the font on screen,
+# at least its cells need, at most ``widest`` pixels at 100 % (then the cell ends in "..." and the note
+# under the table says it all). Name and Last Error take the room left.
+COLUMNS = (("name", "Connection", "Sandbox Active Directory", 0),
+           ("enabled", "Enabled for Integrator", "No: not enabled for the Halo", 300),
+           ("last_sync", "Last Sync", "2026-12-01 09:00:00", 0),
+           ("last_error", "Last Error", "Last Error", 0),
+           ("check", "Check", TICK, 0))
+STRETCH = ("name", "last_error")
+CELL_PADDING = 16  # pixels at 100 % beside a cell's text
 NEVER = "never"
+ELLIPSIS = "\u2026"
 
 
 def merge_checks(prerequisites: Sequence[Prerequisite], checks: Sequence[Check]) -> list[tuple[bool | None, str, str]]:
@@ -43,12 +54,49 @@ def merge_checks(prerequisites: Sequence[Prerequisite], checks: Sequence[Check])
     return rows
 
 
+def explain_unchecked(rows: list[tuple[bool | None, str, str]]) -> list[tuple[bool | None, str, str]]:
+    """After a check, a prerequisite nothing answered says why: a step before it failed (and an
+    integration stops at it), or it does not apply (e.g. no device import, no group mapping)."""
+    explained, failed = [], ""
+    for mark, label, detail in rows:
+        if mark is None and not detail:
+            detail = f"not run: {failed!r} failed" if failed else "not checked: it does not apply to this connection"
+        failed = failed or (label if mark is False else "")
+        explained.append((mark, label, detail))
+    return explained
+
+
+def fitted(text: str, width: int, font: str = "TkDefaultFont") -> str:
+    """``text`` cut with "..." to fit ``width`` pixels in ``font``."""
+    if text_width(text, font) <= width:
+        return text
+    while text and text_width(text + ELLIPSIS, font) > width:
+        text = text[:-1]
+    return text.rstrip() + ELLIPSIS
+
+
 def display_time(value: Any) -> str:
     """Halo's date as a person reads it; Halo's empty date (1900-01-01) and none are "never"."""
     text = str(value or "").strip()
     if not text or text.startswith(("1900-01-01", "0001-01-01")):
         return NEVER
     return text.replace("T", " ").rstrip("Z").split(".")[0]
+
+
+def connection_note(status: Connection) -> str:
+    """The sentence under the table for the chosen connection: whether this Integrator runs it, and its
+    last sync as Halo holds it (a connection never synced has no "last sync" to be error-free)."""
+    record = status.record
+    parts = [] if status.enabled else [f"not run by this Integrator: {status.reason}"]
+    error = str(record.get("halointegrator_lasterror") or "")
+    synced = display_time(record.get("halointegrator_lastsync"))
+    if error:
+        parts.append(f"Last Error: {error}")
+    elif synced == NEVER:
+        parts.append("never synced by the Integrator")
+    else:
+        parts.append(f"no error at the last sync ({synced})")
+    return f"{status.name}: " + "; ".join(parts) + ("" if parts[-1].endswith(".") else ".")
 
 
 def local_values(settings: Sequence[LocalSetting], typed: Mapping[str, Any], kept: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,12 +149,13 @@ class IntegrationTab(ttk.Frame):
         box.columnconfigure(0, weight=1)
         self.tree = ttk.Treeview(box, columns=[c[0] for c in COLUMNS], show="headings", height=5,
                                  selectmode="browse")
-        for key, heading, width in COLUMNS:
+        for key, heading, _sample, _widest in COLUMNS:
             self.tree.heading(key, text=heading, anchor="w")
-            self.tree.column(key, width=width, minwidth=50, stretch=key in ("name", "last_error"))
+            self.tree.column(key, stretch=key in STRETCH)
+        self._fit_columns([])
         self.tree.grid(row=0, column=0, sticky="nsew")
         self.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
-        self.connection_note = WrappingLabel(box, text="", foreground=GREY)
+        self.connection_note = WrappingLabel(box, text=self._why_empty(), foreground=GREY)
         self.connection_note.grid(row=1, column=0, sticky="ew", pady=(4, 0))
         buttons = ttk.Frame(box)
         buttons.grid(row=2, column=0, sticky="w", pady=(6, 0))
@@ -138,10 +187,33 @@ class IntegrationTab(ttk.Frame):
         self.save_button.grid(row=1, column=0, sticky="w", pady=(6, 0))
         self._show_local_settings()
 
+    def _fit_columns(self, rows: list[tuple[str, ...]]) -> None:
+        """Column widths from the fonts on screen (they follow Windows' scaling), not fixed pixels."""
+        padding = px(self, CELL_PADDING)
+        for number, (key, heading, sample, widest) in enumerate(COLUMNS):
+            needed = max([text_width(heading, "TkHeadingFont"), text_width(sample)]
+                         + [text_width(row[number]) for row in rows]) + padding
+            width = min(needed, px(self, widest)) if widest else needed
+            self.tree.column(key, width=width, minwidth=min(width, px(self, 60)))
+
+    def _why_empty(self) -> str:
+        if not self.app.halo_configured():
+            return (f"Fill in the Configuration tab (Web App URL, Client ID, Client Secret): this tab then lists "
+                    f"Halo's {self.title} connections.")
+        return f"Press Refresh to read the {self.title} connections from Halo."
+
     # --- connections -------------------------------------------------------------------------------
     def on_shown(self) -> None:
-        """The first visit loads the connections, once Halo is configured."""
+        """The first visit loads the connections, once Halo is configured; until then, the note says why
+        the table is empty."""
         if not self.loaded and self.app.halo_configured():
+            self.refresh()
+        elif not self.loaded:
+            self.connection_note.configure(text=self._why_empty())
+
+    def refresh_if_shown_before(self) -> None:
+        """After a run: Last Sync and Last Error as Halo now holds them (a tab not read yet reads on its visit)."""
+        if self.loaded:
             self.refresh()
 
     def refresh(self) -> None:
@@ -176,8 +248,12 @@ class IntegrationTab(ttk.Frame):
         self.statuses = {str(status.record.get("id")): status for status in statuses}
         self.results = {iid: result for iid, result in self.results.items() if iid in self.statuses}
         self.tree.delete(*self.tree.get_children())
-        for iid, status in self.statuses.items():
-            self.tree.insert("", "end", iid=iid, values=self._row(iid, status))
+        rows = {iid: self._row(iid, status) for iid, status in self.statuses.items()}
+        self._fit_columns(list(rows.values()))
+        enabled_width = int(self.tree.column("enabled", "width")) - px(self, CELL_PADDING)
+        for iid, row in rows.items():
+            shown = (row[0], fitted(row[1], enabled_width), *row[2:])
+            self.tree.insert("", "end", iid=iid, values=shown)
         if not statuses:
             self.connection_note.configure(
                 text=f"Halo has no {self.title} connection yet: add one in Halo and enable it for the Halo Integrator.")
@@ -206,12 +282,12 @@ class IntegrationTab(ttk.Frame):
             self.prerequisites.show([(False, f"No {self.title} connection in Halo",
                                       "add one in Halo and enable it for the Halo Integrator")])
         self.app.set_status(f"{self.title}: {len(results) - failed} of {len(results)} connection(s) ready"
-                            + ("; the Processes tab's log says what failed." if failed else "."))
+                            + ("; the Processes tab's log says what failed." if failed else "."), tab=self)
 
     def _failed(self, error: BaseException) -> None:
         self.connection_note.configure(text=f"Could not read from Halo: {self.app.error_text(error)}")
         self.show_prerequisites()
-        self.app.report_error(error, dialog=False)
+        self.app.report_error(error, dialog=False, tab=self)
 
     def _selection_changed(self) -> None:
         chosen = self.tree.selection()
@@ -219,9 +295,7 @@ class IntegrationTab(ttk.Frame):
             self.selected = chosen[0]
         status = self.statuses.get(self.selected)
         if status is not None:
-            error = str(status.record.get("halointegrator_lasterror") or "")
-            self.connection_note.configure(text=f"{status.name}: Last Error: {error}" if error else
-                                           f"{status.name}: no error at the last sync.")
+            self.connection_note.configure(text=connection_note(status))
         self.show_prerequisites()
         self._show_local_settings()
 
@@ -230,7 +304,8 @@ class IntegrationTab(ttk.Frame):
         checks = result.checks if result else []
         name = self.statuses[self.selected].name if self.selected in self.statuses else ""
         self.prerequisite_box.configure(text=f"Prerequisites: {name}" if name else "Prerequisites")
-        self.prerequisites.show(merge_checks(prerequisites_of(self.integration), checks))
+        rows = merge_checks(prerequisites_of(self.integration), checks)
+        self.prerequisites.show(explain_unchecked(rows) if checks else rows)
 
     # --- local settings ----------------------------------------------------------------------------
     def _connection_key(self) -> str:

@@ -9,17 +9,22 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Any
 
-from halointegrator.errors import Cancelled
+from halointegrator.errors import EXIT_OK, Cancelled
 from halointegrator.engine.model import Report
 from halointegrator.engine.runner import RunOptions, RunResult
 from halointegrator.local.schedule import ScheduledTask, cron_line, windows_arguments
 
 from . import jobs
-from .widgets import GREY, ORANGE, RED, WrappingLabel, scrolled
+from .widgets import FAILED_PROGRESS, GREY, ORANGE, RED, FolderNotOpened, WrappingLabel, px, scrolled, text_width
 
 MAX_LOG_LINES = 5000
 CHANGE_LEVEL = logging.INFO + 5  # the engine's CHANGE level ("Create user ...", "Would create user ...")
 CHANGE_BACKGROUND = "#fff1b8"
+PROGRESS_LENGTH = 260  # pixels at 100 %
+# (key, heading, sample): Integration and Connection as wide as a typical name in the font on screen.
+RESULT_COLUMNS = (("integration", "Integration", "Active Directory"),
+                  ("connection", "Connection", "Sandbox Active Directory"),
+                  ("result", "Result", "create 300 user(s), update 10 user(s)"))
 
 
 def report_line(report: Report) -> str:
@@ -76,17 +81,17 @@ class ProcessesTab(ttk.Frame):
         row = ttk.Frame(self)
         row.grid(row=1, column=0, sticky="ew", pady=(8, 0))
         row.columnconfigure(1, weight=1)
-        self.progress = ttk.Progressbar(row, mode="determinate", maximum=100, length=260)
-        self.progress.grid(row=0, column=0, sticky="w")
-        self.stage = ttk.Label(row, text="Not started. Preview shows what would change without changing it.",
-                               foreground=GREY)
-        self.stage.grid(row=0, column=1, sticky="w", padx=(10, 0))
+        self.progress = ttk.Progressbar(row, mode="determinate", maximum=100, length=px(self, PROGRESS_LENGTH))
+        self.progress.grid(row=0, column=0, sticky="nw")
+        self.stage = WrappingLabel(row, text="Not started. Preview shows what would change without changing it.",
+                                   foreground=GREY)
+        self.stage.grid(row=0, column=1, sticky="ew", padx=(px(self, 10), 0))
 
     def _build_results(self) -> None:
         self.results = ttk.Treeview(self, columns=("integration", "connection", "result"), show="headings", height=3)
-        for key, heading, width in (("integration", "Integration", 170), ("connection", "Connection", 190),
-                                    ("result", "Result", 360)):
+        for key, heading, sample in RESULT_COLUMNS:
             self.results.heading(key, text=heading, anchor="w")
+            width = max(text_width(heading, "TkHeadingFont"), text_width(sample)) + px(self, 16)
             self.results.column(key, width=width, stretch=key == "result")
         self.results.grid(row=2, column=0, sticky="ew", pady=(8, 0))
 
@@ -150,7 +155,7 @@ class ProcessesTab(ttk.Frame):
             worker.post(self.show_progress, stage, done, total)
 
         self.results.delete(*self.results.get_children())
-        self.progress.configure(value=0)
+        self.progress.configure(value=0, style="Horizontal.TProgressbar")
         self.running = True
         self.show_stage("Previewing: nothing is written to Halo\u2026" if dry_run else "Processing\u2026")
         worker.submit("Preview" if dry_run else "Processing",
@@ -169,8 +174,10 @@ class ProcessesTab(ttk.Frame):
         self.progress.configure(value=100.0 * done / total if total else 0)
         self.show_stage(f"{stage} ({done} of {total})" if total else stage)
 
-    def show_stage(self, text: str) -> None:
-        self.stage.configure(text=text, foreground="")
+    def show_stage(self, text: str, *, failed: bool = False) -> None:
+        """The sentence beside the bar (wrapped, never cut); a failure in red beside a red bar."""
+        self.stage.configure(text=text, foreground=RED if failed else "")
+        self.progress.configure(style=FAILED_PROGRESS if failed else "Horizontal.TProgressbar")
 
     def finished(self, result: RunResult) -> None:
         self.running, self.last_result = False, result
@@ -180,20 +187,28 @@ class ProcessesTab(ttk.Frame):
             self.results.insert("", "end", values=(titles.get(report.integration, report.integration),
                                                    report.connection, report_line(report)))
         self.progress.configure(value=100)
-        self.show_stage(result.message or "Finished.")
-        self.app.set_status(result.message or "Finished.")
+        failed = result.exit_code != EXIT_OK
+        message = result.message or ("Finished with errors: the log says why." if failed else "Finished.")
+        self.show_stage(message, failed=failed)
+        self.app.set_status(message, tab=self)
+        self._refresh_integration_tabs()
 
     def failed(self, error: BaseException) -> None:
         self.running = False
         self.set_busy(self.app.worker.busy)
-        self.progress.configure(value=0)
+        self._refresh_integration_tabs()  # a stopped or failed run may have written some connections
         if isinstance(error, Cancelled):
             self.show_stage(f"Stopped. {error}")
             self.app.log.warning("Stopped: %s", error)
-            self.app.set_status("Stopped.")
+            self.app.set_status("Stopped.", tab=self)
             return
-        self.show_stage(f"Not finished: {self.app.error_text(error)}")
-        self.app.report_error(error)
+        self.progress.configure(value=100)
+        self.show_stage(f"Not finished: {self.app.error_text(error)}", failed=True)
+        self.app.report_error(error, tab=self)
+
+    def _refresh_integration_tabs(self) -> None:
+        for tab in getattr(self.app, "integration_tabs", {}).values():
+            tab.refresh_if_shown_before()
 
     def set_busy(self, busy: bool) -> None:
         for button in (self.start_button, self.preview_button):
@@ -225,14 +240,18 @@ class ProcessesTab(ttk.Frame):
     def open_logs(self) -> None:
         try:
             self.app.open_folder(self.app.log_dir)
+        except FolderNotOpened as error:
+            self.app.dialogs.info("Open log folder", str(error))
         except OSError as error:
-            self.app.dialogs.error("Open log folder", f"Could not open {self.app.log_dir}: {error}")
+            why = error.strerror or type(error).__name__
+            self.app.dialogs.error("Open log folder", f"The log folder could not be shown ({why}). "
+                                   f"The logs are in {self.app.log_dir}")
 
     # --- schedule ----------------------------------------------------------------------------------
     def copy_cron_line(self) -> None:
         self.clipboard_clear()
         self.clipboard_append(self.schedule_values["cron"])
-        self.app.set_status("Copied the cron line: add it with crontab -e.")
+        self.app.set_status("Copied the cron line: add it with crontab -e.", tab=self)
 
     def create_task(self, task: ScheduledTask) -> None:
         question = (f"Create (or replace) the scheduled task '{task.name}'? It runs\n{task.program} "

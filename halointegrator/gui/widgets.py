@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tkinter as tk
@@ -19,6 +20,33 @@ MARKS = {True: (TICK, GREEN), False: (CROSS, RED), None: (PENDING, GREY)}
 SECRET_MASK = "\u2022"
 PROGRESS_COLOUR = "#3b78c2"
 NUMBER_KINDS = ("int", "float")
+HELP_WRAP = 300  # pixels at 100 % for the grey help beside a setting
+REFERENCE_DPI = 96.0  # Windows' 100 %: sizes in this module are pixels at 100 %, scaled by ui_scale()
+FAILED_PROGRESS = "Failed.Horizontal.TProgressbar"
+BUTTON_PADDING = (10, 3)  # pixels at 100 %: long labels get room beside them, not only the short ones
+
+
+def ui_scale(widget: tk.Misc) -> float:
+    """How much larger than at 100 % the screen draws: 1.5 at 144 DPI (150 %); never below 1.
+
+    Tk follows Windows' scaling for fonts (point sizes) once the process is DPI aware; sizes given in
+    pixels do not follow, so every pixel size of the window goes through ``px``.
+    """
+    return max(1.0, round(float(widget.winfo_fpixels("1i")) / REFERENCE_DPI, 2))  # Tk gives 143.9 for 144
+
+
+def px(widget: tk.Misc, pixels: float) -> int:
+    """``pixels`` at 100 %, as pixels on this screen."""
+    return round(pixels * ui_scale(widget))
+
+
+def text_width(text: str, font: str = "TkDefaultFont") -> int:
+    """The width of ``text`` on screen in one of Tk's named fonts (which follow the scaling)."""
+    return tkfont.nametofont(font).measure(text)
+
+
+class FolderNotOpened(Exception):
+    """The desktop has no program to show a folder with; the message says where the folder is."""
 
 
 class Dialogs:
@@ -45,7 +73,10 @@ class Dialogs:
 
 
 def use_native_theme(root: tk.Tk) -> None:
-    """Windows' and macOS's own look; "clam" elsewhere, with a progress bar that stands out from its trough."""
+    """Windows' and macOS's own look; "clam" elsewhere, with a progress bar that stands out from its trough.
+
+    Sizes the themes give in pixels are scaled here: the buttons' padding and the rows of tables.
+    """
     style = ttk.Style(root)
     preferred = {"win32": ("vista", "winnative"), "darwin": ("aqua",)}.get(sys.platform, ("clam",))
     for theme in preferred:
@@ -55,6 +86,21 @@ def use_native_theme(root: tk.Tk) -> None:
     if style.theme_use() == "clam":
         style.configure("Horizontal.TProgressbar", background=PROGRESS_COLOUR, lightcolor=PROGRESS_COLOUR,
                         darkcolor=PROGRESS_COLOUR)
+    _failed_progress_style(style)
+    style.configure("TButton", padding=(px(root, BUTTON_PADDING[0]), px(root, BUTTON_PADDING[1])))
+    linespace = tkfont.nametofont("TkDefaultFont").metrics("linespace")
+    style.configure("Treeview", rowheight=linespace + px(root, 5))
+
+
+def _failed_progress_style(style: ttk.Style) -> None:
+    """A red bar for a run that failed. Native bars (vista) take no colour, so its bar is the default
+    theme's element, which does."""
+    element = "Failed.Horizontal.Progressbar.pbar"
+    if element not in style.element_names():
+        style.element_create(element, "from", "default")
+    style.layout(FAILED_PROGRESS, [("Horizontal.Progressbar.trough", {"sticky": "nswe", "children": [
+        (element, {"side": "left", "sticky": "ns"})]})])
+    style.configure(FAILED_PROGRESS, background=RED, pbarrelief="flat", borderwidth=0)
 
 
 def make_dpi_aware() -> None:
@@ -73,11 +119,14 @@ def make_dpi_aware() -> None:
 
 
 def open_folder(folder: Path) -> None:
-    """Show ``folder`` in the desktop's file manager."""
+    """Show ``folder`` in the desktop's file manager; FolderNotOpened (a sentence) when there is none."""
     if sys.platform == "win32":
         os.startfile(str(folder))  # type: ignore[attr-defined]  # noqa: S606 - a folder, chosen by us
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:  # a server without a desktop, or a minimal one
+        raise FolderNotOpened(f"This computer has no program to show folders with ({opener} is not installed). "
+                              f"The logs are in {folder}")
     subprocess.Popen([opener, str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
                      stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -116,7 +165,7 @@ class SettingsForm(ttk.Frame):
             widget.grid(row=row, column=1, sticky="w" if setting.kind in NUMBER_KINDS else "ew", pady=2)
             self._add_extra(row, setting, widget, variable)
         if setting.help:
-            ttk.Label(self, text=setting.help, foreground=GREY, wraplength=300).grid(
+            ttk.Label(self, text=setting.help, foreground=GREY, wraplength=px(self, HELP_WRAP)).grid(
                 row=row, column=3, sticky="w", padx=(8, 0))
         variable.trace_add("write", lambda *_: self._changed())
         self.variables[setting.key] = variable
@@ -176,7 +225,7 @@ class WrappingLabel(ttk.Label):
     """A label whose text wraps at its own width, so it reflows when the window is resized."""
 
     def __init__(self, parent: tk.Misc, **options: Any) -> None:
-        options.setdefault("wraplength", 600)
+        options.setdefault("wraplength", px(parent, 600))
         options.setdefault("justify", "left")
         super().__init__(parent, **options)
         self.bind("<Configure>", self._rewrap)
@@ -198,6 +247,7 @@ class ChecklistView(ttk.Frame):
     def __init__(self, parent: tk.Misc) -> None:
         super().__init__(parent)
         self.rows: list[tuple[str, str]] = []
+        self.items: list[tuple[bool | None, str, str]] = []  # what show() was given
         self._mark_font = tkfont.nametofont("TkDefaultFont").copy()
         self._mark_font.configure(weight="bold")
         self.columnconfigure(1, weight=1)
@@ -205,8 +255,8 @@ class ChecklistView(ttk.Frame):
     def show(self, items: Iterable[tuple[bool | None, str, str]]) -> None:
         for child in self.winfo_children():
             child.destroy()
-        self.rows = []
-        for row, (ok, label, detail) in enumerate(items):
+        self.rows, self.items = [], list(items)
+        for row, (ok, label, detail) in enumerate(self.items):
             mark, colour = MARKS[ok]
             text = f"{label}: {detail}" if detail else label
             ttk.Label(self, text=mark, foreground=colour, font=self._mark_font).grid(
@@ -261,6 +311,18 @@ class ScrollableFrame(ttk.Frame):
         else:
             self.bar.grid_remove()
             self.canvas.yview_moveto(0)
+
+    def see(self, widget: tk.Misc) -> None:
+        """Scroll so that ``widget`` (inside the body) is in view: all of it, or its top when it is taller."""
+        self.update_idletasks()
+        self._fit()
+        top = widget.winfo_rooty() - self.body.winfo_rooty()
+        bottom = top + widget.winfo_height()
+        first, height = self.canvas.canvasy(0), self.canvas.winfo_height()
+        if top >= first and bottom <= first + height:
+            return
+        target = top if top < first or bottom - top > height else bottom - height
+        self.canvas.yview_moveto(target / max(self.body.winfo_reqheight(), height, 1))
 
     def _wheel(self, event: tk.Event) -> None:
         if not self.bar.winfo_ismapped() or not str(event.widget).startswith(str(self)):
