@@ -4,17 +4,26 @@ Starts the Halo API emulator, the Microsoft Graph emulator with a generated tena
 installed, a real OpenLDAP directory; enables both integrations in the sandbox Halo; configures the
 Integrator with `integrator.py CONFIGURE` (secrets through environment variables, as a user would) and
 runs `integrator.py AUTO` once in ./sandbox-run, then prints what it did and where its log went.
+
+With --serve it runs no sync: it keeps everything up, with the Integrator configured for it in
+./sandbox-run, and prints how to open the window (or run AUTO / CHECK) against it, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from sandbox.directory import connection_record, slapd_available, start_slapd
 from sandbox.graph_server import GraphServer, generate_tenant
@@ -71,6 +80,76 @@ def start_directory(workdir: Path, users: int):
     return start_slapd(workdir / "slapd", users=users)
 
 
+@dataclass
+class World:
+    """The running sandbox and the Integrator's configuration for it."""
+
+    halo: HaloSandbox
+    graph: GraphServer
+    directory: Any  # a DirectoryHandle, or None without slapd
+    config: Path
+    workdir: Path
+
+    def describe(self) -> str:
+        return (f"Sandbox Halo at {self.halo.url}; Microsoft Graph emulator at {self.graph.url}"
+                + (f"; OpenLDAP at ldaps://{self.directory.host}:{self.directory.ldaps_port}" if self.directory else ""))
+
+
+@contextlib.contextmanager
+def sandbox_world(workdir: Path, *, users: int = 1000, ldap_users: int = 300) -> Iterator[World]:
+    """Halo, Graph and (when installed) slapd started, both connections enabled in Halo and the
+    Integrator configured for them in ``workdir`` (emptied first); everything stops on leaving."""
+    workdir = Path(workdir).resolve()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    tenant = generate_tenant(users=users, groups=3, devices=max(1, users // 5), seed=7)
+    directory = start_directory(workdir, ldap_users)
+    try:
+        with HaloSandbox() as halo, GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID,
+                                                client_secret=APP_SECRET) as graph:
+            enable_connections(halo, directory)
+            config = workdir / "HaloIntegrator.config"
+            configure(config, halo, graph, directory.ca_file if directory else None, workdir)
+            yield World(halo, graph, directory, config, workdir)
+    finally:
+        if directory is not None:
+            directory.stop()
+
+
+def how_to_open(world: World) -> str:
+    """What --serve prints: the window and the command line, configured for the running sandbox."""
+    python = shlex.quote(sys.executable)
+    program = shlex.quote(str(REPO / "integrator.py"))
+    config = shlex.quote(str(world.config))
+    return "\n".join([
+        "The sandbox is up; the Integrator is configured for it in " + str(world.workdir) + ".",
+        "Open the window against it (in another terminal, on a desktop):",
+        f"  {python} {program} --config {config}",
+        "or use the command line:",
+        f"  {python} {program} CHECK --config {config}",
+        f"  {python} {program} AUTO --config {config} --dry-run",
+        f"The window logs into {REPO / 'logs'} (where the scheduled task it suggests starts); "
+        "AUTO and CHECK into logs/ of the folder they are run in.",
+        "Press Ctrl-C here to stop the sandbox.",
+    ])
+
+
+def serve(world: World, stop: threading.Event | None = None) -> int:
+    """Keep the sandbox up until Ctrl-C (or SIGTERM, or ``stop``); 0 once it has stopped cleanly."""
+    stop = stop or threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(how_to_open(world), flush=True)
+    try:
+        while not stop.wait(0.5):  # a short wait, so Ctrl-C (KeyboardInterrupt) is seen at once
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("\nStopping the sandbox\u2026", flush=True)
+    return 0
+
+
 def print_outcome(result: subprocess.CompletedProcess, workdir: Path, halo: HaloSandbox, graph: GraphServer) -> None:
     summary = json.loads((workdir / "logs" / "last-run.json").read_text(encoding="utf-8"))
     print(f"\nintegrator.py AUTO exit code {result.returncode} ({summary.get('message', '')})")
@@ -96,26 +175,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ldap-users", type=int, default=300, help="users in the OpenLDAP directory")
     parser.add_argument("--workdir", type=Path, default=REPO / "sandbox-run")
     parser.add_argument("--dry-run", action="store_true", help="only show what the sync would change")
+    parser.add_argument("--serve", action="store_true",
+                        help="run no sync: keep the sandbox up for the window (and AUTO, CHECK) until Ctrl-C")
     args = parser.parse_args(argv)
-    workdir = args.workdir.resolve()
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    tenant = generate_tenant(users=args.users, groups=3, devices=max(1, args.users // 5), seed=7)
-    directory = start_directory(workdir, args.ldap_users)
     try:
-        with HaloSandbox() as halo, GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID,
-                                                client_secret=APP_SECRET) as graph:
-            print(f"Sandbox Halo at {halo.url}; Microsoft Graph emulator at {graph.url}"
-                  + (f"; OpenLDAP at ldaps://{directory.host}:{directory.ldaps_port}" if directory else ""))
-            enable_connections(halo, directory)
-            config = workdir / "HaloIntegrator.config"
-            configure(config, halo, graph, directory.ca_file if directory else None, workdir)
-            result = integrator("AUTO", "--config", str(config), *(["--dry-run"] if args.dry_run else []), cwd=workdir)
-            print_outcome(result, workdir, halo, graph)
-            return result.returncode
-    finally:
-        if directory is not None:
-            directory.stop()
+        with sandbox_world(args.workdir, users=args.users, ldap_users=args.ldap_users) as world:
+            print(world.describe(), flush=True)
+            if args.serve:
+                code = serve(world)
+            else:
+                result = integrator("AUTO", "--config", str(world.config),
+                                    *(["--dry-run"] if args.dry_run else []), cwd=world.workdir)
+                print_outcome(result, world.workdir, world.halo, world.graph)
+                return result.returncode
+    except KeyboardInterrupt:  # Ctrl-C while it was starting: what had started is stopped by now
+        print("\nStopped before the sandbox was up.", file=sys.stderr)
+        return 130
+    print("Stopped: the Halo and Graph emulators and OpenLDAP are down.", flush=True)
+    return code
 
 
 if __name__ == "__main__":
