@@ -43,12 +43,18 @@ ENTRA_CONNECTION = {
 }
 
 
-def integrator(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(REPO / "integrator.py"), *args]
-    return subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+THIS_PROGRAM = (sys.executable, str(REPO / "integrator.py"))  # the Integrator from source
 
 
-def configure(config: Path, halo: HaloSandbox, graph: GraphServer, ldap_ca: str | None, workdir: Path) -> None:
+def integrator(*args: str, cwd: Path, env: dict[str, str] | None = None,
+               program: tuple[str, ...] = THIS_PROGRAM) -> subprocess.CompletedProcess:
+    # stdin from /dev/null: Windows Python under wine dies on an inherited terminal ("Invalid handle")
+    return subprocess.run([*program, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+
+
+def configure(config: Path, halo: HaloSandbox, graph: GraphServer, ldap_ca: str | None, workdir: Path,
+              program: tuple[str, ...] = THIS_PROGRAM) -> None:
     secrets = {"DEMO_HALO_SECRET": HALO_SECRET, "DEMO_GRAPH_SECRET": APP_SECRET}
     calls = [
         ("--url", halo.url, "--client-id", "halo-integrator", "--secret-env", "client_secret=DEMO_HALO_SECRET"),
@@ -58,7 +64,8 @@ def configure(config: Path, halo: HaloSandbox, graph: GraphServer, ldap_ca: str 
     if ldap_ca:
         calls.append(("--connection", "active_directory:1", "--set", f"ca_file={ldap_ca}"))
     for arguments in calls:
-        result = integrator("CONFIGURE", "--config", str(config), *arguments, cwd=workdir, env=secrets)
+        result = integrator("CONFIGURE", "--config", str(config), *arguments, cwd=workdir, env=secrets,
+                            program=program)
         if result.returncode != 0:
             raise SystemExit(f"CONFIGURE failed: {result.stdout}{result.stderr}")
 
@@ -89,6 +96,7 @@ class World:
     directory: Any  # a DirectoryHandle, or None without slapd
     config: Path
     workdir: Path
+    program: tuple[str, ...] = THIS_PROGRAM  # the Integrator configured for it
 
     def describe(self) -> str:
         return (f"Sandbox Halo at {self.halo.url}; Microsoft Graph emulator at {self.graph.url}"
@@ -96,9 +104,10 @@ class World:
 
 
 @contextlib.contextmanager
-def sandbox_world(workdir: Path, *, users: int = 1000, ldap_users: int = 300) -> Iterator[World]:
+def sandbox_world(workdir: Path, *, users: int = 1000, ldap_users: int = 300,
+                  program: tuple[str, ...] = THIS_PROGRAM) -> Iterator[World]:
     """Halo, Graph and (when installed) slapd started, both connections enabled in Halo and the
-    Integrator configured for them in ``workdir`` (emptied first); everything stops on leaving."""
+    Integrator (``program``) configured for them in ``workdir`` (emptied first); everything stops on leaving."""
     workdir = Path(workdir).resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -109,8 +118,8 @@ def sandbox_world(workdir: Path, *, users: int = 1000, ldap_users: int = 300) ->
                                                 client_secret=APP_SECRET) as graph:
             enable_connections(halo, directory)
             config = workdir / "HaloIntegrator.config"
-            configure(config, halo, graph, directory.ca_file if directory else None, workdir)
-            yield World(halo, graph, directory, config, workdir)
+            configure(config, halo, graph, directory.ca_file if directory else None, workdir, program)
+            yield World(halo, graph, directory, config, workdir, program)
     finally:
         if directory is not None:
             directory.stop()
@@ -118,18 +127,17 @@ def sandbox_world(workdir: Path, *, users: int = 1000, ldap_users: int = 300) ->
 
 def how_to_open(world: World) -> str:
     """What --serve prints: the window and the command line, configured for the running sandbox."""
-    python = shlex.quote(sys.executable)
-    program = shlex.quote(str(REPO / "integrator.py"))
+    program = shlex.join(world.program)
     config = shlex.quote(str(world.config))
     return "\n".join([
         "The sandbox is up; the Integrator is configured for it in " + str(world.workdir) + ".",
         "Open the window against it (in another terminal, on a desktop):",
-        f"  {python} {program} --config {config}",
+        f"  {program} --config {config}",
         "or use the command line:",
-        f"  {python} {program} CHECK --config {config}",
-        f"  {python} {program} AUTO --config {config} --dry-run",
-        f"The window logs into {REPO / 'logs'} (where the scheduled task it suggests starts); "
-        "AUTO and CHECK into logs/ of the folder they are run in.",
+        f"  {program} CHECK --config {config}",
+        f"  {program} AUTO --config {config} --dry-run",
+        f"The window logs into {Path(world.program[-1]).parent / 'logs'} (where the scheduled task it suggests "
+        "starts); AUTO and CHECK into logs/ of the folder they are run in.",
         "Press Ctrl-C here to stop the sandbox.",
     ])
 
@@ -177,15 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="only show what the sync would change")
     parser.add_argument("--serve", action="store_true",
                         help="run no sync: keep the sandbox up for the window (and AUTO, CHECK) until Ctrl-C")
+    parser.add_argument("--program", type=shlex.split, default=list(THIS_PROGRAM),
+                        help="the Integrator to configure, e.g. 'wine build/wine/dist/HaloIntegrator.exe' "
+                             "(default: this Python and integrator.py)")
     args = parser.parse_args(argv)
     try:
-        with sandbox_world(args.workdir, users=args.users, ldap_users=args.ldap_users) as world:
+        with sandbox_world(args.workdir, users=args.users, ldap_users=args.ldap_users,
+                           program=tuple(args.program)) as world:
             print(world.describe(), flush=True)
             if args.serve:
                 code = serve(world)
             else:
                 result = integrator("AUTO", "--config", str(world.config),
-                                    *(["--dry-run"] if args.dry_run else []), cwd=world.workdir)
+                                    *(["--dry-run"] if args.dry_run else []), cwd=world.workdir, program=world.program)
                 print_outcome(result, world.workdir, world.halo, world.graph)
                 return result.returncode
     except KeyboardInterrupt:  # Ctrl-C while it was starting: what had started is stopped by now

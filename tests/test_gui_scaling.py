@@ -52,11 +52,12 @@ def test_column_widths_grow_with_the_scaling(make_app, sandbox):
 @pytest.mark.parametrize("scaling, factor", [(AT_100, 1.0), (AT_150, 1.5)], ids=["100%", "150%"])
 def test_window_size_wrap_lengths_and_bar_follow_the_scaling(make_app, scaling, factor):
     app = make_app(scaling=scaling)  # one scaling per test: Tk keeps one scaling per display
-    assert app.min_size() == (round(780 * factor), round(600 * factor))
     app.root.update()
-    screen = app.root.winfo_screenwidth(), app.root.winfo_screenheight()
+    # the screen less the window's frame and title bar and the taskbar
+    room = (app.root.winfo_screenwidth() - round(24 * factor), app.root.winfo_screenheight() - round(96 * factor))
+    assert app.min_size() == (min(round(780 * factor), room[0]), min(round(600 * factor), room[1]))
     wanted = round(960 * factor), round(760 * factor)
-    assert (app.root.winfo_width(), app.root.winfo_height()) == (min(wanted[0], screen[0]), min(wanted[1], screen[1]))
+    assert (app.root.winfo_width(), app.root.winfo_height()) == (min(wanted[0], room[0]), min(wanted[1], room[1]))
     helps = [widget for widget in app.config_tab.basic.winfo_children()
              if "wraplength" in widget.keys() and str(widget.cget("foreground")) == "#6b6b6b"]
     assert helps and {int(str(widget.cget("wraplength"))) for widget in helps} == {round(300 * factor)}

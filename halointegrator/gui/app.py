@@ -28,11 +28,13 @@ from halointegrator.local.schedule import ScheduledTask, create_windows_task, ta
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
 from .processes_tab import ProcessesTab
+from .tour import Tour, tour_folder
 from .widgets import Dialogs, make_dpi_aware, open_folder, px, use_native_theme
 from .worker import QueueLogHandler, Worker
 
 DEFAULT_SIZE = (960, 760)  # pixels at 100 %; scaled with the screen (1440x1140 at 150 %)
 MIN_SIZE = (780, 600)
+SCREEN_MARGIN = (24, 96)  # pixels at 100 % the window leaves free: its frame and title bar, the taskbar
 SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
 SELFTEST_VARIABLE = "HALO_SELFTEST_MS"
 
@@ -292,17 +294,22 @@ class App:
         key = next((key for key, tab in self.tabs.items() if tab is self.current_tab()), "configuration")
         return {"size": f"{self.root.winfo_width()}x{self.root.winfo_height()}", "tab": key}
 
+    def fit_on_screen(self, width: int, height: int) -> tuple[int, int]:
+        """At most what the screen holds with the window's frame, title bar and the taskbar."""
+        return (min(width, self.root.winfo_screenwidth() - px(self.root, SCREEN_MARGIN[0])),
+                min(height, self.root.winfo_screenheight() - px(self.root, SCREEN_MARGIN[1])))
+
     def min_size(self) -> tuple[int, int]:
-        return px(self.root, MIN_SIZE[0]), px(self.root, MIN_SIZE[1])
+        return self.fit_on_screen(px(self.root, MIN_SIZE[0]), px(self.root, MIN_SIZE[1]))
 
     def _restore_window(self) -> None:
-        """The size the user left it at, else the default scaled to the screen; never beyond the screen."""
+        """The size the user left it at, else the default scaled to the screen; never beyond the screen
+        (at 150 % the default 1440x1140 does not fit a 1280x1024 screen)."""
         match = SIZE_PATTERN.match(str(self.config.gui.get("size", "")))
         width, height = ((int(match.group(1)), int(match.group(2))) if match else
                          (px(self.root, DEFAULT_SIZE[0]), px(self.root, DEFAULT_SIZE[1])))
         least = self.min_size()
-        width = min(max(width, least[0]), self.root.winfo_screenwidth())
-        height = min(max(height, least[1]), self.root.winfo_screenheight())
+        width, height = self.fit_on_screen(max(width, least[0]), max(height, least[1]))
         self.root.geometry(f"{width}x{height}")
         self.select_tab(str(self.config.gui.get("tab", "configuration")))
 
@@ -407,5 +414,8 @@ def main(config_path: Path | None = None) -> int:
     delay = selftest_delay()
     if delay is not None:
         root.after(delay, app.destroy)
+    folder = tour_folder()
+    if folder is not None:
+        Tour(app, folder).start()
     root.mainloop()
     return app.exit_code

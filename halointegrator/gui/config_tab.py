@@ -36,6 +36,8 @@ ADVANCED_FIELDS = (
 FORM_FIELDS = BASIC_FIELDS + ADVANCED_FIELDS
 URL_KEYS = ("web_app_url", "api_url", "auth_url")
 NOT_TESTED = (None, "Not tested yet", "press Test Configuration")
+# Words, not triangles: the fonts Windows falls back to under wine have no U+25B8, and showed a box.
+SHOW_ADVANCED, HIDE_ADVANCED = "Show advanced settings", "Hide advanced settings"
 STALE = (None, "Not tested with these settings",
          "they changed after the last test; press Test Configuration again")
 
@@ -124,7 +126,7 @@ class ConfigTab(ttk.Frame):
         self.basic.grid(row=1, column=0, sticky="ew")
 
     def _build_advanced_box(self) -> None:
-        self.advanced_toggle = ttk.Button(self.body, text="\u25b8 Advanced", command=self.toggle_advanced)
+        self.advanced_toggle = ttk.Button(self.body, text=SHOW_ADVANCED, command=self.toggle_advanced)
         self.advanced_toggle.grid(row=3, column=0, sticky="w", pady=(10, 0))
         self.advanced_box = ttk.Frame(self.body, padding=8, relief="groove", borderwidth=2)
         self.advanced_box.columnconfigure(0, weight=1)
@@ -157,10 +159,10 @@ class ConfigTab(ttk.Frame):
     def toggle_advanced(self) -> None:
         if self.advanced_shown:
             self.advanced_box.grid_remove()
-            self.advanced_toggle.configure(text="\u25b8 Advanced")
+            self.advanced_toggle.configure(text=SHOW_ADVANCED)
         else:
             self.advanced_box.grid()
-            self.advanced_toggle.configure(text="\u25be Advanced")
+            self.advanced_toggle.configure(text=HIDE_ADVANCED)
             self.scroller.see(self.advanced_box)  # opened below the fold, it would look cut off
 
     def values(self) -> dict[str, Any]:

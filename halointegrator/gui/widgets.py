@@ -23,6 +23,7 @@ NUMBER_KINDS = ("int", "float")
 HELP_WRAP = 300  # pixels at 100 % for the grey help beside a setting
 REFERENCE_DPI = 96.0  # Windows' 100 %: sizes in this module are pixels at 100 %, scaled by ui_scale()
 FAILED_PROGRESS = "Failed.Horizontal.TProgressbar"
+CLAM_INDICATOR, CLAM_ARROW = 10, 14  # clam's own sizes at 100 %: a tick box, a scrollbar's width
 BUTTON_PADDING = (10, 3)  # pixels at 100 %: long labels get room beside them, not only the short ones
 
 
@@ -83,9 +84,12 @@ def use_native_theme(root: tk.Tk) -> None:
         if theme in style.theme_names():
             style.theme_use(theme)
             break
-    if style.theme_use() == "clam":
+    if style.theme_use() == "clam":  # drawn by Tk in fixed pixels (native themes follow the system's metrics)
         style.configure("Horizontal.TProgressbar", background=PROGRESS_COLOUR, lightcolor=PROGRESS_COLOUR,
                         darkcolor=PROGRESS_COLOUR)
+        for check_style in ("TCheckbutton", "TRadiobutton"):
+            style.configure(check_style, indicatorsize=px(root, CLAM_INDICATOR))
+        style.configure("TScrollbar", arrowsize=px(root, CLAM_ARROW))
     _failed_progress_style(style)
     style.configure("TButton", padding=(px(root, BUTTON_PADDING[0]), px(root, BUTTON_PADDING[1])))
     linespace = tkfont.nametofont("TkDefaultFont").metrics("linespace")
