@@ -56,11 +56,11 @@ def merge_checks(prerequisites: Sequence[Prerequisite], checks: Sequence[Check])
 
 def explain_unchecked(rows: list[tuple[bool | None, str, str]]) -> list[tuple[bool | None, str, str]]:
     """After a check, a prerequisite nothing answered says why: a step before it failed (and an
-    integration stops at it), or it does not apply (e.g. no device import, no group mapping)."""
+    integration stops at it), or nothing checked it for this connection (e.g. no device import)."""
     explained, failed = [], ""
     for mark, label, detail in rows:
         if mark is None and not detail:
-            detail = f"not run: {failed!r} failed" if failed else "not checked: it does not apply to this connection"
+            detail = f"not run: {failed!r} failed" if failed else "not checked for this connection"
         failed = failed or (label if mark is False else "")
         explained.append((mark, label, detail))
     return explained

@@ -61,13 +61,11 @@ class Tour:
         name, key = self.steps.pop(0)
         self.app.select_tab(key)
         self._press(key)
-        self._when(self._idle, lambda: self._shown(name))
+        self._when(self._idle, lambda: self._shown(name, key))
 
     def _press(self, key: str) -> None:
         if key == "configuration":
             self.app.config_tab.test_button.invoke()
-            if not self.app.config_tab.advanced_shown:
-                self.app.config_tab.toggle_advanced()
         elif key == "processes":
             self.app.processes_tab.start_button.invoke()
         else:
@@ -76,7 +74,10 @@ class Tour:
     def _idle(self) -> bool:
         return not self.app.worker.busy and not self.app.processes_tab.running
 
-    def _shown(self, name: str) -> None:
+    def _shown(self, name: str, key: str) -> None:
+        if key == "configuration" and not self.app.config_tab.advanced_shown:
+            self.app.config_tab.toggle_advanced()  # after the test: its results no longer move it down
+
         def ready() -> None:
             self.app.root.update_idletasks()
             (self.folder / f"{name}.ready").write_text(self.app.root.title(), encoding="utf-8")

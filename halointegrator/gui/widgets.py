@@ -236,7 +236,8 @@ class WrappingLabel(ttk.Label):
 
     def _rewrap(self, event: tk.Event) -> None:
         width = max(event.width - 4, 100)
-        if abs(int(str(self.cget("wraplength")) or 0) - width) > 8:
+        wrap = int(str(self.cget("wraplength")) or 0)
+        if wrap > width or width - wrap > 8:  # never wider than the label (the text would be cut)
             self.configure(wraplength=width)
 
 
