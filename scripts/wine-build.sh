@@ -7,7 +7,10 @@
 # A test harness, not the release toolchain: release builds come from
 # .github/workflows/windows-exe.yml on windows-latest. Not part of the default test suite (the pytest
 # marker "wine" is never selected by scripts/test.sh). Several minutes; downloads ~50 MB from PyPI
-# and ~100 MB from apt the first time. Everything it makes stays in build/wine (WINE_WORK).
+# and ~100 MB from apt the first time. What it builds stays in build/wine (WINE_WORK); the wine prefix
+# lives outside the repository (WINE_PREFIX, default ~/.cache/halo-integrator/wine-prefix): its
+# dosdevices/z: links to /, and setuptools' package search (pip install -e ., scripts/setup.sh) follows
+# links, so a prefix inside the repository made it walk the whole filesystem.
 #
 # The pieces:
 # - Debian 12's wine/wine64 8.0 and a 64-bit prefix, with the fonts a Windows machine has: fonts-wine
@@ -56,7 +59,9 @@ install_system_packages
 if [ -z "${DISPLAY:-}" ]; then exec xvfb-run -a -s "-screen 0 1024x768x24" "$0" "$@"; fi
 
 mkdir -p "$WORK"
-export WINEPREFIX="$WORK/prefix" WINEARCH=win64 WINEDEBUG=-all
+export WINEPREFIX="${WINE_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/halo-integrator/wine-prefix}" WINEARCH=win64
+export WINEDEBUG=-all
+rm -rf "$WORK/prefix"  # where older versions of this script kept it (see above)
 WINPY="$WORK/winpython/cp311/python.exe"
 EXE="$WORK/dist/HaloIntegrator.exe"
 VERSION=$("$PYTHON" -c 'import runpy; print(runpy.run_path("tools/make_version_info.py")["read_version"]())')
@@ -69,6 +74,7 @@ winpath() { winepath -w "$1" 2>/dev/null; }
 make_prefix() {
   [ -f "$WINEPREFIX/system.reg" ] && return 0
   step "Creating the wine prefix $WINEPREFIX"
+  mkdir -p "$WINEPREFIX"
   wineboot --init </dev/null 2>&1 | cat
   wineserver -w
 }
