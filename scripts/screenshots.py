@@ -124,11 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpi", type=int, default=96, help="96 for 100 %%, 144 for 150 %%")
     parser.add_argument("--users", type=int, default=1000, help="Entra ID users in the sandbox")
     parser.add_argument("--ldap-users", type=int, default=300, help="people in the OpenLDAP directory")
-    parser.add_argument("--expect", type=int, default=4, help="the tabs there are to photograph")
+    parser.add_argument("--expect", type=int, default=0, help="the tabs to photograph (default: all of them)")
     parser.add_argument("--workdir", type=Path, default=REPO / "sandbox-run",
                         help="the sandbox's folder, as python -m sandbox --serve (emptied first)")
     parser.add_argument("--palette", action="store_true", help="256-colour PNGs (small enough for docs/ in git)")
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if not args.expect:
+        sys.path.insert(0, str(REPO))
+        from integrations import REGISTRY
+
+        args.expect = len(REGISTRY) + 2  # Configuration, one tab per integration, Processes
+    return run(args)
 
 
 if __name__ == "__main__":

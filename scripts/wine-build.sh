@@ -183,7 +183,8 @@ smoke_test() {
   # The window logs where the scheduled task it suggests starts: the exe's folder.
   grep -q "Halo Integrator $VERSION; configuration" "$WORK"/dist/logs/*.log || fail "the window did not open"
   grep -q "No integration is enabled" "$SMOKE"/logs/*.log || fail "AUTO's log does not say why nothing ran"
-  grep -q "Halo Integrator $VERSION; Halo version" "$SMOKE"/logs/*.log || fail "the log lacks the versions"
+  grep -q "Halo Integrator $VERSION AUTO" "$SMOKE"/logs/*.log || fail "the log lacks our version"
+  grep -q "INFO    Halo version " "$SMOKE"/logs/*.log || fail "the log lacks Halo's version"
   HALO_SMOKE_SECRET=wrong-secret run_exe 0 CONFIGURE --config "$config" --secret-env client_secret=HALO_SMOKE_SECRET
   run_exe 2 AUTO --config "$config"
   if grep -rq "wrong-secret\|$SANDBOX_SECRET" "$SMOKE/logs" "$WORK/dist/logs"; then fail "a secret reached the log"; fi
