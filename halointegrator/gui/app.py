@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import re
 import sys
 import tkinter as tk
@@ -28,6 +27,7 @@ from halointegrator.local.schedule import ScheduledTask, create_windows_task, ta
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
 from .processes_tab import ProcessesTab
+from .startup import selftest_delay, set_window_icon, window_log_dir
 from .tour import Tour, tour_folder
 from .widgets import Dialogs, make_dpi_aware, open_folder, px, use_native_theme
 from .worker import QueueLogHandler, Worker
@@ -36,7 +36,6 @@ DEFAULT_SIZE = (960, 760)  # pixels at 100 %; scaled with the screen (1440x1140 
 MIN_SIZE = (780, 600)
 SCREEN_MARGIN = (24, 96)  # pixels at 100 % the window leaves free: its frame and title bar, the taskbar
 SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
-SELFTEST_VARIABLE = "HALO_SELFTEST_MS"
 
 
 class GuiUnavailable(IntegratorError):
@@ -363,31 +362,6 @@ class App:
             remove_handler(self.log_handler)
             self.worker.stop(timeout=2.0)  # a read still in progress is abandoned: nothing waits on it
             self.root.destroy()
-
-
-def selftest_delay(environ: Any = os.environ) -> int | None:
-    """HALO_SELFTEST_MS=N closes the window after N ms with exit code 0 (the frozen-binary test)."""
-    text = str(environ.get(SELFTEST_VARIABLE, "")).strip()
-    return int(text) if text.isdigit() else None
-
-
-def set_window_icon(root: tk.Tk) -> tk.PhotoImage | None:
-    """The Halo icon in the title bar (frozen: bundled under sys._MEIPASS/assets; from source: assets/)."""
-    bundle = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
-    try:
-        photo = tk.PhotoImage(master=root, file=str(bundle / "assets" / "halo.png"))
-        root.iconphoto(True, photo)
-    except tk.TclError:  # a missing or unreadable icon is not worth refusing to open the window
-        return None
-    return photo
-
-
-def window_log_dir(config_path: Path) -> tuple[Path, str]:
-    """Where the window logs, and why when not there: the "Start in" folder of the scheduled task it
-    suggests, not wherever it was started from, so the window's runs and the nightly ones share a folder."""
-    from halointegrator.local.paths import choose_log_dir
-
-    return choose_log_dir(Path(task_for_this_program(config_path).start_in))
 
 
 def main(config_path: Path | None = None) -> int:
