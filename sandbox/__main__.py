@@ -162,7 +162,8 @@ def print_outcome(result: subprocess.CompletedProcess, workdir: Path, halo: Halo
     summary = json.loads((workdir / "logs" / "last-run.json").read_text(encoding="utf-8"))
     print(f"\nintegrator.py AUTO exit code {result.returncode} ({summary.get('message', '')})")
     for report in summary.get("integrations", []):
-        counts = ", ".join(f"{action} {number} {kind}(s)" for kind, numbers in report["by_kind"].items()
+        verb = "would " if report.get("dry_run") else ""
+        counts = ", ".join(f"{verb}{action} {number} {kind}(s)" for kind, numbers in report["by_kind"].items()
                            for action, number in numbers.items() if number) or "no changes"
         state = "ok" if report["ok"] else f"FAILED: {report['failure'] or '; '.join(report['refused'])}"
         print(f"  {report['integration']:<17} {report['connection']:<26} {counts}  [{state}]")

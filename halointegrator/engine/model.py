@@ -298,6 +298,7 @@ class ConnectionSource:
     allowed_fields: tuple[str, ...] = ("halointegrator_allowedclientids", "halointegrator_allowedclientidslist")
     # True: only an Integrator Halo names may run it (no names = none), for work that must never run twice
     explicit_allow: bool = False
+    noun: str = "connection"  # what the window calls one of them: "connection", "script", "import"
     lastsync_field: str = "halointegrator_lastsync"
     lasterror_field: str = "halointegrator_lasterror"
     name_of: Callable[[dict], str] = _default_name

@@ -98,7 +98,8 @@ def _create(kind: EntityKind, key: str, record: Wanted) -> Change:
     # The identity goes in even if a mapping forgot it: without it the next run could not find the record.
     payload = {kind.identity_field: record.key, **record.fields}
     payload.pop("id", None)
-    return Change(CREATE, kind, key, None, payload, f"Create {kind.name} {record.label or record.key}")
+    inactive = " (inactive: disabled in the source)" if as_bool(payload.get("inactive")) else ""
+    return Change(CREATE, kind, key, None, payload, f"Create {kind.name} {record.label or record.key}{inactive}")
 
 
 def _update(kind: EntityKind, key: str, record: Wanted, current: dict, entry: Entry | None) -> Change | None:

@@ -144,7 +144,8 @@ class IntegrationTab(ttk.Frame):
         self.show_prerequisites()
 
     def _build_connections(self) -> None:
-        box = ttk.LabelFrame(self.body, text=f"{self.integration.title} connections in Halo", padding=8)
+        noun = self.integration.connections.noun
+        box = ttk.LabelFrame(self.body, text=f"{self.integration.title}: {noun}s in Halo", padding=8)
         box.grid(row=1, column=0, sticky="nsew")
         box.columnconfigure(0, weight=1)
         self.tree = ttk.Treeview(box, columns=[c[0] for c in COLUMNS], show="headings", height=5,

@@ -53,7 +53,7 @@ INTEGRATION = Integration(
                 "per script in Halo; a script runs only on an Integrator whose client id the script's Halo "
                 "Integrator Allowed Client IDs name.",
     connections=ConnectionSource(SCRIPT_PATH, list_script_records, enabled_field="", explicit_allow=True,
-                                 name_of=script_name),
+                                 name_of=script_name, noun="script"),
     prerequisites=PREREQUISITES,
     local_settings=LOCAL_SETTINGS,
     check=connection.check,
