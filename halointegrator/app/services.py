@@ -7,6 +7,7 @@ import logging
 from argparse import Namespace
 from pathlib import Path
 
+from halointegrator.deadline import Deadline
 from halointegrator.engine.pipeline import Limits
 from halointegrator.engine.runner import RunOptions, RunResult, RunSetup, run_all
 from halointegrator.engine.status import StatusStore
@@ -46,10 +47,10 @@ def load_config(path: Path) -> Config:
     return config
 
 
-def make_halo_client(config: Config):
+def make_halo_client(config: Config, deadline: Deadline | None = None):
     from halointegrator.halo.client import HaloClient
 
-    return HaloClient(config.halo, on_token=add_secret)
+    return HaloClient(config.halo, on_token=add_secret, deadline=deadline)
 
 
 def default_registry():
@@ -80,9 +81,13 @@ def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Lo
                      states=store.load(), limits=limits_of(config), progress=progress, config_path=path)
     if cancel is not None:
         setup.cancel = cancel
-    halo = make_halo_client(config)
+    # One deadline for the whole run: the Halo client takes it, and the Graph client and the LDAP reader
+    # find it as the run's current one (deadline.current()) while run_all runs in this thread.
+    deadline = Deadline.minutes(config.halo.run_time_limit_minutes)
+    halo = make_halo_client(config, deadline)
     try:
-        return run_all(halo, registry or default_registry(), setup)
+        with deadline.active():
+            return run_all(halo, registry or default_registry(), setup)
     finally:
         halo.close()
         if not options.dry_run:
