@@ -92,6 +92,7 @@ def test_a_huge_answer_is_not_read_whole(tmp_path, halo, declare_length):
     assert_contained(run, folder, secrets={HALO_SECRET, *proxy.tokens}, halo=halo, says=["MB"])
 
 
+@pytest.mark.slow  # four attempts of two seconds each, and the backoffs between them
 @pytest.mark.parametrize("during", ["head", "body"])
 def test_a_slow_drip_does_not_outlive_the_timeout(tmp_path, halo, during):
     with HostileServer(upstream=halo.url) as proxy:
@@ -101,6 +102,7 @@ def test_a_slow_drip_does_not_outlive_the_timeout(tmp_path, halo, during):
     assert_contained(run, folder, secrets={HALO_SECRET, *proxy.tokens}, halo=halo, says=["within 2 s"])
 
 
+@pytest.mark.slow  # waits for a 15-second run time limit
 def test_the_run_stops_at_its_time_limit_reports_it_and_releases_the_lock(tmp_path, halo, graph):
     with HostileServer(upstream=halo.url) as proxy:
         proxy.on("GET", "/api/users", lambda request: Drip(during="body", every=1.0, limit=400))
@@ -113,6 +115,7 @@ def test_the_run_stops_at_its_time_limit_reports_it_and_releases_the_lock(tmp_pa
     assert folder.auto("--dry-run").code != 3, "the lock was not released"
 
 
+@pytest.mark.slow  # waits for a 15-second run time limit
 def test_a_dripping_directory_stops_at_the_run_time_limit(tmp_path, halo):
     with HostileLdap(bind="ok", search="drip") as ldap:
         folder = IntegratorFolder(tmp_path, halo.url, settings=["run_time_limit_minutes=0.25"])

@@ -339,7 +339,8 @@ class HaloClient:
         if not idempotent and not never_sent(error):  # the request went out: Halo may have acted on it
             advice = (f"The request creates records, so it was not repeated: Halo may have processed it. The next "
                       f"run compares again and creates only what is missing. {advice}")
-        return RetriableError(self._clean(f"Cannot reach Halo at {host}: {reason}{tried}. {advice}"))
+        lead = "No complete answer from Halo at" if isinstance(error, AnswerTooSlow) else "Cannot reach Halo at"
+        return RetriableError(self._clean(f"{lead} {host}: {reason}{tried}. {advice}"))
 
     def _timeout(self) -> float:
         return float(self.settings.timeout_seconds)

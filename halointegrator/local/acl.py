@@ -65,7 +65,9 @@ def protect(path: Path, *, folder: bool = False, system: str = os.name,
         return ""
     command = icacls_command(Path(path), folder=folder, granted=accounts(environ))
     try:
-        result = run(command, capture_output=True, timeout=TIMEOUT, creationflags=CREATE_NO_WINDOW)
+        # stdin too: a windowed exe has no console handles to inherit
+        result = run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT,
+                     creationflags=CREATE_NO_WINDOW)
         failed = result.returncode != 0
         detail = _text(result.stderr) or _text(result.stdout) or f"exit code {result.returncode}"
     except (OSError, subprocess.SubprocessError) as error:

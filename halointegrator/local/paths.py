@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path, PureWindowsPath
 from typing import Callable
 
+from . import acl
+
 CONFIG_NAME = "HaloIntegrator.config"
 LOG_FOLDER_NAME = "logs"
 LOG_DIR_MODE = 0o750  # logs hold names, e-mail addresses and what servers answered
@@ -74,7 +76,9 @@ def prepare_writable_dir(folder: Path) -> str:
     """
     probe = folder / f".write-test-{uuid.uuid4().hex}"
     try:
-        folder.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+            acl.protect(folder, folder=True)
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         os.unlink(probe)

@@ -244,8 +244,8 @@ def explain_bind_result(result: dict[str, Any], settings: LdapSettings) -> str:
     return f"Bind as {settings.bind_user} to {settings.address()} failed: {description} {_short(result.get('message') or '')}".strip()
 
 
-def open_bound(settings: LdapSettings) -> ldap3.Connection:
-    conn = connect(settings)
+def open_bound(settings: LdapSettings, deadline: Deadline | None = None) -> ldap3.Connection:
+    conn = connect(settings, deadline)
     try:
         bind(conn, settings)
     except SourceError:

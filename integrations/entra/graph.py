@@ -25,7 +25,7 @@ import requests
 from halointegrator.deadline import Deadline
 from halointegrator.errors import AuthError, ConfigError, SourceError
 from halointegrator.http import (
-    RedirectRefused, RetryPolicy, explain_certificate, insecure_url_problem, make_session, short_reason,
+    AnswerTooLarge, AnswerTooSlow, RedirectRefused, RetryPolicy, explain_certificate, insecure_url_problem, make_session, short_reason,
 )
 from halointegrator.http_bounds import origin_of
 from halointegrator.redaction import SecretRegistry, add_secret, redact, shorten
@@ -172,6 +172,9 @@ class GraphClient:
         except RedirectRefused as exc:
             raise GraphError(redact(f"Microsoft at {exc}. Check the connection's login_url and graph_url settings "
                                     "(and the proxy): something is redirecting requests meant for Microsoft.")) from None
+        except (AnswerTooLarge, AnswerTooSlow) as exc:
+            raise GraphError(f"Microsoft at {host} sent an answer that was not used: {exc}; nothing was changed. A "
+                             "proxy in between may be holding or padding answers.") from None
         except requests.exceptions.SSLError as exc:
             raise GraphError(explain_certificate(exc, host, service="Microsoft", setting="the CA bundle setting in "
                                                  "the Configuration tab")) from None
