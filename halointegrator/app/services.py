@@ -77,13 +77,15 @@ def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Lo
     store = StatusStore(state_path_for(path))
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
+    # One deadline for the whole run: the Halo client takes it, every RunContext carries it (ctx.deadline),
+    # and the Graph client and the LDAP reader also find it as the run's current one (deadline.current())
+    # while run_all runs in this thread, so no source read can outlive it.
+    deadline = Deadline.minutes(config.halo.run_time_limit_minutes)
     setup = RunSetup(client_id=config.halo.client_id, log=log, options=options, local_settings=config.connections,
-                     states=store.load(), limits=limits_of(config), progress=progress, config_path=path)
+                     states=store.load(), limits=limits_of(config), progress=progress, config_path=path,
+                     deadline=deadline)
     if cancel is not None:
         setup.cancel = cancel
-    # One deadline for the whole run: the Halo client takes it, and the Graph client and the LDAP reader
-    # find it as the run's current one (deadline.current()) while run_all runs in this thread.
-    deadline = Deadline.minutes(config.halo.run_time_limit_minutes)
     halo = make_halo_client(config, deadline)
     try:
         with deadline.active():

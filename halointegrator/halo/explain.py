@@ -13,7 +13,6 @@ import requests
 from halointegrator.errors import AuthError, HaloError
 from halointegrator.http import describe_response_error, insecure_url_problem
 
-STATUS_FIELDS = frozenset({"id", "halointegrator_lastsync", "halointegrator_lasterror"})
 
 
 def _host(url: str) -> str:
@@ -68,9 +67,15 @@ def refuse_insecure_discovery(auth_url: str, api_url: str) -> None:
 
 
 def is_status_write_back(body: Any) -> bool:
-    """A POST of connection records that only set Last Sync / Last Error (what the runner sends back)."""
+    """A POST of connection records that only set Last Sync / Last Error (what the runner sends back:
+    ``halointegrator_lastsync``, or per module, e.g. ``halointegrator_lansweeper_lasterror``)."""
     return (isinstance(body, list) and bool(body)
-            and all(isinstance(record, dict) and set(record) <= STATUS_FIELDS for record in body))
+            and all(isinstance(record, dict) and all(map(_is_status_field, record)) for record in body))
+
+
+def _is_status_field(name: Any) -> bool:
+    name = str(name)
+    return name == "id" or (name.startswith("halointegrator_") and name.endswith(("_lastsync", "_lasterror")))
 
 
 def kept_answering(response: requests.Response, host: str, attempts: int) -> str:
