@@ -2,15 +2,16 @@
 
 Every rule about what may be repeated lives in ``RetryPolicy``: 429, 502, 503, 504, timeouts and
 connection failures are transient; everything else is the caller's to map. A request that creates
-records is repeated only when the server surely did not process it. Nothing here logs a header, a
-body or a query string: tokens and secrets travel in them.
+records is repeated only when the server surely did not process it. Each attempt goes through
+``http_bounds.fetch``: bounded in total time and bytes, redirects followed only where they may be, and
+within the run's deadline. Nothing here logs a header, a body or a query string: tokens and secrets
+travel in them.
 """
 
 from __future__ import annotations
 
 import atexit
 import email.utils
-import json
 import logging
 import os
 import random
@@ -26,9 +27,26 @@ import requests
 import urllib3.exceptions
 
 from halointegrator import __version__
+from halointegrator.deadline import Deadline, current as current_deadline
 from halointegrator.errors import ConfigError
+from halointegrator.http_bounds import (  # noqa: F401 - re-exported: the clients' one import
+    MAX_ANSWER_BYTES, AnswerTooLarge, AnswerTooSlow, RedirectRefused, WatchedAdapter, fetch, insecure_url_problem,
+    netloc,
+)
+from halointegrator.http_errors import (  # noqa: F401 - re-exported
+    describe_response_error, error_detail, explain_certificate,
+)
+from halointegrator.redaction import redact as redact_everywhere
 
 log = logging.getLogger(__name__)
+
+__all__ = [  # what the clients import from here, the bounds and the explanations included
+    "USER_AGENT", "RETRIABLE_STATUSES", "NOT_PROCESSED_STATUSES", "DEFAULT_TIMEOUT", "MAX_ANSWER_BYTES",
+    "IntegratorSession", "make_session", "combined_ca_bundle", "read_certificates", "RetryPolicy",
+    "parse_retry_after", "never_sent", "short_reason", "AnswerTooLarge", "AnswerTooSlow", "RedirectRefused",
+    "WatchedAdapter", "fetch", "insecure_url_problem", "netloc", "describe_response_error", "error_detail",
+    "explain_certificate",
+]
 
 USER_AGENT = f"HaloIntegrator/{__version__}"
 RETRIABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -60,6 +78,8 @@ class IntegratorSession(requests.Session):
 def make_session(*, ca_bundle: str = "", proxy: str = "", verify_tls: bool = True) -> requests.Session:
     """A session with the Integrator's User-Agent, trust store and proxy."""
     session = IntegratorSession()
+    session.mount("https://", WatchedAdapter())
+    session.mount("http://", WatchedAdapter())
     session.headers["User-Agent"] = USER_AGENT
     if not verify_tls:
         log.warning("TLS certificate verification is off (the verify_tls setting): anyone on the network path can "
@@ -172,26 +192,35 @@ class RetryPolicy:
         *,
         idempotent: bool = True,
         on_retry: Callable[[int, float, str], None] | None = None,
+        carries_secret: bool = False,
+        deadline: Deadline | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
         **kwargs: Any,
     ) -> requests.Response:
         """The final response, possibly still an error status once the attempts run out.
 
-        ``on_retry(attempt, delay, reason)`` is called before each wait. Exceptions that may not be
-        repeated, or that were repeated until the limits, are raised as requests raised them.
+        Each attempt's answer is read whole within the timeout (the longer of connect and read: the
+        longest one answer may take, from sending to its last byte) and ``max_bytes``; a read (GET/HEAD without ``carries_secret``) follows redirects on the
+        same origin only, anything else none. ``deadline`` (default: the run's) bounds every attempt and
+        every wait; past it RunTimedOut is raised. ``on_retry(attempt, delay, reason)`` is called before
+        each wait. Exceptions that may not be repeated, or that were repeated until the limits, are raised
+        as requests raised them (or as http_bounds' AnswerTooSlow, AnswerTooLarge, RedirectRefused).
         """
-        kwargs.setdefault("timeout", self.timeout)
+        deadline = deadline or current_deadline()
+        timeout = kwargs.pop("timeout", self.timeout)
+        follow = method.upper() in ("GET", "HEAD") and not carries_secret
         started = self.clock()
         host = urlsplit(url).netloc
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = session.request(method, url, **kwargs)
+                response = self._attempt(session, method, url, timeout, deadline, follow, max_bytes, kwargs)
             except requests.RequestException as error:
                 if not self._may_repeat_exception(error, idempotent):
                     raise
                 delay = self.backoff(attempt)
-                if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started):
+                if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started, deadline):
                     raise
                 reason, limit = short_reason(error), self.max_attempts
             else:
@@ -199,7 +228,7 @@ class RetryPolicy:
                     return response
                 delay = self.delay_for(response, attempt)
                 throttled = response.status_code == 429
-                if not self._can_wait(attempt, delay, started, throttled=throttled):
+                if not self._can_wait(attempt, delay, started, deadline, throttled=throttled):
                     return response
                 reason, limit = f"HTTP {response.status_code}", 0 if throttled else self.max_attempts
                 response.close()
@@ -208,6 +237,22 @@ class RetryPolicy:
             if on_retry is not None:
                 on_retry(attempt, delay, reason)
             self.sleep(delay)
+
+    def _attempt(self, session: Any, method: str, url: str, timeout: Any, deadline: Deadline, follow: bool,
+                 max_bytes: int, kwargs: dict[str, Any]) -> requests.Response:
+        """One attempt within the deadline: RunTimedOut when it has passed, or passes during the attempt."""
+        doing = f"waiting for {urlsplit(url).netloc} to answer {method} {urlsplit(url).path or '/'}"
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        allowed = deadline.limit(max(float(connect), float(read)))
+        if allowed <= 0:
+            raise deadline.error(doing)
+        try:
+            return fetch(session, method, url, seconds=allowed, follow=follow, max_bytes=max_bytes,
+                         timeout=(min(float(connect), allowed), min(float(read), allowed)), **kwargs)
+        except requests.RequestException:
+            if deadline.expired():
+                raise deadline.error(doing) from None
+            raise
 
     def _may_repeat_status(self, status: int, idempotent: bool) -> bool:
         if status not in RETRIABLE_STATUSES:
@@ -224,10 +269,11 @@ class RetryPolicy:
             return idempotent  # the server may have processed it before the answer was lost
         return False
 
-    def _can_wait(self, attempt: int, delay: float, started: float, *, throttled: bool = False) -> bool:
+    def _can_wait(self, attempt: int, delay: float, started: float, deadline: Deadline, *,
+                  throttled: bool = False) -> bool:
         if attempt >= (self.max_throttled_attempts if throttled else self.max_attempts):
             return False
-        return (self.clock() - started) + delay <= self.max_total
+        return (self.clock() - started) + delay <= self.max_total and delay < deadline.remaining()
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of base * 2^(attempt-1), capped."""
@@ -285,6 +331,8 @@ def never_sent(error: BaseException) -> bool:
 
 def short_reason(error: BaseException) -> str:
     """A few words for why a request failed, without the URL (urllib3's messages quote it)."""
+    if isinstance(error, (AnswerTooSlow, AnswerTooLarge, RedirectRefused)):
+        return redact_everywhere(str(error))
     causes = list(_causes(error))
     for cause in causes:
         if isinstance(cause, (urllib3.exceptions.NameResolutionError, socket.gaierror)):
@@ -308,91 +356,3 @@ def short_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
-    """``text`` with every non-trivial secret replaced, for messages built from server answers."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-# ---- error bodies --------------------------------------------------------------------------------
-
-_DETAIL_LIMIT = 300
-
-
-def describe_response_error(response: requests.Response, host: str, *, service: str = "Halo") -> str:
-    """A user-facing sentence for an answer that is an error or not the JSON that was expected."""
-    status = response.status_code
-    body = response.text or ""
-    stripped = body.lstrip()
-    content_type = response.headers.get("Content-Type", "").lower()
-    if "html" in content_type or stripped[:1] == "<":
-        return (
-            f"{service} at {host} answered with an HTML page instead of JSON (HTTP {status}); a proxy or "
-            f"firewall may be intercepting the request. Check the proxy setting in the Configuration tab "
-            f"and that the address is {service}'s."
-        )
-    detail = ""
-    if stripped:
-        try:
-            detail = error_detail(json.loads(stripped))
-        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-            if "json" in content_type or stripped[:1] in "{[":
-                return (
-                    f"{service} at {host} answered with incomplete JSON (HTTP {status}, {len(body)} characters); "
-                    "the connection may have been cut by a proxy or the server. Try again; if it persists, "
-                    "check the proxy setting in the Configuration tab."
-                )
-            detail = " ".join(stripped.split())
-    return _status_sentence(service, host, status, response.reason or "", _clip(detail))
-
-
-def _status_sentence(service: str, host: str, status: int, reason: str, detail: str) -> str:
-    head = f"{service} at {host} answered HTTP {status}{(' ' + reason) if reason else ''}"
-    if 200 <= status < 300:
-        return f"{service} at {host} answered HTTP {status} with something that is not JSON: {detail or '(empty)'}"
-    hint = {
-        403: " The agent the Integrator logs in as lacks a permission for this; check its role in Halo.",
-        404: " The address may be wrong: check the Web App URL and API URL settings.",
-    }.get(status, "")
-    return f"{head}: {detail}.{hint}" if detail else f"{head}.{hint}"
-
-
-def error_detail(data: Any) -> str:
-    """The message inside one of the error bodies Halo, its OAuth server or Graph send."""
-    if isinstance(data, str):
-        return data
-    if isinstance(data, list):
-        return "; ".join(filter(None, (error_detail(item) for item in data[:5])))
-    if not isinstance(data, dict):
-        return ""
-    fields = {str(key).lower(): value for key, value in data.items()}
-    error = fields.get("error")
-    if isinstance(error, dict):  # Microsoft Graph: {"error": {"code": ..., "message": ...}}
-        return ": ".join(str(error[key]) for key in ("code", "message") if error.get(key))
-    for message_key in ("errormessage", "error_description", "message", "detail", "title"):
-        message = fields.get(message_key)
-        if message:
-            prefix = error or fields.get("classname")
-            return f"{prefix}: {message}" if prefix and str(prefix) not in str(message) else str(message)
-    if error:
-        return str(error)
-    return _model_state(fields.get("errors", data))
-
-
-def _model_state(errors: Any) -> str:
-    """ASP.NET validation answers: {"[0].site_id": ["The field is required."], ...}."""
-    if not isinstance(errors, dict):
-        return ""
-    parts = []
-    for field_name, messages in list(errors.items())[:5]:
-        if isinstance(messages, list):
-            messages = " ".join(str(message) for message in messages)
-        parts.append(f"{field_name}: {messages}")
-    return "; ".join(parts)
-
-
-def _clip(text: str) -> str:
-    text = text.strip().rstrip(".")
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"

@@ -198,7 +198,9 @@ def test_equality_filter_refuses_a_bad_attribute_name():
     ("CN=A\\,OU=Staff,OU=X,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),
     ("CN=A\\,OU\\=Staff,DC=corp,DC=com", "OU=Staff,DC=corp,DC=com", False),  # one RDN: "A,OU=Staff" is its name
     ("CN=A\\,B,OU=Staff,DC=corp,DC=com", "ou=staff,dc=corp,dc=com", True),
-    ("CN=A+SN=B,OU=Staff,DC=corp,DC=com", "SN=B,OU=Staff,DC=corp,DC=com", True),
+    # "CN=A+SN=B" is one (multi-valued) RDN: the entry's parent is OU=Staff, and SN=B,OU=Staff is a sibling
+    ("CN=A+SN=B,OU=Staff,DC=corp,DC=com", "SN=B,OU=Staff,DC=corp,DC=com", False),
+    ("SN=B+CN=A,OU=Staff,DC=corp,DC=com", "cn=a+sn=b,ou=staff,dc=corp,dc=com", True),
     (None, "OU=Staff,DC=corp,DC=com", False), ("", "OU=Staff,DC=corp,DC=com", False),
 ])
 def test_dn_within(dn, base, inside):
@@ -208,8 +210,8 @@ def test_dn_within(dn, base, inside):
 @pytest.mark.parametrize("dn, key", [
     ("CN=Ada Lovelace,OU=Staff, DC=Corp ,DC=com", ("cn=ada lovelace", "ou=staff", "dc=corp", "dc=com")),
     ("CN=Lovelace\\, Ada,OU=Staff", ("cn=lovelace\\, ada", "ou=staff")),
-    ("CN=A+SN=B,OU=Staff", ("cn=a", "sn=b", "ou=staff")),
-    ("not a dn\\, at all", ("not a dn\\", "at all")),
+    ("CN=A+SN=B,OU=Staff", ("cn=a+sn=b", "ou=staff")),
+    ("not a dn\\, at all", ("not a dn\\, at all",)),  # not a DN: one opaque component, within nothing
     ("  ", ()), (None, ()),
 ])
 def test_dn_key(dn, key):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from halointegrator import PRODUCT_NAME, __version__
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_OK, ConfigError, IntegratorError
+from halointegrator.redaction import redact
 
 COMMANDS = ("AUTO", "CONFIGURE", "CHECK")
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="AUTO: run every enabled integration without a window (for Task Scheduler); "
                         "CONFIGURE: set the Halo connection without a window; CHECK: test the configuration")
     parser.add_argument("--version", action="version", version=f"{PRODUCT_NAME} {__version__}")
-    parser.add_argument("--config", type=Path, help="the configuration file (default: HaloIntegrator.config beside the program)")
+    parser.add_argument("--config", type=config_file, help="the configuration file (default: HaloIntegrator.config "
+                        "beside the program)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change in Halo, change nothing")
     parser.add_argument("--only", metavar="NAME", help="run one integration only (active_directory, azure_ad)")
     parser.add_argument("--allow-mass-deactivation", action="store_true",
@@ -52,9 +54,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_file(text: str) -> Path:
+    """--config's value: a file name (argparse turns the ArgumentTypeError into a usage error, exit 2)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty: give the configuration file, e.g. --config "
+                                         "C:\\HaloIntegrator\\HaloIntegrator.config")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("the path contains bytes that are not UTF-8 text: type it again") from None
+    return Path(text)
+
+
+class RedactingStream:
+    """stdout / stderr as the program writes them: every secret the run knows is masked on the way out."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001 - any text stream
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the stream's
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and run; never raises (a windowed executable must exit with a code)."""
     _give_streams_a_sink()
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (argparse printed why)
@@ -89,6 +126,7 @@ def _give_streams_a_sink() -> None:
 
 
 def _say(text: str) -> None:
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a message quoting undecodable input
     try:
         print(text, file=sys.stderr)
     except (OSError, ValueError, AttributeError):

@@ -7,6 +7,7 @@ import logging
 from argparse import Namespace
 from pathlib import Path
 
+from halointegrator.deadline import Deadline
 from halointegrator.engine.pipeline import Limits
 from halointegrator.engine.runner import RunOptions, RunResult, RunSetup, run_all
 from halointegrator.engine.status import StatusStore
@@ -46,10 +47,10 @@ def load_config(path: Path) -> Config:
     return config
 
 
-def make_halo_client(config: Config):
+def make_halo_client(config: Config, deadline: Deadline | None = None):
     from halointegrator.halo.client import HaloClient
 
-    return HaloClient(config.halo, on_token=add_secret)
+    return HaloClient(config.halo, on_token=add_secret, deadline=deadline)
 
 
 def default_registry():
@@ -76,13 +77,19 @@ def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Lo
     store = StatusStore(state_path_for(path))
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
+    # One deadline for the whole run: the Halo client takes it, every RunContext carries it (ctx.deadline),
+    # and the Graph client and the LDAP reader also find it as the run's current one (deadline.current())
+    # while run_all runs in this thread, so no source read can outlive it.
+    deadline = Deadline.minutes(config.halo.run_time_limit_minutes)
     setup = RunSetup(client_id=config.halo.client_id, log=log, options=options, local_settings=config.connections,
-                     states=store.load(), limits=limits_of(config), progress=progress, config_path=path)
+                     states=store.load(), limits=limits_of(config), progress=progress, config_path=path,
+                     deadline=deadline)
     if cancel is not None:
         setup.cancel = cancel
-    halo = make_halo_client(config)
+    halo = make_halo_client(config, deadline)
     try:
-        return run_all(halo, registry or default_registry(), setup)
+        with deadline.active():
+            return run_all(halo, registry or default_registry(), setup)
     finally:
         halo.close()
         if not options.dry_run:

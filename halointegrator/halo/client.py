@@ -4,6 +4,13 @@ Everything Halo-specific about HTTP lives here: where the auth server is (``GET 
 client-credentials token with the tenant in the query string, the ``pageinate``/``page_no`` paging with
 its ``record_count`` envelope, and a client-side request budget (hosted Halo allows about 300 requests
 per rolling 5 minutes). Which failures are repeated is decided by ``http.RetryPolicy`` alone.
+
+What a hostile or broken server must not achieve: the token request (it carries the client secret) and
+every write never follow a redirect, and an auth URL that discovery names passes the same https rule as
+a typed one; the secret, every token and every password a Halo record carries are registered for
+redaction, and every message is redacted before it is shortened; a 3xx or other non-2xx answer is never
+taken for success; each request ends within the timeout, the answer within ``MAX_ANSWER_BYTES``, the run
+within its deadline, after which only the connection's status write-back is still sent.
 """
 
 from __future__ import annotations
@@ -17,20 +24,27 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from halointegrator import deadline as run_deadline
+from halointegrator.deadline import Deadline
 from halointegrator.halo.budget import BudgetedSession, RequestBudget
 from halointegrator.errors import AuthError, ConfigError, HaloError, RetriableError
 from halointegrator.http import (
     NOT_PROCESSED_STATUSES,
     RETRIABLE_STATUSES,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    RedirectRefused,
     RetryPolicy,
     describe_response_error,
+    explain_certificate,
     make_session,
     never_sent,
-    redact,
     short_reason,
 )
+from halointegrator.halo.explain import is_status_write_back, kept_answering, refuse_insecure_discovery, token_error
 from halointegrator.halo.paging import PageReader
 from halointegrator.local.settings import HaloSettings
+from halointegrator.redaction import SecretRegistry, add_secret, learn_secrets, redact, redact_strings
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +92,14 @@ class HaloClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_token: Callable[[str], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.settings = settings
         self._secret = str(settings.client_secret or "")
+        self.deadline = deadline  # None: the run's (deadline.current()), or none outside a run
+        self._own_secrets = SecretRegistry()  # the run registers them for everything (load_config); this
+        self._own_secrets.add(self._secret)  # client masks them in its own messages in any case
+        self._own_secrets.add(_proxy_password(settings.proxy))
         self._own_session = session is None
         if session is None:
             session = make_session(
@@ -104,6 +123,7 @@ class HaloClient:
         self._token: str = ""
         self._token_expires = 0.0
         self._issued: set[str] = set()  # every token this client got: a dropped one may still be echoed
+        self.last_answer_bytes = 0  # the size of the latest answer (PageReader bounds a whole list by it)
 
     def __repr__(self) -> str:
         return f"HaloClient({self.settings.web_app_url!r}, client_id={self.client_id!r})"
@@ -138,7 +158,10 @@ class HaloClient:
         elif auth_url.startswith("/"):
             auth_url = api_url[: -len("/api")] + auth_url
         tenant = tenant_override or str(info.get("tenant_id") or "").strip()
-        return Endpoints(api_url, normalise_url(auth_url, "Auth URL"), tenant)
+        auth_url = normalise_url(auth_url, "Auth URL")
+        if not auth_override:
+            refuse_insecure_discovery(auth_url, api_url)
+        return Endpoints(api_url, auth_url, tenant)
 
     def _auth_info(self, api_url: str, *, optional: bool) -> dict:
         self.stats["discovery"] += 1
@@ -156,7 +179,7 @@ class HaloClient:
             ) from None
         return data if isinstance(data, dict) else {}
 
-    def token(self) -> str:
+    def token(self, deadline: Deadline | None = None) -> str:
         """A bearer token, cached until shortly before it expires."""
         if self._token and self.clock() < self._token_expires:
             return self._token
@@ -169,9 +192,10 @@ class HaloClient:
             "scope": "all",
         }
         params = {"tenant": endpoints.tenant} if endpoints.tenant else None
-        response, attempts = self._send("POST", f"{endpoints.auth_url}/token", params=params, data=form)
+        response, attempts = self._send("POST", f"{endpoints.auth_url}/token", params=params, data=form,
+                                        carries_secret=True, deadline=deadline)
         if response.status_code in RETRIABLE_STATUSES:
-            raise RetriableError(self._clean(_kept_answering(response, _host(response.url), attempts)))
+            raise RetriableError(self._clean(kept_answering(response, _host(response.url), attempts)))
         if response.status_code >= 400:
             raise token_error(response, endpoints, self._clean)
         data = self._json(response, 1, "POST", "token")
@@ -182,6 +206,7 @@ class HaloClient:
         margin = TOKEN_MARGIN if lifetime > 2 * TOKEN_MARGIN else lifetime / 2
         self._token, self._token_expires = token, self.clock() + lifetime - margin
         self._issued.add(token)
+        add_secret(token)
         if self.on_token is not None:
             self.on_token(token)
         return token
@@ -191,7 +216,10 @@ class HaloClient:
     def get(self, path: str, params: dict | None = None) -> Any:
         """The parsed JSON of ``GET <api>/<path>``."""
         self.stats["read"] += 1
-        return self._call("GET", path, params=params)
+        data = self._call("GET", path, params=params)
+        if not (params or {}).get("pageinate"):
+            learn_secrets(data)  # e.g. the LDAP connection's integrator_password
+        return data
 
     def list(self, path: str, key: str | None, params: dict | None = None, page_size: int | None = None) -> list[dict]:
         """Every record of a paged list; any failed or inconsistent page raises (never a short list)."""
@@ -201,7 +229,8 @@ class HaloClient:
     def post(self, path: str, records: list[dict], *, idempotent: bool) -> Any:
         """POST ``records`` as one JSON array (with ``id`` = update, without = create)."""
         self.stats["write"] += 1
-        return self._call("POST", path, body=list(records), idempotent=idempotent)
+        # No secret the run knows is ever sent to Halo in a record (a Last Error quoting an echoed one).
+        return self._call("POST", path, body=redact_strings(list(records)), idempotent=idempotent)
 
     def close(self) -> None:
         if self._own_session:
@@ -218,10 +247,11 @@ class HaloClient:
     def _call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
               idempotent: bool = True) -> Any:
         url = f"{self.endpoints().api_url}/{path.lstrip('/')}"
+        deadline = self._deadline_for(method, path, body)
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            headers = {"Authorization": f"Bearer {self.token(deadline)}", "Accept": "application/json"}
             response, attempts = self._send(method, url, idempotent=idempotent, params=params, json=body,
-                                            headers=headers)
+                                            headers=headers, deadline=deadline)
             if response.status_code != 401 or attempt == 2:
                 break
             log.info("Halo refused the token (expired?); getting a new one and trying once more")
@@ -229,12 +259,22 @@ class HaloClient:
             response.close()
         if response.status_code == 401:
             raise AuthError(self._clean(
-                f"{describe_response_error(response, _host(url))} A fresh token was refused too: the agent chosen "
-                "in Configuration > Integrations > Halo Integrator may be disabled or lack permissions."
+                f"{describe_response_error(response, _host(url), clean=self._clean)} A fresh token was refused too: "
+                "the agent chosen in Configuration > Integrations > Halo Integrator may be disabled or lack permissions."
             ))
         return self._json(response, attempts, method, path, idempotent=idempotent)
 
-    def _send(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any):
+    def _deadline_for(self, method: str, path: str, body: Any) -> Deadline:
+        """The run's deadline; past it, only a connection's status write-back (Last Sync / Last Error) is
+        still sent, within the grace period, so Halo shows why the run stopped."""
+        deadline = self.deadline or run_deadline.current()
+        if deadline.expired() and method == "POST" and is_status_write_back(body):
+            return deadline.for_reporting()
+        deadline.check(f"{'reading' if method == 'GET' else 'writing'} {path.split('?')[0]} in Halo")
+        return deadline
+
+    def _send(self, method: str, url: str, *, idempotent: bool = True, carries_secret: bool = False,
+              deadline: Deadline | None = None, **kwargs: Any):
         """(response, attempts): the RetryPolicy's answer, with connection failures made HaloErrors."""
         attempts = [1]
 
@@ -246,7 +286,7 @@ class HaloClient:
         kwargs.setdefault("timeout", (min(timeout, 15.0), timeout))
         try:
             response = self.retry.send(self._budgeted, method, url, idempotent=idempotent, on_retry=on_retry,
-                                       **kwargs)
+                                       carries_secret=carries_secret, deadline=deadline or self.deadline, **kwargs)
         except requests.RequestException as error:
             raise self._connection_error(error, url, attempts[0], idempotent=idempotent) from None
         return response, attempts[0]
@@ -257,42 +297,50 @@ class HaloClient:
         host = _host(response.url or self._api_or_web())
         status = response.status_code
         where = f" (request: {method} {path})"
+        self.last_answer_bytes = len(response.content or b"")
         if status in RETRIABLE_STATUSES and (idempotent or status in NOT_PROCESSED_STATUSES):
-            raise RetriableError(self._clean(_kept_answering(response, host, attempts) + where), status)
+            raise RetriableError(self._clean(kept_answering(response, host, attempts) + where), status)
         if status in RETRIABLE_STATUSES:
             raise RetriableError(self._clean(
-                f"{describe_response_error(response, host)} The request creates records, so it was not repeated: "
+                f"{describe_response_error(response, host, clean=self._clean)} The request creates records, so it was "
+                "not repeated: "
                 f"Halo may have processed it. The next run compares again and creates only what is missing.{where}"
             ), status)
-        if status >= 400:
-            raise HaloError(self._clean(describe_response_error(response, host) + where), status)
+        if not 200 <= status < 300:  # a 3xx (a redirect not followed) or 1xx is no success either
+            raise HaloError(self._clean(describe_response_error(response, host, clean=self._clean) + where), status)
         if status == 204 or not response.content.strip():
             return None
         try:
             return response.json()
         except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-            raise HaloError(self._clean(describe_response_error(response, host) + where), status) from None
+            raise HaloError(self._clean(describe_response_error(response, host, clean=self._clean) + where),
+                            status) from None
 
     def _connection_error(self, error: requests.RequestException, url: str, attempts: int, *,
                           idempotent: bool = True) -> HaloError:
         host = _host(url)
         tried = f" after {attempts} attempts" if attempts > 1 else ""
-        if isinstance(error, requests.exceptions.SSLError):
-            bundle = self.settings.ca_bundle or ""
-            which = f"the CA bundle file {bundle} does not" if bundle else "no CA bundle is set, and the default trust does not"
+        if isinstance(error, RedirectRefused):
             return HaloError(self._clean(
-                f"Halo at {host} presented a TLS certificate that cannot be verified ({short_reason(error)}): "
-                f"{which} include the authority that issued it. Set the CA bundle setting in the Configuration "
-                "tab to your CA's certificate file (PEM or DER); a TLS-inspecting proxy needs its own CA there."
-            ))
+                f"Halo at {error}. Check the Web App URL (and API URL, Auth URL) in the Configuration tab: if the "
+                "other address is really your Halo's, enter that address; otherwise something between this "
+                "computer and Halo is redirecting its requests."))
+        if isinstance(error, AnswerTooLarge):
+            return HaloError(self._clean(
+                f"Halo at {host} sent an answer that was not read: {error}. Lower the page size setting; if it "
+                "persists, a proxy or a fault in between is sending it."))
+        if isinstance(error, requests.exceptions.SSLError):
+            return HaloError(self._clean(explain_certificate(error, host, service="Halo",
+                                                             ca_bundle=self.settings.ca_bundle or "")))
         reason, advice = short_reason(error), "Check the Web App URL, DNS, firewall and proxy settings."
         if isinstance(error, requests.exceptions.ReadTimeout):
-            reason += f" ({self._timeout():g} s)"
+            reason += "" if isinstance(error, AnswerTooSlow) else f" ({self._timeout():g} s)"
             advice = "If Halo is slow rather than unreachable, raise the Timeout setting in the Configuration tab."
         if not idempotent and not never_sent(error):  # the request went out: Halo may have acted on it
             advice = (f"The request creates records, so it was not repeated: Halo may have processed it. The next "
                       f"run compares again and creates only what is missing. {advice}")
-        return RetriableError(self._clean(f"Cannot reach Halo at {host}: {reason}{tried}. {advice}"))
+        lead = "No complete answer from Halo at" if isinstance(error, AnswerTooSlow) else "Cannot reach Halo at"
+        return RetriableError(self._clean(f"{lead} {host}: {reason}{tried}. {advice}"))
 
     def _timeout(self) -> float:
         return float(self.settings.timeout_seconds)
@@ -300,56 +348,8 @@ class HaloClient:
     def _api_or_web(self) -> str:
         return (self._endpoints.api_url if self._endpoints else "") or str(self.settings.web_app_url)
 
-    def _secrets(self) -> list[str]:
-        return [self._secret, _proxy_password(self.settings.proxy), *self._issued]
-
     def _clean(self, text: str) -> str:
-        return redact(text, self._secrets())
-
-
-WHERE_CREDENTIALS = (
-    "Copy the client ID and a newly generated client secret from Configuration > Integrations > Halo Integrator "
-    "in Halo into the Configuration tab."
-)
-
-
-def token_error(response: requests.Response, endpoints: Endpoints, clean: Callable[[str], str]) -> HaloError:
-    """What a refused token request means: wrong credentials, an unknown tenant, or something else."""
-    host = _host(endpoints.auth_url)
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    code = str(body.get("error") or "").lower()
-    words = f"{code} {body.get('error_description') or ''} {response.text[:500]}".lower()
-    if "tenant" in words or (endpoints.tenant and response.status_code == 404):
-        known = f"does not know the tenant '{endpoints.tenant}'" if endpoints.tenant else "needs a tenant"
-        return AuthError(clean(
-            f"Halo's auth server at {host} {known}. Hosted Halo shows the tenant with the API and Auth URLs in "
-            "Configuration > Integrations > Halo Integrator; enter it exactly in the Tenant setting "
-            "(self-hosted Halo needs none: leave it empty)."
-        ))
-    if code in ("invalid_client", "unauthorized_client") or response.status_code == 401:
-        return AuthError(clean(
-            f"Halo refused the client ID or secret ({code or response.status_code}) at {host}. " + WHERE_CREDENTIALS
-        ))
-    if code == "invalid_scope":
-        return AuthError(clean(
-            f"Halo's auth server at {host} refused the scope 'all': give the Halo Integrator application "
-            "full permissions (Configuration > Integrations > Halo Integrator)."
-        ))
-    return HaloError(clean(describe_response_error(response, host) + " (request: token)"), response.status_code)
-
-
-def _kept_answering(response: requests.Response, host: str, attempts: int) -> str:
-    status = response.status_code
-    text = f"Halo at {host} kept answering {status} {response.reason or ''}".rstrip()
-    text += f" after {attempts} attempts; try again later." if attempts > 1 else "; try again later."
-    if status == 429:
-        text += (" Halo limits how many requests a client may send (hosted Halo: about 300 per 5 minutes); "
-                 "lower the request budget setting if this keeps happening.")
-    return text
+        return self._own_secrets.redact(redact(text))  # every token is registered with the shared redaction
 
 
 def _proxy_password(proxy: Any) -> str:

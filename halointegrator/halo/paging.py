@@ -3,6 +3,11 @@
 A list that silently stops early would make the engine create duplicates of the records it did not
 see, so every inconsistency (a failed page, a page that repeats, fewer records than Halo counted)
 raises instead of returning what was read so far.
+
+A list that never ends must not eat the machine either: where Halo counts its records
+(``record_count``), the pages may hold that many and one page more (records added while reading);
+where it does not, ``max_list_records`` (a local setting) is the ceiling; and the answers of one list
+may not add up to more than ``MAX_LIST_BYTES``. Past any of these the read fails, and nothing is used.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from halointegrator.errors import HaloError
 
 log = logging.getLogger(__name__)
 
-MAX_PAGES = 100_000  # a paging loop that never ends is a server fault, not a big tenant
+DEFAULT_MAX_RECORDS = 200_000  # HaloSettings.max_list_records, for clients without settings
+MAX_LIST_BYTES = 256 << 20  # the JSON of 200,000 lean users is about 150 MB
 
 
 class PageReader:
@@ -33,9 +39,13 @@ class PageReader:
         seen_ids: set[Any] = set()
         seen_pages: set[str] = set()
         record_count: int | None = None
-        for page_no in range(1, MAX_PAGES + 1):
+        bounds = _Bounds(self.page_size, _max_records(self.client))
+        page_no = 0
+        while True:
+            page_no += 1
             page, count = self._page(page_no)
             record_count = count if count is not None else record_count
+            bounds.add_answer(getattr(self.client, "last_answer_bytes", 0), count)
             if not page:
                 break
             signature = _signature(page)
@@ -43,13 +53,14 @@ class PageReader:
                 raise self._error(f"page {page_no} repeats an earlier page, so Halo's paging is not working")
             seen_pages.add(signature)
             _add_new(records, seen_ids, page)
+            problem = bounds.problem(page_no, len(records))
+            if problem:
+                raise self._error(problem)
             log.debug("%s: page %d, %d records so far", self.path, page_no, len(records))
             if record_count is not None and len(records) >= record_count:
                 break
             if record_count is None and len(page) != self.page_size:
                 break  # short page: the last one; longer: Halo ignored paging and sent everything
-        else:
-            raise self._error(f"it still had more after {MAX_PAGES} pages")
         if record_count is not None and len(records) < record_count:
             raise self._error(
                 f"Halo counted {record_count} records but the pages held {len(records)} different ones "
@@ -82,6 +93,43 @@ class PageReader:
         return HaloError(
             f"Reading {self.path} from Halo failed: {why}. The incomplete list was not used; try again."
         )
+
+
+class _Bounds:
+    """How far one list may go: the first record_count Halo gave (plus a page), else the ceiling."""
+
+    def __init__(self, page_size: int, ceiling: int) -> None:
+        self.page_size, self.ceiling = page_size, ceiling
+        self.first_count: int | None = None
+        self.bytes = 0
+
+    def add_answer(self, size: int, count: int | None) -> None:
+        self.bytes += int(size or 0)
+        if self.first_count is None and count is not None:
+            self.first_count = count
+
+    def problem(self, page_no: int, records: int) -> str:
+        """Why the read must stop after this page ("" while it may go on)."""
+        if self.bytes > MAX_LIST_BYTES:
+            return (f"its pages added up to more than {MAX_LIST_BYTES >> 20} MB after {page_no} pages, more than "
+                    "a list of Halo records takes; a proxy or a fault in Halo may be sending it")
+        if self.first_count is not None and self.first_count <= self.ceiling:
+            allowed = self.first_count + self.page_size
+            if records > allowed or page_no > -(-allowed // self.page_size) + 1:
+                return (f"Halo counted {self.first_count} records, but kept sending pages of new ones ({records} "
+                        f"records in {page_no} pages), so its paging is not working")
+        elif records > self.ceiling or page_no > -(-self.ceiling // self.page_size) + 1:
+            counted = f"counted {self.first_count} records" if self.first_count is not None else "did not say how many"
+            return (f"Halo {counted}, and kept sending pages ({records} records in {page_no} pages) past "
+                    f"{self.ceiling} records, the most one list may hold "
+                    f"(setting max_list_records). If your Halo really holds more, raise it: CONFIGURE --set "
+                    f"max_list_records=N; otherwise Halo's paging is not working")
+        return ""
+
+
+def _max_records(client: Any) -> int:
+    value = getattr(getattr(client, "settings", None), "max_list_records", None)
+    return int(value) if isinstance(value, int) and value > 0 else DEFAULT_MAX_RECORDS
 
 
 def _add_new(records: list[dict], seen_ids: set[Any], page: list[dict]) -> None:

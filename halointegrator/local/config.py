@@ -10,6 +10,7 @@ it was. A file whose secrets cannot be decrypted is never silently overwritten: 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
@@ -20,14 +21,14 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from . import keystore
+from . import acl, keystore
 from .config_checks import validate_halo_settings
 from .config_codec import (
     DAMAGED_FIX, MIGRATIONS, SCHEMA_VERSION, SecretDecoder, UnreadableSecrets, check_halo_types,
     config_from_document, document_from_config, encrypted_labels, migrate, secret_labels,
 )
 from halointegrator.errors import ConfigError
-from .fileio import write_atomic
+from .fileio import NotARegularFile, read_regular, write_atomic
 from .paths import key_path_for
 from .settings import Config, HaloSettings, connection_key, is_secret_key, proxy_credentials
 
@@ -45,14 +46,28 @@ REENTER_FIX = (
 
 
 def read_or_explain(path: Path, what: str) -> bytes:
-    """The file's bytes, or a ConfigError saying who must be able to read it."""
+    """The file's bytes, or a ConfigError saying who must be able to read it (or that it is no file)."""
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except NotARegularFile as exc:
+        raise ConfigError(f"The {what} {path} cannot be used: {exc.strerror}. Give the path of the "
+                          f"{path.name if path.suffix else 'HaloIntegrator.config'} file itself.") from None
     except OSError as exc:
         raise ConfigError(
             f"Cannot read the {what} {path}: {exc.strerror or exc}. Run the integrator as a user who may read "
             f"it (a Scheduled Task's account needs access to the integrator's folder)."
         ) from None
+
+
+def write_advice(exc: OSError, path: Path) -> str:
+    """Why a file could not be written, and what to do: a full disk is not a permission problem."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (f"the disk holding {path.parent} is full ({exc.strerror or exc}). Free some space on it (old "
+                "logs, temporary files) and run again.")
+    if exc.errno == errno.EROFS:
+        return f"{path.parent} is on a read-only file system. Move the integrator to a folder that can be written."
+    return (f"{exc.strerror or exc}. Run the integrator as a user who may write in {path.parent}, or move it to "
+            "such a folder.")
 
 
 def timestamp() -> str:
@@ -95,6 +110,7 @@ class ConfigStore:
         doc = migrate(self._read_document(), self.path)
         decoder = SecretDecoder(self._fernet_for_load(doc, discard_unreadable_secrets))
         config = config_from_document(doc, decoder, self.path)
+        acl.set_task_account(config.halo.task_account)
         if decoder.unreadable and not discard_unreadable_secrets:
             raise UnreadableSecrets(self._undecryptable_message(decoder.unreadable), decoder.unreadable)
         if decoder.unreadable:
@@ -134,6 +150,7 @@ class ConfigStore:
             return None
         try:
             self._key = keystore.load_key(self.key_path, create=False, protector=self.protector)
+            self._note_loose_key()
         except keystore.KeyFileMissing:
             if discard:
                 self._key_replaceable = True
@@ -150,6 +167,12 @@ class ConfigStore:
                 return None
             raise UnreadableSecrets(f"Cannot decrypt the secrets in {self.path}. {exc}", labels) from None
         return Fernet(self._key)
+
+    def _note_loose_key(self) -> None:
+        note = keystore.ensure_private(self.key_path)
+        if note:
+            self.notes.append(note)
+            log.warning(note)
 
     def _undecryptable_message(self, labels: list[str]) -> str:
         return (
@@ -173,6 +196,7 @@ class ConfigStore:
                               "Create the folder, or choose a configuration file in an existing folder.")
         self._refuse_to_overwrite()
         check_halo_types(config.halo, self.path)
+        acl.set_task_account(config.halo.task_account)  # Windows: the task's account may read what is written
         fernet = self._fernet_for_save(config)
         data = (json.dumps(document_from_config(config, fernet), indent=2, ensure_ascii=False) + "\n").encode()
         try:
@@ -180,10 +204,8 @@ class ConfigStore:
                 self.notes.append(f"The unreadable config was kept as {keep_copy(self.path, 'unreadable')}.")
             write_atomic(self.path, data, verify=lambda temp: self._verify(temp, config, fernet))
         except OSError as exc:
-            raise ConfigError(
-                f"Cannot save the config file {self.path}: {exc.strerror or exc}. The old file was not changed. "
-                f"Run the integrator as a user who may write in {self.path.parent}, or move it to such a folder."
-            ) from None
+            raise ConfigError(f"Cannot save the config file {self.path}: {write_advice(exc, self.path)} The old "
+                              "file was not changed.") from None
         self._keep_unreadable = False
         self._key_replaceable = fernet is None and self._key_replaceable
 
@@ -256,7 +278,5 @@ class StateStore:
         try:
             write_atomic(self.path, encoded)
         except OSError as exc:
-            raise ConfigError(
-                f"Cannot save the state file {self.path}: {exc.strerror or exc}. Run the integrator as a user "
-                f"who may write in {self.path.parent}."
-            ) from None
+            raise ConfigError(f"Cannot save the state file {self.path}: {write_advice(exc, self.path)} The old "
+                              "state was kept: the next run reads again from where it does.") from None

@@ -109,3 +109,10 @@ def _check_limits(s: HaloSettings, problems: list[str], warnings: list[str]) -> 
         problems.append("The timeout must be more than 0 seconds.")
     elif s.timeout_seconds < 5:
         warnings.append(f"The timeout of {s.timeout_seconds:g} s is short: large Halo pages may need longer.")
+    if not math.isfinite(s.run_time_limit_minutes) or s.run_time_limit_minutes <= 0:
+        problems.append("The run time limit (run_time_limit_minutes) must be more than 0 minutes.")
+    elif s.run_time_limit_minutes * 60 < s.timeout_seconds:
+        warnings.append(f"The run time limit of {s.run_time_limit_minutes:g} minutes is shorter than one answer's "
+                        f"timeout ({s.timeout_seconds:g} s): runs will stop early.")
+    if s.max_list_records < 1:
+        problems.append("The most records one Halo list may hold (max_list_records) must be at least 1.")

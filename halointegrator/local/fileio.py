@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Callable
+
+from . import acl
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -21,7 +25,8 @@ def temp_path_for(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, verify: Callable[[Path], None] | None = None) -> None:
-    """Write ``data`` to a temp file (created with ``mode``), let ``verify`` check it, then replace ``path``.
+    """Write ``data`` to a temp file (created with ``mode``; on Windows given a private ACL), let ``verify``
+    check it, then replace ``path``.
 
     Any exception before the replace removes the temp file and leaves ``path`` exactly as it was.
     """
@@ -34,6 +39,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, verify: Callable
             os.fsync(fd)
         finally:
             os.close(fd)
+        acl.protect(temp)
         if verify is not None:
             verify(temp)
         os.replace(temp, path)
@@ -54,3 +60,37 @@ def sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+MAX_READ_BYTES = 64 << 20  # a config, key or state file is kilobytes; a state file of many delta links, less than this
+
+
+class NotARegularFile(OSError):
+    """The path names a FIFO, a device or a folder: reading it could block for ever, or never end."""
+
+
+def read_regular(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``); NotARegularFile or OSError otherwise.
+
+    Opened without blocking (a FIFO would wait for a writer), checked to be a regular file, then read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(errno.EINVAL, "it is not a regular file (a FIFO or a device)")
+        if info.st_size > limit:
+            raise NotARegularFile(errno.EFBIG, f"it is {info.st_size >> 20} MB, far larger than such a file can be")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

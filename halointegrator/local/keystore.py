@@ -2,8 +2,11 @@
 
 On Windows the key file holds the key encrypted with DPAPI in *machine* scope
 (CryptProtectData + CRYPTPROTECT_LOCAL_MACHINE), so a Scheduled Task running under another account on
-the same machine can read it, while a copy of the file on another machine is useless. Elsewhere the
-key file holds the key itself and is created with mode 0600.
+the same machine can read it, while a copy of the file on another machine is useless. Machine scope
+means any account on this machine that can read the key file can unlock it: the key file (like the
+config, the state and the logs) gets an ACL that admits SYSTEM, Administrators and the Integrator's
+accounts only (acl.py). Elsewhere the key file holds the key itself and is created with mode 0600; a
+key file others may read is made private again, or refused when this account cannot (ensure_private).
 
 Key file format: a header line naming the protection, then the payload in base64::
 
@@ -18,13 +21,15 @@ import binascii
 import contextlib
 import ctypes
 import os
+import stat
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.fernet import Fernet
 
 from halointegrator.errors import ConfigError
-from .fileio import temp_path_for, write_all
+from . import acl
+from .fileio import read_regular, temp_path_for, write_all
 
 HEADER = b"halointegrator-key 1 "
 PLAIN = "plain"
@@ -184,6 +189,31 @@ def _write_new(path: Path, content: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    acl.protect(path)
+
+
+def ensure_private(key_path: Path) -> str:
+    """POSIX: a key file that the group or others may read is set back to 0600; the sentence saying so
+    (to log), or "" when it was private. ConfigError when this account cannot make it private."""
+    if os.name != "posix":
+        return ""
+    try:
+        mode = stat.S_IMODE(os.stat(key_path).st_mode)
+    except OSError:
+        return ""
+    if not mode & 0o077:
+        return ""
+    try:
+        os.chmod(key_path, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"The key file {key_path} can be read by other users (mode {mode:04o}), and this account cannot "
+            f"change that ({exc.strerror or exc}). Its owner should run: chmod 600 {key_path}. Anyone who could "
+            "read it together with the config could decrypt the secrets in it."
+        ) from None
+    return (f"The key file {key_path} could be read by other users (mode {mode:04o}); it is now 0600. Anyone who "
+            "could read it together with the config could decrypt the secrets: if others may have, generate a new "
+            "client secret in Halo (and new connection secrets) and enter them again.")
 
 
 def _link_exclusive(temp: Path, key_path: Path, content: bytes) -> None:
@@ -210,7 +240,7 @@ def load_key(key_path: Path, create: bool, protector: Protector | None = None) -
                 f"who may write in {key_path.parent}, or move the integrator to a folder that user can write."
             ) from None
     try:
-        content = key_path.read_bytes()
+        content = read_regular(key_path)
     except FileNotFoundError:
         raise KeyFileMissing(f"The key file {key_path} does not exist. {REPLACE_KEY_FIX}") from None
     except OSError as exc:

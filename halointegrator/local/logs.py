@@ -1,23 +1,31 @@
 """Logging: one file a day in the log folder, an optional console, the GUI's handler, and redaction.
 
-Every handler gets the same ``RedactingFilter``: known secret values (the client secret, connection
-secrets, tokens registered with ``add_secret`` at run time), anything after "Bearer " and values of
-``access_token``-like fields become "***" before a line is written anywhere. The logger does not
-propagate to the root logger, whose handlers would not redact.
+Every handler gets the same ``RedactingFilter`` (``halointegrator.redaction``: the secrets and tokens a run
+learns, anything after "Bearer ", values of ``access_token``-like fields) before a line is written
+anywhere. The logger does not propagate to the root logger, whose handlers would not redact.
+
+The files hold names, e-mail addresses and what servers answered: a log file is opened without following
+a symbolic link, is refused when it is not a plain file of its own, and is readable by its owner (and
+group) only; ``last-run.json`` by its owner only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
+import os
 import re
+import stat
 import sys
-import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable
-from urllib.parse import quote, quote_plus
+from typing import Callable, Iterable
 
+from halointegrator.errors import ConfigError
+from halointegrator.redaction import MASK, MIN_SECRET_LENGTH, SECRETS, SecretRegistry, add_secret, redact, redact_strings
+
+from . import acl
 from .fileio import write_atomic
 
 CHANGE = logging.INFO + 5
@@ -28,59 +36,14 @@ LOG_FILE_PREFIX = "HaloIntegrator-"
 LOG_FILE_PATTERN = re.compile(r"^HaloIntegrator-(\d{4}-\d{2}-\d{2})\.log$")
 KEEP_DAYS = 30
 SUMMARY_NAME = "last-run.json"
-MASK = "***"
-MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words everywhere; such a secret is guessable anyway
+LOG_FILE_MODE = 0o640
+LOG_DIR_MODE = 0o750
+SUMMARY_MODE = 0o600
 LINE_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-_TOKEN_PATTERNS = (
-    re.compile(r"(\bBearer\s+)[^\s\"',;]+", re.IGNORECASE),
-    re.compile(
-        # not "--secret-env client_secret=VARIABLE": that names a variable, and messages tell users to type it
-        r"""(?<!--secret-env )((?:access_token|refresh_token|id_token|client_secret)["']?\s*[:=]\s*["']?)[^\s"',&;}]+""",
-        re.IGNORECASE,
-    ),
-)
-
-
-class SecretRegistry:
-    """The secret values to mask, shared by every filter; safe to extend from a worker thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-
-    def add(self, value: str | None) -> None:
-        if not value or len(value) < MIN_SECRET_LENGTH:
-            return
-        # The forms a value takes in a URL, a form body or JSON text, besides itself.
-        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-        with self._lock:
-            if not forms <= self._values:
-                self._values |= forms
-                longest_first = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, longest_first)))
-
-    def redact(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        for token_pattern in _TOKEN_PATTERNS:
-            text = token_pattern.sub(lambda m: m.group(1) + MASK, text)
-        return text
-
-
-SECRETS = SecretRegistry()
-
-
-def add_secret(value: str | None) -> None:
-    """Mask ``value`` in every log line from now on (tokens, secrets learned during a run)."""
-    SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    return SECRETS.redact(text)
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "SECRETS", "SecretRegistry", "add_secret", "redact", "setup_logging",
+           "add_handler", "remove_handler", "current_log_file", "write_summary", "RedactingFilter", "CHANGE"]
 
 
 class RedactingFilter(logging.Filter):
@@ -116,7 +79,10 @@ class DailyFileHandler(logging.FileHandler):
         self.log_dir = Path(log_dir)
         self.today = today
         self.day = today()
-        super().__init__(self.file_for(self.day), mode="a", encoding="utf-8", delay=True)
+        super().__init__(self.file_for(self.day), mode="a", encoding="utf-8", delay=False)
+
+    def _open(self):  # noqa: ANN202 - logging.FileHandler's hook
+        return open_log_file(Path(self.baseFilename), self.encoding or "utf-8")
 
     def file_for(self, day: dt.date) -> Path:
         return self.log_dir / f"{LOG_FILE_PREFIX}{day.isoformat()}.log"
@@ -129,6 +95,39 @@ class DailyFileHandler(logging.FileHandler):
                 self.stream = None  # FileHandler.emit opens baseFilename again
             self.day, self.baseFilename = day, str(self.file_for(day))
         super().emit(record)
+
+
+def open_log_file(path: Path, encoding: str = "utf-8"):
+    """``path`` opened for appending, created private; refused (ConfigError) when it is a symbolic link,
+    not a regular file, or a hard link: someone who may write in the folder must not steer our writes."""
+    if os.name == "nt" and path.is_symlink():  # Windows has no O_NOFOLLOW
+        raise ConfigError(_unsafe_log_message(path, "is a symbolic link"))
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, LOG_FILE_MODE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ConfigError(_unsafe_log_message(path, "is a symbolic link")) from None
+        raise ConfigError(f"Cannot write the log file {path}: {error.strerror or error}. Run the integrator as a "
+                          f"user who may write in {path.parent}.") from None
+    try:
+        info = os.fstat(fd)
+        problem = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
+                   else "has other names (hard links)" if info.st_nlink > 1 else "")
+        if problem:
+            raise ConfigError(_unsafe_log_message(path, problem))
+        if os.name == "posix" and stat.S_IMODE(info.st_mode) & ~LOG_FILE_MODE:
+            os.fchmod(fd, LOG_FILE_MODE)  # written by an older version, readable by everyone
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "a", encoding=encoding)
+
+
+def _unsafe_log_message(path: Path, problem: str) -> str:
+    return (f"The log file {path} {problem}, so the Integrator does not write to it: someone who may write in "
+            f"{path.parent} may have put it there. Remove it (and check who can write in that folder), then run "
+            "again.")
 
 
 def cleanup_old_logs(log_dir: Path, keep_days: int = KEEP_DAYS, today: dt.date | None = None) -> list[Path]:
@@ -176,7 +175,7 @@ def setup_logging(
         handler.close()
     _owned.clear()
     log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_log_dir(log_dir)
     cleanup_old_logs(log_dir, today=today())
     _file_handler = DailyFileHandler(log_dir, today)
     _owned.append(_file_handler)
@@ -185,6 +184,14 @@ def setup_logging(
     for handler in _owned:
         _install(logger, handler)
     return logger
+
+
+def make_log_dir(log_dir: Path) -> None:
+    """The log folder, created readable by its owner and group only (on Windows: protected by an ACL)."""
+    existed = log_dir.is_dir()
+    log_dir.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+    if not existed:
+        acl.protect(log_dir, folder=True)
 
 
 def _install(logger: logging.Logger, handler: logging.Handler) -> None:
@@ -214,16 +221,6 @@ def current_log_file() -> Path | None:
 def write_summary(log_dir: Path, data: dict) -> Path:
     """Write ``last-run.json`` (for monitoring) atomically, with secrets masked in every string."""
     path = Path(log_dir) / SUMMARY_NAME
-    text = json.dumps(_redact_strings(data), indent=2, default=str, ensure_ascii=False) + "\n"
-    write_atomic(path, text.encode("utf-8"), mode=0o644)
+    text = json.dumps(redact_strings(data), indent=2, default=str, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=SUMMARY_MODE)
     return path
-
-
-def _redact_strings(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(str(k)): _redact_strings(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_strings(v) for v in value]
-    return value

@@ -7,14 +7,19 @@ to keep anything: when frozen, the program's own folder is the folder of ``sys.e
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 import uuid
 from pathlib import Path, PureWindowsPath
 from typing import Callable
 
+from . import acl
+
 CONFIG_NAME = "HaloIntegrator.config"
 LOG_FOLDER_NAME = "logs"
+LOG_DIR_MODE = 0o750  # logs hold names, e-mail addresses and what servers answered
+PRIVATE_DIR_MODE = 0o700
 
 
 def is_frozen() -> bool:
@@ -71,7 +76,9 @@ def prepare_writable_dir(folder: Path) -> str:
     """
     probe = folder / f".write-test-{uuid.uuid4().hex}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+            acl.protect(folder, folder=True)
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         os.unlink(probe)
@@ -110,5 +117,51 @@ def choose_log_dir(
         if not check_writable(fallback):
             return fallback, reason.replace("{dest}", str(fallback))
         reason += f" ({fallback} cannot be written either.)"
-    last_resort = Path(tempfile.gettempdir()) / "HaloIntegrator" / LOG_FOLDER_NAME
-    return last_resort, reason.replace("{dest}", str(last_resort))
+    last_resort, refused = private_temp_log_dir(Path(tempfile.gettempdir()))
+    return last_resort, reason.replace("{dest}", str(last_resort)) + refused
+
+
+def private_temp_log_dir(temp: Path) -> tuple[Path, str]:
+    """``<temp>/HaloIntegrator/logs``, made by us and private (0700); and "" or why it was not used.
+
+    Anyone may create folders in a shared temporary folder: one made there by another user (or a link
+    planted in its place) could steer the log lines into a file of the attacker's choosing, or let them
+    be read. Such a folder is refused, and a fresh private one is made instead.
+    """
+    wanted = temp / "HaloIntegrator" / LOG_FOLDER_NAME
+    try:
+        temp.mkdir(parents=True, exist_ok=True)  # the system's temporary folder: there, unless removed
+    except OSError:
+        pass
+    problem = claim_private_dir(wanted.parent) or claim_private_dir(wanted)
+    if not problem:
+        return wanted, ""
+    try:
+        fresh = Path(tempfile.mkdtemp(prefix="HaloIntegrator-logs-", dir=temp))
+    except OSError as exc:
+        from halointegrator.errors import ConfigError
+
+        raise ConfigError(f"No folder for the log files can be written: not the working folder, not the program's "
+                          f"folder, not {wanted} ({problem}), and no new one in {temp} ({exc.strerror or exc}). "
+                          "Run the integrator from a folder its account may write.") from None
+    return fresh, f" {wanted} was not used ({problem}), so a new private folder was made: {fresh}."
+
+
+def claim_private_dir(folder: Path) -> str:
+    """Create ``folder`` 0700, or accept it if it is a real folder of ours (made private); else why not."""
+    try:
+        os.mkdir(folder, PRIVATE_DIR_MODE)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder but a link or a file another user may have put there"
+    if os.name != "posix":
+        return ""  # Windows: the temporary folder is the user's own
+    if info.st_uid != os.geteuid():
+        return f"it belongs to another user (uid {info.st_uid})"
+    if stat.S_IMODE(info.st_mode) != PRIVATE_DIR_MODE:
+        os.chmod(folder, PRIVATE_DIR_MODE)
+    return ""

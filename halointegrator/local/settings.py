@@ -23,7 +23,11 @@ class HaloSettings:
     request_budget: int = 300
     budget_window_seconds: int = 300
     page_size: int = 1000
-    timeout_seconds: float = 60.0
+    timeout_seconds: float = 60.0  # the longest one answer may take, from sending to its last byte
+    run_time_limit_minutes: float = 120.0  # a whole run stops here (Last Error says so), so a hung server
+    # cannot keep the run lock, and with it every scheduled run after it, for ever
+    max_list_records: int = 200_000  # the most records one Halo list may hold (when Halo does not count them)
+    task_account: str = ""  # Windows: the account the scheduled task runs as, when not the configuring one
     # Whole-record reads (GET /Users/{id}) a connection may make per run to settle what Halo's lean list
     # answers cannot tell (is this matching user another import's?); past it, the rest wait a run.
     record_reads_per_run: int = 100

@@ -4,6 +4,11 @@ TLS is always verified, by OpenSSL (the system's CA store, plus an optional CA f
 local setting ``allow_plain_ldap`` says so. A read either returns every entry or raises ``SourceError``:
 a short read must never look like people leaving. ``get_info=NO_INFO`` keeps ldap3 from loading the
 server schema: it is not needed, and with it ldap3 2.9 corrupted objectGUID filters.
+
+A hostile or broken server is kept in bounds: the bind password (from Halo's record or the local setting)
+is registered for redaction and every server message is redacted before it is shortened; each operation
+is bounded in time and bytes (``bounds.py``) and by the run's deadline; a search may not go past
+``MAX_ENTRIES`` entries or the pages they fill.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ import ldap3
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import to_unicode
 
+from halointegrator import deadline as run_deadline
+from halointegrator.deadline import Deadline
 from halointegrator.errors import Cancelled, SourceError
+from halointegrator.redaction import add_secret, shorten
+from integrations.active_directory import bounds
 from integrations.active_directory.mapping import SourceEntry, equality_filter
 
 LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
@@ -28,6 +37,7 @@ MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 100
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 TIMEOUT = 60  # seconds: connect and each answer (ldap3 packs it into SO_RCVTIMEO: an int)
 TRUE_WORDS = ("1", "true", "yes", "on")
+MAX_ENTRIES = 500_000  # entries one search may return: more is a server looping, not a directory
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ def settings_from(connection: dict[str, Any], local: dict[str, Any]) -> LdapSett
         raise SourceError("StartTLS is switched off and plain LDAP is not allowed: tick SSL in Halo to use LDAPS, "
                           "switch StartTLS back on, or (only on a trusted network) set allow_plain_ldap.")
     password = connection.get("integrator_password") or local.get("bind_password") or ""
+    add_secret(str(password))  # a server may quote it back in an error message
     page_size = _int(connection.get("pagesize")) or MAX_PAGE_SIZE
     return LdapSettings(
         host=host, port=port, ldaps=ldaps, starttls=starttls,
@@ -136,26 +147,34 @@ class VerifiedTls(ldap3.Tls):
         connection.socket = wrapped
 
 
-def connect(settings: LdapSettings) -> ldap3.Connection:
-    """An open connection with TLS in place (LDAPS or StartTLS), not yet bound."""
+def connect(settings: LdapSettings, deadline: Deadline | None = None) -> ldap3.Connection:
+    """An open connection with TLS in place (LDAPS or StartTLS), not yet bound; every operation on it is
+    bounded (``bounds.BoundedSocket``) and ends at ``deadline`` (default: the run's)."""
+    deadline = deadline or run_deadline.current()
+    deadline.check(f"connecting to {settings.address()}")
     try:
         tls = VerifiedTls(settings.host, settings.ca_file)
     except (OSError, ssl.SSLError):
         raise SourceError(f"The CA file '{settings.ca_file}' (local setting ca_file) cannot be read as PEM "
                           f"certificates: give the full path of the CA's PEM file.") from None
+    per_read = max(1, int(deadline.limit(settings.timeout)))  # ldap3 packs it into SO_RCVTIMEO: an int
     server = ldap3.Server(settings.host, port=settings.port, use_ssl=settings.ldaps, tls=tls,
-                          get_info=ldap3.NONE, connect_timeout=settings.timeout)
+                          get_info=ldap3.NONE, connect_timeout=per_read)
     conn = ldap3.Connection(server, user=settings.bind_user or None, password=settings.password or None,
-                            auto_referrals=False, receive_timeout=settings.timeout, read_only=True,
+                            auto_referrals=False, receive_timeout=per_read, read_only=True,
                             raise_exceptions=False, return_empty_attributes=False)
     try:
-        conn.open()
-        if settings.starttls and not conn.start_tls():
-            raise SourceError(f"StartTLS failed on {settings.address()}: {conn.result.get('description')}. "
-                              f"Use LDAPS (tick SSL in Halo) if the server does not offer StartTLS.")
+        with bounds.OpeningWatch(conn, deadline.limit(bounds.OPERATION_SECONDS)):
+            conn.open()
+            if settings.starttls and not conn.start_tls():
+                raise SourceError(f"StartTLS failed on {settings.address()}: {conn.result.get('description')}. "
+                                  f"Use LDAPS (tick SSL in Halo) if the server does not offer StartTLS.")
     except LDAPException as error:
         close(conn)
+        if deadline.expired():
+            raise deadline.error(f"connecting to {settings.address()}") from None
         raise SourceError(explain_connect_error(error, settings)) from None
+    bounds.install(conn, deadline, per_read)
     return conn
 
 
@@ -165,6 +184,10 @@ def explain_connect_error(error: Exception, settings: LdapSettings) -> str:
     where = f"{settings.address()} ({settings.transport})"
     if "CERTIFICATE_VERIFY_FAILED" in text and ("hostname" in text.lower() or "IP address mismatch" in text):
         return _wrong_name(where, settings)
+    if "CERTIFICATE_VERIFY_FAILED" in text and ("has expired" in text or "not yet valid" in text):
+        when = "has expired" if "has expired" in text else "is not valid yet"
+        return (f"The certificate of {where} {when}: have it renewed on the domain controller; if it looks valid "
+                f"there, check this computer's date and time.")
     if "CERTIFICATE_VERIFY_FAILED" in text:
         source = f"the CA file {settings.ca_file} or " if settings.ca_file else ""
         return (f"The certificate of {where} is not signed by a CA in {source}this computer's trusted CAs: set "
@@ -190,7 +213,8 @@ def _wrong_name(where: str, settings: LdapSettings) -> str:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Server text for a message: redacted whole (it may quote the bind password), then shortened."""
+    return shorten(text, limit)
 
 
 def bind(conn: ldap3.Connection, settings: LdapSettings) -> None:
@@ -198,11 +222,14 @@ def bind(conn: ldap3.Connection, settings: LdapSettings) -> None:
     if not settings.bind_user or not settings.password:
         raise SourceError("The connection has no user name or password: set them in Halo (the password can "
                           "also be kept locally in the bind_password setting).")
+    bounds.start_operation(conn)
     try:
         bound = conn.bind()
     except LDAPException as error:
-        raise SourceError(f"Bind to {settings.address()} failed: {_short(str(error))}.") from None
+        _raise_if_out_of_time(conn, f"binding to {settings.address()}")
+        raise SourceError(f"Bind to {settings.address()} failed: {_short(bounds.failure_of(conn) or str(error))}.") from None
     if not bound:
+        _raise_if_out_of_time(conn, f"binding to {settings.address()}")
         raise SourceError(explain_bind_result(conn.result or {}, settings))
 
 
@@ -217,8 +244,8 @@ def explain_bind_result(result: dict[str, Any], settings: LdapSettings) -> str:
     return f"Bind as {settings.bind_user} to {settings.address()} failed: {description} {_short(result.get('message') or '')}".strip()
 
 
-def open_bound(settings: LdapSettings) -> ldap3.Connection:
-    conn = connect(settings)
+def open_bound(settings: LdapSettings, deadline: Deadline | None = None) -> ldap3.Connection:
+    conn = connect(settings, deadline)
     try:
         bind(conn, settings)
     except SourceError:
@@ -258,15 +285,24 @@ def search_pages(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recu
 
 def _pages(conn: ldap3.Connection, base_dn: str, ldap_filter: str, scope: str, attributes: Any, page_size: int,
            cancel: threading.Event | None) -> Iterator[list[SourceEntry]]:
-    read, cookie = 0, None
+    read, cookie, pages = 0, None, 0
+    max_pages = MAX_ENTRIES // max(1, page_size) + 10
     while True:
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"Stopped by the user while reading {base_dn}; nothing was written.")
+        pages += 1
+        if pages > max_pages or read > MAX_ENTRIES:
+            raise SourceError(f"Reading {base_dn} stopped: the server kept sending pages ({read} entries in "
+                              f"{pages - 1} pages), more than any directory this Integrator reads ({MAX_ENTRIES} "
+                              "entries); nothing was written. The server's paging may be broken.")
+        bounds.start_operation(conn)
         try:
             conn.search(base_dn, ldap_filter, scope, attributes=attributes, paged_size=page_size, paged_cookie=cookie)
         except (LDAPException, OSError) as error:
-            raise SourceError(f"Reading {base_dn} failed after {read} entries ({_short(str(error))}); "
-                              f"nothing was written.") from None
+            _raise_if_out_of_time(conn, f"reading {base_dn}")
+            raise SourceError(f"Reading {base_dn} failed after {read} entries "
+                              f"({_short(bounds.failure_of(conn) or str(error))}); nothing was written.") from None
+        _raise_if_out_of_time(conn, f"reading {base_dn}")
         _raise_for_result(conn.result or {}, base_dn, read)
         page = [_entry(item) for item in conn.response or [] if item.get("type") == "searchResEntry"]
         conn.response = None  # the page is all that is kept of it
@@ -340,12 +376,21 @@ def _raise_for_result(result: dict[str, Any], base_dn: str, read: int) -> None:
     raise SourceError(f"Reading {base_dn} failed: {description or code} {message}; nothing was written.".replace("  ", " "))
 
 
+def _raise_if_out_of_time(conn: Any, doing: str) -> None:
+    """RunTimedOut when the run's deadline ended the operation on ``conn``."""
+    sock = bounds.bounded(conn)
+    if sock is not None and (sock.deadline_hit or sock.deadline.expired()):
+        raise sock.deadline.error(doing)
+
+
 def dn_exists(conn: ldap3.Connection, dn: str) -> bool:
     """Whether ``dn`` names an entry the account can see; other failures raise SourceError."""
+    bounds.start_operation(conn)
     try:
         conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=ldap3.NO_ATTRIBUTES)
     except LDAPException as error:
-        raise SourceError(f"Looking up {dn} failed: {_short(str(error))}.") from None
+        _raise_if_out_of_time(conn, f"looking up {dn}")
+        raise SourceError(f"Looking up {dn} failed: {_short(bounds.failure_of(conn) or str(error))}.") from None
     if (conn.result or {}).get("description") == "noSuchObject":
         return False
     _raise_for_result(conn.result or {}, dn, 0)

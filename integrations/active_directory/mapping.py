@@ -17,6 +17,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from halointegrator.engine.model import Wanted
+from integrations.active_directory.dn_parse import canonical_rdns
 
 BASE_FILTER = "(&(objectCategory=person)(objectClass=user))"
 ACCOUNTDISABLE = 0x2  # userAccountControl bit (MS-ADA3 2.342, ADS_UF_ACCOUNTDISABLE)
@@ -288,29 +289,25 @@ def map_users(reads: Iterable[tuple[MappingScope, Iterable[SourceEntry]]],
     return mapper.wanted, mapper.notes
 
 
-_COMMA = re.compile(r"\s*,\s*")
-_NEEDS_PARSER = re.compile(r'[\\"+]')  # escapes, quotes and multi-valued RDNs: only parse_dn splits those right
-
+# ---- DNs as Active Directory compares them ---------------------------------------------------------
+# One canonical form (RFC 4514 parsing): attribute types and values compared case-insensitively, as AD
+# compares its DNs; escapes undone before comparing, so "OU=Sales\, EMEA" and "OU=Sales\2C EMEA" are the
+# same OU; a multi-valued RDN ("CN=A+SN=B") is one RDN whatever the order of its parts; spaces around
+# separators and unescaped leading or trailing spaces of a value do not count. Text that is not a DN is
+# one opaque component: it is never "within" a mapped OU, so a garbled DN in Halo owns nobody.
 
 def dn_key(dn: Any) -> tuple[str, ...]:
-    """A DN as DNs are compared: one lower-case ``type=value`` per RDN component, the root last.
-
-    A DN without escapes, quotes or '+' is split on its commas (what parse_dn gives for it, 8x faster);
-    text parse_dn refuses is split on its commas too.
-    """
+    """A DN as DNs are compared: one canonical ``type=value`` per RDN (parts of a multi-valued RDN sorted and
+    joined by '+'), the root last. Text that is not a DN is one component: the text, lower-cased."""
     text = str(dn or "").strip()
     if not text:
         return ()
-    if not _NEEDS_PARSER.search(text):
-        return tuple(_COMMA.split(text.lower()))
-    try:
-        return tuple(f"{attribute.lower()}={value.lower()}" for attribute, value, _ in parse_dn(text))
-    except LDAPInvalidDnError:
-        return tuple(_COMMA.split(text.lower()))
+    found = canonical_rdns(text)
+    return tuple(found) if found is not None else (" ".join(text.lower().split()),)
 
 
 def normalize_dn(dn: Any) -> str:
-    """A DN in the form DNs are compared in: attribute types and values lower-cased, no spaces around commas."""
+    """A DN in the one form DNs are compared in (see ``dn_key``)."""
     return ",".join(dn_key(dn))
 
 

@@ -3,10 +3,18 @@
 Retries (429, 502-504, connection errors, Retry-After) live in ``halointegrator.http.RetryPolicy``;
 this module only classifies what is left. A listing either returns every page or raises
 ``GraphError``: a short read must never reach the sync engine, which deactivates what is missing.
+
+The bearer token goes only to the Graph root this client was made for (same scheme, host and port), and
+the login and Graph roots pass the https rule of every typed address: a next link or a delta link
+(from Graph, or read back from the state file) that leads elsewhere, or to plain http, is refused. The
+token request never follows a redirect. Every token is registered for redaction as it arrives, and
+error text is redacted before it is shortened. A listing is bounded: ``MAX_PAGES`` pages,
+``MAX_ITEMS`` items and ``MAX_LISTING_BYTES`` of answers at most.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
@@ -14,8 +22,15 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from halointegrator.errors import AuthError, SourceError
-from halointegrator.http import RetryPolicy, make_session, redact, short_reason
+from halointegrator.deadline import Deadline
+from halointegrator.errors import AuthError, ConfigError, SourceError
+from halointegrator.http import (
+    AnswerTooLarge, AnswerTooSlow, RedirectRefused, RetryPolicy, explain_certificate, insecure_url_problem, make_session, short_reason,
+)
+from halointegrator.http_bounds import origin_of
+from halointegrator.redaction import SecretRegistry, add_secret, redact, shorten
+
+log = logging.getLogger("halointegrator.entra.graph")
 
 GLOBAL = ("https://login.microsoftonline.com", "https://graph.microsoft.com")
 US_GOV = ("https://login.microsoftonline.us", "https://graph.microsoft.us")
@@ -27,6 +42,10 @@ CLOUDS_BY_NUMBER = {0: GLOBAL, 1: US_GOV, 2: US_DOD, 3: CHINA}
 CLOUDS_BY_GRAPH_HOST = {urlsplit(cloud[1]).hostname: cloud for cloud in (GLOBAL, US_GOV, US_DOD, CHINA)}
 
 PAGE_SIZE = 999  # the maximum Graph allows for /users
+MAX_PAGES = 5_000  # a listing of more pages than this is a server looping, not a tenant
+MAX_ITEMS = 500_000  # users, members or devices in one listing
+MAX_LISTING_BYTES = 256 << 20  # the answers of one listing, together
+DETAIL_LIMIT = 300
 DELTA_EXPIRED_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
 AADSTS_ADVICE = {
     "AADSTS7000215": "the client secret is wrong: paste the secret's Value (not its ID) from the app "
@@ -93,19 +112,24 @@ def cloud_urls(connection: Mapping[str, Any], local: Mapping[str, Any]) -> tuple
     return login.rstrip("/"), graph.rstrip("/")
 
 
-def _error_of(response: requests.Response) -> tuple[str, str]:
-    """(code, message) from a Graph or login error body, whatever its shape."""
+def _error_of(response: requests.Response, clean: Callable[[str], str] = redact) -> tuple[str, str]:
+    """(code, message) from a Graph or login error body, whatever its shape; redacted (``clean`` too), then
+    shortened."""
+    def tidy(text: Any, limit: int = DETAIL_LIMIT) -> str:
+        return shorten(clean(" ".join(str(text or "").split())), limit)
+
     try:
         body = response.json()
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         body = None
     if not isinstance(body, dict):
-        return "", (response.text or "")[:200]
+        return "", tidy(response.text)
     if isinstance(body.get("error"), dict):  # Graph: {"error": {"code", "message"}}
-        return str(body["error"].get("code") or ""), str(body["error"].get("message") or "")
+        error = body["error"]
+        return tidy(error.get("code"), 100), tidy(error.get("message"))
     codes = body.get("error_codes")
     code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else str(body.get("error") or "")
-    return code, str(body.get("error_description") or "").split("\r\n")[0]
+    return tidy(code, 100), tidy(str(body.get("error_description") or "").split("\r\n")[0])
 
 
 class GraphClient:
@@ -113,27 +137,51 @@ class GraphClient:
 
     def __init__(self, *, tenant: str, client_id: str, client_secret: str, login_url: str, graph_url: str,
                  session: requests.Session | None = None, retry: RetryPolicy | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, deadline: Deadline | None = None,
+                 on_token: Callable[[str], None] = add_secret):
         self.tenant, self.client_id = tenant, client_id
-        self._secret = client_secret
+        self._secret = client_secret  # registered for redaction with the config's secrets (load_config);
+        self._own_secrets = SecretRegistry()  # masked in this client's own messages in any case
+        self._own_secrets.add(client_secret)
         self.login_url, self.graph_url = login_url.rstrip("/"), graph_url.rstrip("/")
+        for label, url in (("login URL (login_url)", self.login_url), ("Graph URL (graph_url)", self.graph_url)):
+            problem = insecure_url_problem(url)
+            if problem:
+                raise ConfigError(f"The Microsoft {label} {url} cannot be used: {problem}. Correct the connection's "
+                                  "local setting (or clear it to use the national cloud's address).")
         self.session = session or make_session()
         self.retry = retry or RetryPolicy()
         self.clock = clock
+        self.deadline = deadline  # None: the run's (halointegrator.deadline.current())
+        self.on_token = on_token
         self._token, self._token_expires = "", 0.0
         self.requests_made = 0
+        self.last_answer_bytes = 0
 
     def __repr__(self) -> str:  # never the secret or the token
         return f"GraphClient(tenant={self.tenant!r}, client_id={self.client_id!r}, graph={self.graph_url!r})"
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, *, carries_secret: bool = False, **kwargs: Any) -> requests.Response:
         """One request through the shared retry policy (which logs its waits); reads and the token
         request are safe to repeat."""
         self.requests_made += 1
+        host = urlsplit(url).netloc
         try:
-            return self.retry.send(self.session, method, url, idempotent=True, **kwargs)
+            response = self.retry.send(self.session, method, url, idempotent=True, carries_secret=carries_secret,
+                                       deadline=self.deadline, **kwargs)
+        except RedirectRefused as exc:
+            raise GraphError(redact(f"Microsoft at {exc}. Check the connection's login_url and graph_url settings "
+                                    "(and the proxy): something is redirecting requests meant for Microsoft.")) from None
+        except (AnswerTooLarge, AnswerTooSlow) as exc:
+            raise GraphError(f"Microsoft at {host} sent an answer that was not used: {exc}; nothing was changed. A "
+                             "proxy in between may be holding or padding answers.") from None
+        except requests.exceptions.SSLError as exc:
+            raise GraphError(explain_certificate(exc, host, service="Microsoft", setting="the CA bundle setting in "
+                                                 "the Configuration tab")) from None
         except requests.RequestException as exc:
-            raise GraphError(f"Could not reach {urlsplit(url).netloc}: {short_reason(exc)}") from None
+            raise GraphError(f"Could not reach {host}: {short_reason(exc)}") from None
+        self.last_answer_bytes = len(response.content or b"")
+        return response
 
     def token(self) -> str:
         """A cached app-only access token, renewed a minute before it expires."""
@@ -142,23 +190,24 @@ class GraphClient:
         url = f"{self.login_url}/{self.tenant}/oauth2/v2.0/token"
         form = {"grant_type": "client_credentials", "client_id": self.client_id,
                 "client_secret": self._secret, "scope": f"{self.graph_url}/.default"}
-        response = self._send("POST", url, data=form)
+        response = self._send("POST", url, data=form, carries_secret=True)
         if response.status_code != 200:
-            code, message = _error_of(response)
-            advice = AADSTS_ADVICE.get(code) or redact(message, [self._secret]) or f"HTTP {response.status_code}"
+            code, message = _error_of(response, self._own_secrets.redact)
+            advice = AADSTS_ADVICE.get(code) or message or f"HTTP {response.status_code}"
             raise AuthError(f"Microsoft login refused the Entra app ({code or response.status_code}): {advice}")
         body = _json_of(response, "the token request")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthError(f"Microsoft login at {urlsplit(url).netloc} answered without an access token; check the "
                             "login URL setting, or a proxy that may be answering in its place")
+        self.on_token(token)
         self._token, self._token_expires = token, self.clock() + max(_seconds(body.get("expires_in")) - 60, 0)
         return self._token
 
     def get_json(self, url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """GET one Graph URL (absolute, or a path under the Graph root); one token refresh on 401."""
         url = url if "//" in url else f"{self.graph_url}{url}"
-        self._same_host(url)
+        self._same_origin(url)
         for attempt in (1, 2):
             sent = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
             response = self._send("GET", url, headers=sent)
@@ -172,25 +221,29 @@ class GraphClient:
                 raise GraphError(f"Microsoft Graph answered {urlsplit(url).path} with JSON that is not an object",
                                  response.status_code)
             return page
-        code, message = _error_of(response)
+        code, message = _error_of(response, self._own_secrets.redact)  # redacted, then shortened
         error = DeltaExpired if response.status_code == 410 or code.lower() in DELTA_EXPIRED_CODES else GraphError
         raise error(f"HTTP {response.status_code} {code}: {message}".rstrip(": "), response.status_code, code)
 
-    def _same_host(self, url: str) -> None:
-        """The bearer token only ever goes to the Graph root we were configured with."""
-        if urlsplit(url).netloc.lower() != urlsplit(self.graph_url).netloc.lower():
-            raise GraphError(f"Microsoft Graph sent a link to another host ({urlsplit(url).netloc}); refused")
+    def _same_origin(self, url: str) -> None:
+        """The bearer token only ever goes to the Graph root we were configured with: same scheme, host, port."""
+        if origin_of(url) != origin_of(self.graph_url) or insecure_url_problem(url):
+            shown = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+            where = "another host" if origin_of(url)[1] != origin_of(self.graph_url)[1] else "another scheme or port"
+            raise GraphError(f"Microsoft Graph sent a link to {where} ({shown}) than the Graph address this "
+                             f"connection uses ({self.graph_url}): refused, the access token was not sent there")
 
     def pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[dict[str, Any]]:
         """Every page of a listing, following @odata.nextLink exactly as given. Any failed page raises
         GraphError("... failed on page N of <what> ...") so that nothing downstream acts on a short read."""
         url = path if "//" in path else f"{self.graph_url}{path}"
         url += f"?{query_string(params)}" if params else ""
-        page_number, seen = 0, set()
+        page_number, seen, items, size = 0, set(), 0, 0
         while url:
             page_number += 1
             if url in seen:
                 raise GraphError(f"Microsoft Graph returned the same page twice while listing {what}; nothing was changed")
+            _check_bounds(what, page_number, items, size)
             seen.add(url)
             try:
                 page = self.get_json(url)
@@ -201,6 +254,8 @@ class GraphClient:
             if not _is_page(page) or not isinstance(url, str):
                 raise GraphError(f"Microsoft Graph answered page {page_number} of {what} with something that is not a "
                                  f"page of {what} (a list of items, each with an id); nothing was changed")
+            items += len(page.get("value") or [])
+            size += self.last_answer_bytes
             yield page
 
     def list_all(self, path: str, params: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
@@ -210,7 +265,16 @@ class GraphClient:
         return items
 
     def delta(self, url: str, what: str = "user changes") -> DeltaResult:
-        """Follow a delta round from `url` (a stored deltaLink, or /users/delta?...) to its deltaLink."""
+        """Follow a delta round from `url` (a stored deltaLink, or /users/delta?...) to its deltaLink.
+
+        A stored link that leads anywhere but this connection's Graph root (the state file was edited, or
+        the Graph URL setting changed) is not followed: it counts as expired, so everything is read again."""
+        if "//" in url:
+            try:
+                self._same_origin(url)
+            except GraphError as refused:
+                log.warning("The stored delta link was not used: %s. Reading everything instead.", refused)
+                raise DeltaExpired(str(refused), None, "stored link refused") from None
         result = DeltaResult()
         for page in self.pages(url, {}, what):
             for item in page.get("value") or []:
@@ -228,6 +292,15 @@ class GraphClient:
         if not link:
             raise GraphError("Microsoft Graph gave no delta link for $deltatoken=latest")
         return link
+
+
+def _check_bounds(what: str, pages: int, items: int, size: int) -> None:
+    """GraphError once a listing goes past what any tenant needs: a server paging for ever."""
+    if pages > MAX_PAGES or items > MAX_ITEMS or size > MAX_LISTING_BYTES:
+        raise GraphError(f"Microsoft Graph kept sending pages of {what} ({items} items in {pages - 1} pages, "
+                         f"{size >> 20} MB), more than this Integrator reads in one listing ({MAX_ITEMS} items, "
+                         f"{MAX_PAGES} pages, {MAX_LISTING_BYTES >> 20} MB); nothing was changed. A proxy or a "
+                         "fault at Microsoft may be looping its next links.")
 
 
 def _json_of(response: requests.Response, what: str) -> Any:

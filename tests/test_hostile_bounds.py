@@ -1,0 +1,134 @@
+"""Hostile servers, part 2: whatever a server sends, every read is bounded in time, bytes and records, and
+a whole run ends at its time limit, reporting why and releasing the lock.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandbox.graph_server import GraphServer
+from sandbox.halo_server import HaloSandbox
+from tests.e2e_world import APP_ID, TENANT_ID, small_tenant
+from tests.hostile_http import Answer, Drip, HostileServer, Huge
+from tests.hostile_ldap import HostileLdap
+from tests.hostile_world import (
+    APP_SECRET, BIND_PASSWORD, HALO_SECRET, IntegratorFolder, assert_contained, enable_directory, enable_entra,
+)
+
+SECRETS = {HALO_SECRET, APP_SECRET, BIND_PASSWORD}
+NO_BUDGET_WAIT = "request_budget=100000"  # the endless cases send hundreds of requests: no 5-minute waits
+
+
+@pytest.fixture
+def halo():
+    with HaloSandbox(client_secret=HALO_SECRET) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def graph():
+    with GraphServer(small_tenant(users=30, devices=0), tenant_id=TENANT_ID, client_id=APP_ID,
+                     client_secret=APP_SECRET) as server:
+        yield server
+
+
+def user_writes(proxy: HostileServer) -> int:
+    return len(proxy.requests_to("POST", "/api/users"))
+
+
+def endless_users(count_of=None):
+    """Halo's /api/Users answering every page with a full page of new ids, for ever."""
+    def answer(request):
+        if "page_no=" not in request.query:
+            return None
+        number = int(request.query.split("page_no=")[1].split("&")[0])
+        size = int(request.query.split("page_size=")[1].split("&")[0])
+        users = [{"id": 10_000_000 + number * size + i, "name": f"Endless {number}.{i}", "inactive": False}
+                 for i in range(size)]
+        page = {"users": users, **({"record_count": count_of(number, size)} if count_of else {})}
+        return Answer(200, {}, json.dumps(page).encode())
+    return answer
+
+
+@pytest.mark.parametrize("count_of", [None, lambda number, size: (number + 1) * size],
+                         ids=["no record_count", "a record_count that keeps growing"])
+def test_endless_halo_paging_stops(tmp_path, halo, graph, count_of):
+    with HostileServer(upstream=halo.url) as proxy:
+        proxy.on("GET", "/api/users", endless_users(count_of))
+        folder = IntegratorFolder(tmp_path, proxy.url, settings=[NO_BUDGET_WAIT])
+        enable_entra(halo, folder, graph.url)
+        run = folder.auto(timeout=150)
+        assert user_writes(proxy) == 0
+    assert "Users" in halo.records("azureadconnections")[0]["halointegrator_lasterror"]
+    assert_contained(run, folder, secrets=SECRETS, halo=halo, says=["the incomplete list was not used"])
+
+
+def test_endless_graph_next_links_stop(tmp_path, halo, graph):
+    with HostileServer(upstream=graph.url) as graph_proxy:
+        def endless(request):
+            if request.path != "/v1.0/users":
+                return None
+            number = int(request.query.split("endless-")[1]) if "endless-" in request.query else 0
+            page = {"value": [{"id": f"endless-{number}-{i}"} for i in range(999)],
+                    "@odata.nextLink": f"{graph_proxy.url}/v1.0/users?$skiptoken=endless-{number + 1}"}
+            return Answer(200, {}, json.dumps(page).encode())
+
+        graph_proxy.on("GET", "/v1.0/users", endless)
+        folder = IntegratorFolder(tmp_path, halo.url)
+        enable_entra(halo, folder, graph_proxy.url)
+        run = folder.auto(timeout=150)
+    assert halo.records("azureadconnections")[0]["halointegrator_lasterror"]
+    assert_contained(run, folder, secrets=SECRETS | graph_proxy.tokens, halo=halo, says=["nothing was changed"])
+
+
+@pytest.mark.parametrize("declare_length", [True, False], ids=["Content-Length", "until the connection closes"])
+def test_a_huge_answer_is_not_read_whole(tmp_path, halo, declare_length):
+    with HostileServer(upstream=halo.url) as proxy:
+        proxy.on("GET", "/api/instanceinfo", lambda request: Huge(size=700 << 20, declare_length=declare_length))
+        folder = IntegratorFolder(tmp_path, proxy.url)
+        run = folder.auto()
+    assert_contained(run, folder, secrets={HALO_SECRET, *proxy.tokens}, halo=halo, says=["MB"])
+
+
+@pytest.mark.slow  # four attempts of two seconds each, and the backoffs between them
+@pytest.mark.parametrize("during", ["head", "body"])
+def test_a_slow_drip_does_not_outlive_the_timeout(tmp_path, halo, during):
+    with HostileServer(upstream=halo.url) as proxy:
+        proxy.on("GET", "/api/instanceinfo", lambda request: Drip(during=during, every=0.5, limit=400))
+        folder = IntegratorFolder(tmp_path, proxy.url, settings=["timeout_seconds=2"])
+        run = folder.auto(timeout=60)
+    assert_contained(run, folder, secrets={HALO_SECRET, *proxy.tokens}, halo=halo, says=["within 2 s"])
+
+
+@pytest.mark.slow  # waits for a 15-second run time limit
+def test_the_run_stops_at_its_time_limit_reports_it_and_releases_the_lock(tmp_path, halo, graph):
+    with HostileServer(upstream=halo.url) as proxy:
+        proxy.on("GET", "/api/users", lambda request: Drip(during="body", every=1.0, limit=400))
+        folder = IntegratorFolder(tmp_path, proxy.url, settings=["timeout_seconds=120", "run_time_limit_minutes=0.25"])
+        enable_entra(halo, folder, graph.url)
+        run = folder.auto(timeout=75)
+        assert user_writes(proxy) == 0
+    assert "time limit" in halo.records("azureadconnections")[0]["halointegrator_lasterror"]
+    assert_contained(run, folder, secrets=SECRETS | proxy.tokens, halo=halo, says=["run_time_limit_minutes"])
+    assert folder.auto("--dry-run").code != 3, "the lock was not released"
+
+
+@pytest.mark.slow  # waits for a 15-second run time limit
+def test_a_dripping_directory_stops_at_the_run_time_limit(tmp_path, halo):
+    with HostileLdap(bind="ok", search="drip") as ldap:
+        folder = IntegratorFolder(tmp_path, halo.url, settings=["run_time_limit_minutes=0.25"])
+        enable_directory(halo, folder, ldap.port)
+        run = folder.auto(timeout=75)
+    assert "time limit" in halo.records("ldapconnections")[0]["halointegrator_lasterror"]
+    assert_contained(run, folder, secrets=SECRETS, halo=halo, says=["time limit"])
+
+
+def test_a_directory_that_pages_for_ever_stops(tmp_path, halo):
+    with HostileLdap(bind="ok", search="endless") as ldap:
+        folder = IntegratorFolder(tmp_path, halo.url)
+        enable_directory(halo, folder, ldap.port)
+        run = folder.auto(timeout=120)
+    assert "pages" in halo.records("ldapconnections")[0]["halointegrator_lasterror"]
+    assert_contained(run, folder, secrets=SECRETS, halo=halo, says=["nothing was written"])
