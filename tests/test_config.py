@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from halointegrator.engine.status import ConnectionState, StatusStore
 from halointegrator.local import config as config_module
 from halointegrator.local import fileio
 from halointegrator.local import keystore
 from halointegrator.local.config import (
-    MIGRATIONS, SCHEMA_VERSION, Config, ConfigStore, HaloSettings, StateStore, UnreadableSecrets,
+    MIGRATIONS, SCHEMA_VERSION, Config, ConfigStore, HaloSettings, UnreadableSecrets,
 )
 from halointegrator.errors import ConfigError
 
@@ -89,7 +90,8 @@ def test_secrets_are_fernet_tokens_and_never_in_clear(saved: ConfigStore, folder
     assert set(doc["connections"]["azure_ad:3"]["app_secret"]) == {"fernet"}
     assert set(doc["connections"]["active_directory:1"]["bind_password"]) == {"fernet"}
     assert doc["connections"]["azure_ad:3"]["tenant_hint"] == "acme"  # not a secret: plain
-    StateStore(folder / "HaloIntegrator.state").save({"azure_ad:3": {"delta": "https://graph/delta?token=x"}})
+    StatusStore(folder / "HaloIntegrator.state").save(
+        {"azure_ad:3": ConnectionState(source={"delta": "https://graph/delta?token=x"})})
     assert_no_plaintext(folder)
 
 
@@ -101,8 +103,8 @@ def test_proxy_without_credentials_stays_plain(store: ConfigStore):
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
 def test_config_key_and_state_files_are_0600(saved: ConfigStore, folder: Path):
-    state = StateStore(folder / "HaloIntegrator.state")
-    state.save({"x": 1})
+    state = StatusStore(folder / "HaloIntegrator.state")
+    state.save({"x:1": ConnectionState()})
     for path in (saved.path, saved.key_path, state.path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
@@ -345,25 +347,7 @@ def test_wrong_type_in_file_names_the_setting_not_the_value(saved: ConfigStore):
         ConfigStore(saved.path).load()
 
 
-# --- state --------------------------------------------------------------------------------------
-
-
-def test_state_round_trip_and_missing(folder: Path):
-    state = StateStore(folder / "HaloIntegrator.state")
-    assert state.load() == {}
-    state.save({"azure_ad:3": {"users_delta": "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc"}})
-    assert StateStore(state.path).load()["azure_ad:3"]["users_delta"].endswith("abc")
-
-
-def test_damaged_state_is_ignored_and_a_copy_kept(folder: Path):
-    state = StateStore(folder / "HaloIntegrator.state")
-    state.path.write_bytes(b"{truncated")
-    assert state.load() == {}
-    [kept] = folder.glob("HaloIntegrator.state.damaged-*")
-    assert kept.read_bytes() == b"{truncated"
-
-
 def test_module_exports_the_contract():
-    for name in ("HaloSettings", "Config", "ConfigStore", "StateStore", "validate_halo_settings", "MIGRATIONS"):
+    for name in ("HaloSettings", "Config", "ConfigStore", "validate_halo_settings", "MIGRATIONS"):
         assert hasattr(config_module, name)
     assert ConfigStore(Path("x/HaloIntegrator.config")).key_path == Path("x/HaloIntegrator.key")

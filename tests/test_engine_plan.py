@@ -413,3 +413,14 @@ def test_create_only_fields_are_written_on_create_and_never_updated() -> None:
     moved = plan(USER, [wanted("oid-ada", "Ada Lovelace", **{**ADA_WANTED, "site_id": 4})], [ADA], owns=owns,
                  policy=Policy(create_only=frozenset({"site_id"})))
     assert moved.changes == []
+
+
+def test_a_text_longer_than_halo_should_hold_is_cut_with_a_note() -> None:
+    from halointegrator.engine.planning import MAX_TEXT, clip_long_texts
+
+    records = [wanted("oid-ada", "Ada Lovelace", notes="; ".join(f"group {n}" for n in range(5000)), title="Lead")]
+    notes: list[str] = []
+    clip_long_texts(USER, records, notes)
+    assert len(records[0].fields["notes"]) == MAX_TEXT and records[0].fields["notes"].endswith("…")
+    assert records[0].fields["title"] == "Lead"
+    assert notes and "Ada Lovelace: notes (" in notes[0]

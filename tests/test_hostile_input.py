@@ -132,8 +132,6 @@ def test_a_full_disk_is_called_a_full_disk_not_a_permission_problem(tmp_path, mo
         config_module.ConfigStore(tmp_path / "HaloIntegrator.config").save(config_module.Config())
 
 
-@pytest.mark.xfail(strict=True, reason="for the lead: engine/status.py StatusStore.save should say what "
-                   "halointegrator.local.config.write_advice(exc, path) says (a full disk is not permissions)")
 def test_a_full_disk_while_saving_the_state_says_so(tmp_path, monkeypatch):
     from halointegrator.engine import status
 

@@ -19,7 +19,7 @@ from halointegrator.engine.applying import Applied, apply
 from halointegrator.engine.binding import Binding, bind, describe_waiting
 from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import Integration, KindRead, Plan, Report, Wanted
-from halointegrator.engine.planning import Policy, plan, unique_wanted
+from halointegrator.engine.planning import Policy, clip_long_texts, plan, unique_wanted
 from halointegrator.engine.remember import remember
 from halointegrator.engine.status import ConnectionState, KindStatus
 from halointegrator.errors import Cancelled, HaloError, IntegratorError
@@ -76,6 +76,7 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
     """Halo's records of one kind bound to the wanted ones, and the plan: every read of this kind is done here."""
     notes: list[str] = []
     wanted = unique_wanted(read.kind, read.wanted, notes)
+    clip_long_texts(read.kind, wanted, notes)
     listed = ctx.existing(read.kind)
     status = state.kinds.get(read.kind.name) or KindStatus()
     whole: dict[int, dict] = {}

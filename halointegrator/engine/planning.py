@@ -19,6 +19,7 @@ from halointegrator.engine.status import Entry, KindStatus
 from halointegrator.values import as_bool, fingerprint, identity_key, same_value, show_value
 
 _ACTION_ORDER = {CREATE: 0, LINK: 1, UPDATE: 2, DEACTIVATE: 3}
+MAX_TEXT = 4000  # characters of one field a source may write: a 5,000-value attribute is no Halo field
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,19 @@ def unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str]) 
         else:
             first_by_key[key] = record
     return list(first_by_key.values())
+
+
+def clip_long_texts(kind: EntityKind, wanted: list[Wanted], notes: list[str], limit: int = MAX_TEXT) -> None:
+    """Cut every text longer than ``limit`` characters (in place), with one note naming the first few."""
+    cut = []
+    for record in wanted:
+        for name, value in record.fields.items():
+            if isinstance(value, str) and len(value) > limit:
+                record.fields[name] = value[: limit - 1] + "…"
+                cut.append(f"{record.label or record.key}: {name} ({len(value):,} characters)")
+    if cut:
+        notes.append(f"Cut {len(cut)} {kind.name} field value(s) to {limit:,} characters, as no Halo field should "
+                     f"hold more: " + "; ".join(cut[:5]) + ("; ..." if len(cut) > 5 else "") + ".")
 
 
 def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindStatus, *,

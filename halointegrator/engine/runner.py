@@ -23,6 +23,7 @@ from halointegrator.engine.context import ReadOnlyHalo, RunContext, StatusView
 from halointegrator.engine.model import Integration, Report
 from halointegrator.engine.status import ConnectionState
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_OK, Cancelled, ConfigError, IntegratorError
+from halointegrator.redaction import shorten
 from halointegrator.values import flag, rows_of
 
 LAST_ERROR_LIMIT = 2000  # Halo shows Last Error in a form field; keep it readable
@@ -156,7 +157,7 @@ def last_error_text(report: Report) -> str:
     if report.failed:
         first = report.failed[0]
         problems.append(f"{len(report.failed)} failed; first: {first.description}: {first.message}")
-    return " | ".join(problems)[:LAST_ERROR_LIMIT]
+    return shorten(" | ".join(problems), LAST_ERROR_LIMIT)  # redacted before it is cut, never after
 
 
 def write_back(halo: Any, connection: Connection, report: Report, log: logging.Logger) -> None:
@@ -181,6 +182,7 @@ def log_report(report: Report, title: str, log: logging.Logger) -> None:
     for failure in report.failed:
         log.error("%s: %s: %s: %s", title, report.connection, failure.description, failure.message)
     if report.failure:  # "finished: nothing to change" right after "failed" read as a contradiction
+        log.error("%s: %s failed: %s", title, report.connection, report.failure)
         done = report.summary().replace("nothing to change", "nothing")
         log.info("%s: %s stopped by that failure; done before it: %s", title, report.connection, done)
     else:
@@ -291,8 +293,7 @@ def _sync(halo: Any, connection: Connection, setup: RunSetup) -> Report:
                              limits=setup.limits, allow_mass_deactivation=setup.options.allow_mass_deactivation)
     except Cancelled:
         raise
-    except IntegratorError as error:
-        log.error("%s: %s failed: %s", integration.title, connection.name, error)
+    except IntegratorError as error:  # logged with the report, as a failure while writing is
         return Report(integration.name, connection.name, dry_run=setup.options.dry_run, failure=str(error))
     except Exception as error:  # noqa: BLE001 - a bug in one integration must not stop the others
         log.exception("%s: %s failed with an internal error", integration.title, connection.name)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from halointegrator.errors import ConfigError
-from halointegrator.local.config import keep_copy, read_or_explain
+from halointegrator.local.config import keep_copy, read_or_explain, write_advice
 from halointegrator.local.fileio import write_atomic
 from halointegrator.values import as_id
 
@@ -130,9 +130,9 @@ class StatusStore:
             write_atomic(self.path, encoded)
         except OSError as exc:
             raise ConfigError(
-                f"Cannot save the state file {self.path}: {exc.strerror or exc}. Halo was changed, but the "
-                f"Integrator could not remember it; the next run finds the records again (no duplicates) "
-                f"and rewrites what it cannot verify. Free space or permissions in {self.path.parent} fix it."
+                f"Cannot save the state file {self.path}: {write_advice(exc, self.path)} Halo was changed, but "
+                f"the Integrator could not remember it; the next run finds the records again (no duplicates) "
+                f"and rewrites once what it cannot verify."
             ) from None
 
     @staticmethod

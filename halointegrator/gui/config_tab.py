@@ -32,6 +32,16 @@ ADVANCED_FIELDS = (
     LocalSetting("budget_window_seconds", "Budget window (s)", "int", ""),
     LocalSetting("page_size", "Page size", "int", "Records per page when reading Halo"),
     LocalSetting("timeout_seconds", "Timeout (s)", "float", "How long to wait for one answer from Halo"),
+    LocalSetting("run_time_limit_minutes", "Run time limit (min)", "float",
+                 "A run stops cleanly after this long, so a hung server cannot block the next scheduled runs"),
+    LocalSetting("max_list_records", "Most records in one list", "int",
+                 "A Halo list that will not end is refused past this many records"),
+    LocalSetting("record_reads_per_run", "Record reads per run", "int",
+                 "Halo records read one by one per run to settle what a list does not show"),
+    LocalSetting("drift_checks_per_run", "Drift checks per run", "int",
+                 "Owned records read in full per run to correct hand edits the lists do not show (0: none)"),
+    LocalSetting("task_account", "Scheduled task's account", "text",
+                 "Windows: the account the task runs as, when not yours; it is allowed into the files"),
 )
 FORM_FIELDS = BASIC_FIELDS + ADVANCED_FIELDS
 URL_KEYS = ("web_app_url", "api_url", "auth_url")

@@ -33,7 +33,7 @@ from .paths import key_path_for
 from .settings import Config, HaloSettings, connection_key, is_secret_key, proxy_credentials
 
 __all__ = [
-    "Config", "ConfigStore", "HaloSettings", "StateStore", "UnreadableSecrets", "validate_halo_settings",
+    "Config", "ConfigStore", "HaloSettings", "UnreadableSecrets", "validate_halo_settings",
     "SCHEMA_VERSION", "MIGRATIONS", "is_secret_key", "connection_key", "proxy_credentials",
 ]
 
@@ -247,36 +247,3 @@ class ConfigStore:
         all_sealed = encrypted_labels(doc) == secret_labels(config)
         if decoder.unreadable or not all_sealed or written.secret_values() != config.secret_values():
             raise ConfigError(f"Saving {self.path} failed its check (secrets did not read back). Nothing was changed.")
-
-
-class StateStore:
-    """Non-secret local state that outlives a run (Graph delta links): plain JSON, 0600, atomic."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def load(self) -> dict:
-        """The saved state; {} when there is none, or when it is damaged (a copy is kept: it is a cache)."""
-        if not self.path.exists():
-            return {}
-        raw = read_or_explain(self.path, "state file")
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError):  # JSON and Unicode errors; nesting too deep to parse
-            data = None
-        if isinstance(data, dict):
-            return data
-        try:
-            kept = f"kept a copy as {keep_copy(self.path, 'damaged')}"
-        except OSError:
-            kept = "could not keep a copy"
-        log.warning("The state file %s is damaged and was ignored (%s); delta syncs start afresh.", self.path, kept)
-        return {}
-
-    def save(self, data: dict) -> None:
-        encoded = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-        try:
-            write_atomic(self.path, encoded)
-        except OSError as exc:
-            raise ConfigError(f"Cannot save the state file {self.path}: {write_advice(exc, self.path)} The old "
-                              "state was kept: the next run reads again from where it does.") from None
