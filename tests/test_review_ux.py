@@ -139,7 +139,8 @@ def test_a_failed_connection_is_not_logged_as_finished(caplog):
     with caplog.at_level(logging.INFO, logger="review-ux"):
         log_report(Report("active_directory", "HQ", failure="no OU mapping"), "Active Directory", log)
         log_report(Report("active_directory", "HQ"), "Active Directory", log)
-    assert caplog.messages == ["Active Directory: HQ stopped by that failure; done before it: nothing",
+    assert caplog.messages == ["Active Directory: HQ failed: no OU mapping",  # the failure itself is named
+                               "Active Directory: HQ stopped by that failure; done before it: nothing",
                                "Active Directory: HQ finished: nothing to change"]
 
 

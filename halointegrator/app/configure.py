@@ -18,8 +18,15 @@ from halointegrator.app.check import _out
 from halointegrator.app.services import config_path, default_registry
 from halointegrator.app.typed_input import not_text, shown, url_problem
 from halointegrator.errors import EXIT_OK, ConfigError
-from halointegrator.local.config import Config, ConfigStore, HaloSettings, proxy_credentials, validate_halo_settings
+from halointegrator.local.config import (
+    Config,
+    ConfigStore,
+    HaloSettings,
+    proxy_credentials,
+    validate_halo_settings,
+)
 from halointegrator.local.settings import HALO_FIELDS
+from halointegrator.values import as_bool
 
 SECRET_SUFFIXES = ("secret", "password")
 URL_SETTINGS = {"web_app_url": "--url", "api_url": "--set api_url=", "auth_url": "--set auth_url="}
@@ -160,9 +167,10 @@ def _updated_settings(settings: HaloSettings, values: dict[str, Any]) -> HaloSet
 
 def _convert(key: str, value: Any, kind: type) -> Any:
     if kind is bool and isinstance(value, str):
-        if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        parsed = as_bool(value) if value.strip() else None  # the one word list (values.py); blank is no answer
+        if parsed is None:
             raise ConfigError(f"Setting '{key}' takes true or false, not '{shown(value)}'.")
-        return value.lower() in ("true", "yes", "1")
+        return parsed
     try:
         return kind(value)
     except (TypeError, ValueError):

@@ -13,6 +13,7 @@ from tkinter import font as tkfont
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from halointegrator.engine.model import LocalSetting
+from halointegrator.values import flag
 
 GREEN, RED, ORANGE, GREY = "#1a7f37", "#c62828", "#b35c00", "#6b6b6b"
 TICK, CROSS, PENDING = "\u2714", "\u2718", "\u2022"
@@ -207,7 +208,7 @@ class SettingsForm(ttk.Frame):
                 value = values.get(setting.key, setting.default)
                 variable = self.variables[setting.key]
                 if setting.kind == "bool":
-                    variable.set(_as_bool(value))
+                    variable.set(flag(value))
                 else:
                     variable.set("" if value is None else str(value))
         finally:
@@ -217,12 +218,6 @@ class SettingsForm(ttk.Frame):
         for widget in self.winfo_children():
             if isinstance(widget, (ttk.Entry, ttk.Button, ttk.Checkbutton)):
                 widget.state(["!disabled"] if enabled else ["disabled"])
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 class WrappingLabel(ttk.Label):

@@ -29,6 +29,7 @@ from halointegrator import deadline as run_deadline
 from halointegrator.deadline import Deadline
 from halointegrator.errors import Cancelled, SourceError
 from halointegrator.redaction import add_secret, shorten
+from halointegrator.values import flag
 from integrations.active_directory import bounds
 from integrations.active_directory.mapping import SourceEntry, equality_filter
 
@@ -36,7 +37,6 @@ LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
 MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 1000 a page
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 TIMEOUT = 60  # seconds: connect and each answer (ldap3 packs it into SO_RCVTIMEO: an int)
-TRUE_WORDS = ("1", "true", "yes", "on")
 MAX_ENTRIES = 500_000  # entries one search may return: more is a server looping, not a directory
 
 
@@ -64,13 +64,6 @@ class LdapSettings:
 
     def address(self) -> str:
         return f"{'ldaps' if self.ldaps else 'ldap'}://{self.host}:{self.port}"
-
-
-def flag(value: Any, default: bool) -> bool:
-    """A local bool setting, which the config may hold as a bool or as text."""
-    if value is None or value == "":
-        return default
-    return value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
 
 
 def settings_from(connection: dict[str, Any], local: dict[str, Any]) -> LdapSettings:
