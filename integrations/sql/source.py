@@ -127,7 +127,7 @@ def kept_as_they_are(ctx: RunContext, kind: EntityKind, settings: ImportSettings
 
 def read_note(rows: int, seconds: float) -> str:
     rate = f", {rows / seconds:,.0f} rows/s" if seconds > 0 and rows else ""
-    return f"Read {rows:,} row(s) from the database in {seconds:.1f} s{rate}."
+    return f"Read {rows:,} row(s) from the database in {seconds:.2f} s{rate}."
 
 
 def _watcher(ctx: RunContext, name: str) -> Callable[[int], None]:
