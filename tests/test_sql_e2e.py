@@ -76,15 +76,16 @@ def test_update_only_creates_nothing_and_dont_update_site_keeps_the_site(halo, p
     try:
         imports = [asset_import(postgres, table.name, record_id=31, updateonly=True),
                    asset_import(postgres, other.name, record_id=32, dontupdatesite=True)]
-        world = SqlWorld(halo, tmp_path, postgres, imports=imports)
+        world = SqlWorld(halo, tmp_path, postgres, lansweeper=True, imports=imports)
         halo.add("assets", {"key_field": "SN-0010", "inventory_number": "Typed by hand", "site_id": HEAD_OFFICE,
                             "assettype_id": 1, "inactive": False})
-        assert world.auto().returncode == 0, world.run_log()
+        assert world.auto("--only", "sql_import").returncode == 0, world.run_log()
+        assert not world.control().get("halointegrator_lansweeper_lastsync")  # --only: Lansweeper did not run
         assert set(world.assets()) == {"SN-0010"} | {f"SN-{n:04d}" for n in range(101, 106)}
         assert world.assets()["SN-0010"]["inventory_number"] == "PC-0010"
         assert "39 asset(s) not in Halo were not created: the import is set to update only." in world.run_log()
         other.sql("UPDATE {table} SET site = 'Paris', name = 'Moved' WHERE serial = 'SN-0101'")
-        assert world.auto().returncode == 0
+        assert world.auto("--only", "sql_import").returncode == 0
         moved = world.assets()["SN-0101"]
         assert (moved["inventory_number"], moved["site_id"]) == ("Moved", LONDON)
     finally:
@@ -124,7 +125,7 @@ def test_bad_input_fails_that_import_alone_with_a_clear_last_error(halo, postgre
                             fields=[{"id": 1, "thirdpartyname": "name", "nhdname": "inventory_number"}])
         world = SqlWorld(halo, tmp_path, postgres, lansweeper=True, imports=[*imports, good])
         world.set_local("sql_import:47", "default_asset_type=Windows")
-        result = world.auto("--only", "sql_import", timeout=180)
+        result = world.auto(timeout=180)
     assert result.returncode == 1, world.run_log()
     log = world.run_log()
     for number, (_sql, _fields, message) in bad.items():
@@ -133,7 +134,10 @@ def test_bad_input_fails_that_import_alone_with_a_clear_last_error(halo, postgre
         assert f"SQL imports: Devices {number} failed: {error[:60]}" in log
         assert not world.sql_import(number).get("halointegrator_lastsync")
     assert "Wrong;Pass}word" not in world.log() and postgres.password not in world.log()
-    assert len(world.assets()) == 40 and world.sql_import(47)["halointegrator_lasterror"] == ""
+    lansweeper = unique_serials(a.serial for a in postgres.assets if a.state == 1)
+    assert set(world.assets()) == lansweeper | {f"SN-{n:04d}" for n in range(1, 41)}  # the good ones ran
+    assert world.sql_import(47)["halointegrator_lasterror"] == "" and world.sql_import(47)["halointegrator_lastsync"]
+    assert world.control()["halointegrator_lansweeper_lastsync"] and world.control()["halointegrator_lansweeper_lasterror"] == ""
     assert postgres.admin_sql("SELECT count(*) FROM halo_audit") == before
     assert postgres.admin_sql(f"SELECT count(*) FROM {table.name}") == "40"
-    assert not world.control().get("halointegrator_lansweeper_lastsync")  # --only sql_import: Lansweeper not run
+    assert "2 of 8 integration run(s) succeeded." in log  # the good import and Lansweeper
