@@ -10,7 +10,9 @@ from integrations.sql.declarations import LANSWEEPER_INTEGRATION, SQL_IMPORT_INT
 from tests.core_helpers import run_connection
 from tests.fake_halo import FakeHalo
 from tests.fixtures_database import postgres  # noqa: F401 - fixture
-from tests.sql_helpers import ASSET_TYPES, SITES, USERS, DeviceTable, asset_import, devices, user_import
+from tests.sql_helpers import (
+    ASSET_TYPES, SITES, USERS, DeviceTable, asset_import, connection_fields, devices, user_import,
+)
 
 pytestmark = pytest.mark.postgres
 WINDOWS, PRINTER, LAPTOP = 3, 4, 1
@@ -195,3 +197,20 @@ def test_lansweeper_with_its_default_query(postgres) -> None:
     fake.calls.clear()
     assert run_connection(LANSWEEPER_INTEGRATION, control, fake, state=state).summary().startswith("nothing")
     assert fake.posts == []
+
+
+def test_stop_ends_a_long_read_between_chunks_and_progress_counts_the_rows(postgres) -> None:
+    from halointegrator.errors import Cancelled
+    from tests.core_helpers import context_for
+
+    record = {"id": 30, "name": "Numbers", "table": "Device", "integrator_enabled": True,
+              **connection_fields(postgres), "keyfield": "n", "defaultsite": 1,
+              "sql": "SELECT n FROM generate_series(1, 5000) AS n"}
+    seen = []
+    ctx = context_for(halo(), local={"default_asset_type": "Laptop"})
+    ctx.progress = lambda stage, done, total: seen.append(stage)
+    read = SQL_IMPORT_INTEGRATION.read(ctx, record)
+    assert len(read.kinds[0].wanted) == 5000 and seen[-1] == "Reading Numbers: 5,000 rows"
+    ctx.cancel.set()
+    with pytest.raises(Cancelled, match="while reading Numbers from the database; nothing was written"):
+        SQL_IMPORT_INTEGRATION.read(ctx, record)

@@ -12,6 +12,10 @@ The parts the core's declarative contract calls (this package posts nothing to H
   ``value_of(device_list_item)``); users by ``ImportSettings.identity_field`` (default emailaddress);
 - checks: ``database_checks(settings)`` and ``halo_checks(settings, lookups)`` -> ``Check`` lists;
 - ``LOCAL_SETTINGS``: what the connection keeps locally.
+
+The three integrations the core runs (``lansweeper``, ``sccm``, ``sql_import``) are declared in
+declarations.py from these parts: connections.py (where they are in Halo), source.py (the read and the
+identity rules), prerequisites.py (the tab's checks).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ from typing import Any, Callable, Mapping
 
 from halointegrator.engine.model import ConnectionSource
 from halointegrator.errors import SourceError
-from integrations.sql.fields import SQL_IMPORT_DETAIL_PARAMS, text_of
+from integrations.sql.fields import (
+    CONTROL_PATH, SQL_IMPORT_DETAIL_PARAMS, SQL_IMPORT_LIST_PARAMS, SQL_IMPORT_PATH, text_of,
+)
 from integrations.sql.settings import (
     LANSWEEPER, SCCM, SQL_IMPORT, ImportSettings, lansweeper_settings, sccm_settings, sql_import_settings,
 )
@@ -26,7 +28,7 @@ CONTROL_NAMES = {LANSWEEPER: "Lansweeper", SCCM: "SCCM"}
 
 def list_control(halo: Any) -> list[dict]:
     """The Control record, as the one connection of Lansweeper (or SCCM)."""
-    control = halo.get("Control")
+    control = halo.get(CONTROL_PATH)
     if not isinstance(control, dict):
         raise SourceError("Halo's GET /Control did not answer with its settings record; try again, and check that "
                           "the Integrator's agent may read Halo's configuration.")
@@ -38,11 +40,11 @@ def list_control(halo: Any) -> list[dict]:
 
 def list_sql_imports(halo: Any) -> list[dict]:
     """Every SQL import Halo enables for the Integrator, each read whole (with its field mappings)."""
-    answer = halo.get("SQLImport", {"integratorenabled": "true"}) or []
+    answer = halo.get(SQL_IMPORT_PATH, dict(SQL_IMPORT_LIST_PARAMS)) or []
     if isinstance(answer, dict):  # an envelope, should Halo answer with one: its list of records
         answer = next((value for value in answer.values() if isinstance(value, list)), [])
     rows = [row for row in answer if isinstance(row, dict) and row.get("id") is not None]
-    return [halo.get(f"SQLImport/{row['id']}", dict(SQL_IMPORT_DETAIL_PARAMS)) for row in rows]
+    return [halo.get(f"{SQL_IMPORT_PATH}/{row['id']}", dict(SQL_IMPORT_DETAIL_PARAMS)) for row in rows]
 
 
 def import_name(record: Mapping[str, Any]) -> str:
