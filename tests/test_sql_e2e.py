@@ -41,6 +41,8 @@ def test_first_sync_an_unchanged_one_a_change_and_a_row_gone(halo, postgres, tab
 
     first = world.auto()
     assert first.returncode == 0, world.run_log()
+    control_reads = [e for e in halo.requests if e["method"] == "GET" and e["path"] == "/api/Control"]
+    assert len(control_reads) == 1  # Lansweeper and SCCM are both in it: one discovery reads it once
     lansweeper = unique_serials(a.serial for a in postgres.assets if a.state == 1)
     sccm = unique_serials(m.serial for m in postgres.machines if m.client == 1 and not m.obsolete)
     assert set(world.assets()) == lansweeper | sccm | {f"SN-{n:04d}" for n in range(1, 41)}

@@ -72,6 +72,12 @@ def test_sql_imports_are_the_enabled_records_each_read_with_its_details(sandbox)
     assert people.record["fields"][0]["thirdpartyname"] == "FullName"
     asked = [(entry["path"], entry["params"]) for entry in halo.requests if entry["path"].startswith("/api/SQLImport")]
     assert asked == [("/api/SQLImport", {"integratorenabled": "true"}), ("/api/SQLImport/2", {"includedetails": "true"})]
+    with halo.lock:  # allowed only for another Integrator: listed, but its details are not read
+        halo.state["sqlimports"][2]["halointegrator_allowed_clientids"] = "another-integrator"
+    halo.clear_requests()
+    (other,) = discover(client, CLIENT_ID, REGISTRY, "sql_import")
+    assert not other.enabled and "only other Integrator client ids" in other.reason
+    assert [entry["path"] for entry in halo.requests if entry["path"].startswith("/api/SQLImport")] == ["/api/SQLImport"]
 
 
 @pytest.mark.parametrize("integration,table,fields", [

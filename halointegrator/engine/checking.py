@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from halointegrator.engine.context import DiscoveryHalo, ReadOnlyHalo, RunContext
+from halointegrator.engine.context import ReadOnlyHalo, RunContext
 from halointegrator.engine.model import Check, Integration, Prerequisite
 from halointegrator.engine.runner import Connection, allowed_client_ids, discover
 from halointegrator.errors import Cancelled, IntegratorError
@@ -55,12 +55,11 @@ def check_all(halo: Any, registry: dict[str, Integration], *, client_id: str, lo
     """Every connection of every integration (or ``only`` one), checked and logged; ``config_path`` as a
     run's RunContext has it (an integration's own files beside the configuration)."""
     results = []
-    reader = DiscoveryHalo(halo)  # a record two integrations share (Halo's Control) is read once
     for name, integration in registry.items():
         if only and name != only:
             continue
         try:
-            connections = discover(reader, client_id, {name: integration})
+            connections = discover(halo, client_id, {name: integration})
         except Cancelled:
             raise
         except IntegratorError as error:

@@ -3,8 +3,10 @@
 Lansweeper and SCCM live in Halo's one ``GET /Control`` record (an object, not a list): each is one
 connection, the Control record itself, and its Last Sync / Last Error go back with
 ``POST /Control [{"id": ..., "halointegrator_lansweeper_lastsync": ...}]``. Halo's SQL imports are
-``GET /SQLImport?integratorenabled=true`` (a bare array: the document gives it no paging), each read
-whole with ``GET /SQLImport/{id}?includedetails=true`` for its field mappings; each is a connection.
+``GET /SQLImport?integratorenabled=true`` (a bare array: the document gives it no paging), each one this
+Integrator may run read whole with ``GET /SQLImport/{id}?includedetails=true`` for its field mappings
+(the core calls ``detail`` for those only); each is a connection. The core reads Control once per
+discovery although two integrations list it.
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ def list_control(halo: Any) -> list[dict]:
 
 
 def list_sql_imports(halo: Any) -> list[dict]:
-    """Every SQL import Halo enables for the Integrator, each read whole (with its field mappings)."""
+    """Every SQL import Halo enables for the Integrator, as the list gives it."""
     answer = halo.get(SQL_IMPORT_PATH, dict(SQL_IMPORT_LIST_PARAMS)) or []
     if isinstance(answer, dict):  # an envelope, should Halo answer with one: its list of records
         answer = next((value for value in answer.values() if isinstance(value, list)), [])
-    rows = [row for row in answer if isinstance(row, dict) and row.get("id") is not None]
-    return [halo.get(f"{SQL_IMPORT_PATH}/{row['id']}", dict(SQL_IMPORT_DETAIL_PARAMS)) for row in rows]
+    return [row for row in answer if isinstance(row, dict) and row.get("id") is not None]
+
+
+def sql_import_details(halo: Any, record: dict) -> dict:
+    """One SQL import whole, with its field mappings (``fields``), which the list may leave out; the core
+    reads it only for an import this Integrator may run."""
+    return halo.get(f"{SQL_IMPORT_PATH}/{record['id']}", dict(SQL_IMPORT_DETAIL_PARAMS))
 
 
 def import_name(record: Mapping[str, Any]) -> str:
@@ -54,10 +61,10 @@ def import_name(record: Mapping[str, Any]) -> str:
 def connection_source(source: Any) -> ConnectionSource:
     """The core's ConnectionSource for one of ``integrations.sql.SOURCES``."""
     if source.name == SQL_IMPORT:
-        listing, name_of = list_sql_imports, import_name
+        listing, detail, name_of = list_sql_imports, sql_import_details, import_name
     else:
-        listing, name_of = list_control, (lambda record, title=CONTROL_NAMES[source.name]: title)
-    return ConnectionSource(source.list_path, listing, enabled_field=source.enabled_field,
+        listing, detail, name_of = list_control, None, (lambda record, title=CONTROL_NAMES[source.name]: title)
+    return ConnectionSource(source.list_path, listing, detail, enabled_field=source.enabled_field,
                             allowed_fields=source.allowed_fields, lastsync_field=source.lastsync_field,
                             lasterror_field=source.lasterror_field, name_of=name_of)
 
