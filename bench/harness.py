@@ -68,7 +68,7 @@ def make_runners(source: Any, root: Path, frozen: Path | None, naive: bool, env:
     programs = [("auto", [sys.executable, str(REPO / "integrator.py")])]
     if frozen is not None:
         programs.append(("frozen", [str(frozen)]))
-    if naive:
+    if naive and getattr(source, "naive", True):
         programs.append(("naive", [sys.executable, str(REPO / "bench" / "naive.py")]))
     runners = []
     for name, program in programs:
@@ -103,6 +103,8 @@ def run_scenario(runner: Runner, source: Any, scenario: str, env: dict[str, str]
     }
     if source.name == "azure":  # the Graph requests beside the Halo ones, by kind (delta pages, reads by id, ...)
         result["graph_requests"] = graph_requests(source_counts)
+    if hasattr(source, "read_details") and runner.name != "naive":  # rows per second read from the database
+        result["source_read"] = source.read_details(runner.workdir)
     if cost.exit_code != 0:
         result["error"] = _tail(runner.workdir / "stderr.txt") or _tail_log(runner.workdir)
     return result

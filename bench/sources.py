@@ -173,7 +173,108 @@ class LdapSource:
         self.relay.reset()
 
 
-SOURCES = {"azure": EntraSource, "ldap": LdapSource}
+class SqlSource:
+    """Halo's SQL imports: one assets import over a table of N tidy rows in sandbox.database's PostgreSQL,
+    read through unixODBC and the PostgreSQL ODBC driver as the read-only login (its password a local
+    secret, as when Halo does not return it). No naive baseline: it is one Halo request per record, as
+    for the other sources, and says nothing more about this one."""
+
+    name, integration = "sql", "sql_import"
+    naive = False
+    TABLE = "bench_devices"
+    IMPORT_ID = 1
+
+    def __init__(self, users: int, workdir: Path) -> None:
+        self.users, self.workdir = users, workdir
+        self.handle: Any = None
+        self.setup_seconds = 0.0
+        self.workarounds: list[str] = []
+        self._transactions = 0
+
+    def start(self) -> None:
+        try:
+            from sandbox.database import postgres_available, start_postgres
+        except ImportError as error:
+            raise SourceUnavailable(f"sandbox.database is not available ({error})") from None
+        if reason := postgres_available():
+            raise SourceUnavailable(reason)
+        began = time.monotonic()
+        try:
+            self.handle = start_postgres(self.workdir / "postgres", assets=0, machines=0, people=0)
+        except Exception as error:  # DatabaseUnavailable and friends: report, do not crash the benchmark
+            raise SourceUnavailable(f"PostgreSQL did not start: {str(error)[:300]}") from None
+        self.handle.admin_sql(
+            f"CREATE TABLE {self.TABLE} AS SELECT n, 'BN' || lpad(n::text, 8, '0') AS serial, "
+            f"'PC-' || lpad(n::text, 6, '0') AS name, (ARRAY['Head Office', 'London', 'New York'])[n % 3 + 1] AS site, "
+            f"1 AS typeid, (n % 4 + 1) * 4096 AS ram, timestamp '2026-01-01' + n * interval '1 minute' AS lastseen "
+            f"FROM generate_series(1, {int(self.users)}) AS n; GRANT SELECT ON {self.TABLE} TO {self.handle.user}")
+        self.setup_seconds = time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.stop()
+
+    def seed_halo(self, halo: Any) -> None:
+        db = self.handle
+        halo.state["sqlimports"].clear()
+        halo.add("sqlimports", {
+            "id": self.IMPORT_ID, "name": "Bench devices", "table": "Device", "integrator_enabled": True,
+            "sqlserver": db.host, "sql_port": str(db.port), "sqldatabase": db.database, "sqlusername": db.user,
+            "sql_driver": db.driver, "keyfield": "serial", "defaultsite": 1,
+            "sql": f"SELECT serial, name, site, typeid, ram, lastseen FROM {self.TABLE}",
+            "fields": [{"id": 1, "thirdpartyname": "name", "nhdname": "inventory_number"},
+                       {"id": 2, "thirdpartyname": "site", "is_site_field": True},
+                       {"id": 3, "thirdpartyname": "typeid", "nhdname": "assettype_id"},
+                       {"id": 4, "thirdpartyname": "ram", "field_id": 144},
+                       {"id": 5, "thirdpartyname": "lastseen", "nhdname": "warranty_start"}]})
+
+    def configure_args(self) -> list[str]:
+        return ["--connection", f"{self.integration}:{self.IMPORT_ID}", "--secret-env", "password=BENCH_SQL_PASSWORD"]
+
+    def secrets(self) -> dict[str, str]:
+        return {"BENCH_SQL_PASSWORD": self.handle.password}
+
+    def naive_spec(self) -> dict[str, Any]:
+        raise SourceUnavailable("the naive baseline reads Entra ID and AD only")
+
+    def change(self, fraction: float) -> int:
+        """Rename ``fraction`` of the rows (spread over the table), as the administrator."""
+        count = max(1, round(self.users * fraction))
+        step = max(1, self.users // count)
+        self.handle.admin_sql(f"UPDATE {self.TABLE} SET name = name || ' (changed)' WHERE n % {step} = 0 "
+                              f"AND n <= {step * count}")
+        return count
+
+    def _reader_transactions(self) -> int:
+        """Transactions in the database so far (the administrator's own count query excluded below)."""
+        return int(self.handle.admin_sql(
+            f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{self.handle.database}'"))
+
+    def requests(self) -> dict[str, int]:
+        # pg_stat_database is updated when a session ends (the run's have), plus our own count query.
+        return {"transactions": max(0, self._reader_transactions() - self._transactions - 1)}
+
+    def reset_counts(self) -> None:
+        self._transactions = self._reader_transactions()
+
+    @staticmethod
+    def read_details(workdir: Path) -> dict[str, float]:
+        """Rows, seconds and rows per second of the run's database read, from its log line."""
+        import re
+
+        pattern = re.compile(r"Read ([\d,]+) row\(s\) from the database in ([\d.]+) s(?:, ([\d,]+) rows/s)?")
+        found = None
+        for log in sorted(workdir.glob("logs/HaloIntegrator-*.log")):
+            for match in pattern.finditer(log.read_text(encoding="utf-8", errors="replace")):
+                found = match
+        if found is None:
+            return {}
+        rows, seconds = int(found.group(1).replace(",", "")), float(found.group(2))
+        rate = int(found.group(3).replace(",", "")) if found.group(3) else 0
+        return {"rows": rows, "seconds": seconds, "rows_per_s": rate}
+
+
+SOURCES = {"azure": EntraSource, "ldap": LdapSource, "sql": SqlSource}
 
 
 def make_source(name: str, users: int, workdir: Path):

@@ -83,6 +83,9 @@ def memory_targets(outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plan_targets(plan_results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for result in plan_results:
+        if result.get("users") == PLAN_USERS and "error" in result:
+            return [target("engine.plan CPU at 50,000 users (s)", "synthetic", None, PLAN_CPU_LIMIT, None,
+                           f"bench.plan_only failed: {result['error'][-200:]}")]
         if result.get("users") == PLAN_USERS:
             worst = max(result[case]["cpu_s"] for case in ("first", "unchanged", "changed"))
             status = result.get("status_save_load_s")

@@ -7,9 +7,11 @@ from halointegrator.engine.model import Integration
 from integrations import active_directory
 from integrations import entra as azure_ad
 from integrations import powershell
+from integrations.sql import declarations as sql
 
 REGISTRY: dict[str, Integration] = {
     active_directory.INTEGRATION.name: active_directory.INTEGRATION,
     azure_ad.INTEGRATION.name: azure_ad.INTEGRATION,
     powershell.INTEGRATION.name: powershell.INTEGRATION,
+    **{integration.name: integration for integration in sql.INTEGRATIONS},
 }

@@ -179,10 +179,12 @@ def halo_sql_records(handle: DatabaseHandle, site_id: int = 1, assettype_id: int
                         f"{prefix}_sqldriver": handle.driver})
     assets = {"id": 11, "name": "Lansweeper printers", "table": "Device", "integrator_enabled": True, **connection,
               "sisqlpassword": handle.password, "keyfield": "Serialnumber", "defaultsite": site_id,
-              "sql": "SELECT c.Serialnumber, a.AssetName, c.Location FROM tblAssets a JOIN tblAssetCustom c "
-                     "ON c.AssetID = a.AssetID WHERE a.AssetType = 16",
+              "sql": f"SELECT c.Serialnumber, a.AssetName, c.Location, {int(assettype_id)} AS HaloType FROM tblAssets a "
+                     "JOIN tblAssetCustom c ON c.AssetID = a.AssetID WHERE a.AssetType = 16",
+              # An SQLImport has no default asset type in Halo: a column mapped to the type id stands in.
               "fields": [{"id": 1, "thirdpartyname": "AssetName", "nhdname": "inventory_number"},
-                         {"id": 2, "thirdpartyname": "Location", "is_site_field": True}]}
+                         {"id": 2, "thirdpartyname": "Location", "is_site_field": True},
+                         {"id": 9, "thirdpartyname": "HaloType", "nhdname": "assettype_id"}]}
     users = {"id": 12, "name": "HR people", "table": "Users", "integrator_enabled": True, **connection,
              "sisqlpassword": handle.password, "keyfield": "Email", "defaultsite": site_id,
              "entity_match_field": "emailaddress", "sql": "SELECT Email, FullName, Office, Phone FROM hr_people",

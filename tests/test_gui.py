@@ -289,7 +289,12 @@ def test_the_real_integrations_get_their_tabs_and_checks(make_app, sandbox):
         idle(app)
         tab.check_button.invoke()
         idle(app)
-        (values,) = [tab.tree.item(iid, "values") for iid in tab.tree.get_children()]
+        listed = [tab.tree.item(iid, "values") for iid in tab.tree.get_children()]
+        if name == "sql_import":  # Halo lists only the SQL imports enabled for the Integrator: the seed's are not
+            assert listed == [] and tab.prerequisites.rows[0][1].startswith("No SQL imports connection in Halo")
+            screenshot(app.root, f"{number}-{name}")
+            continue
+        (values,) = listed
         first_mark, first_text = tab.prerequisites.rows[0]
         if name == "powershell":  # no switch in Halo: the seed's script allows only another Integrator
             assert values[1].startswith("No: Halo allows only other") and values[4] == CROSS  # cut to fit, and

@@ -55,6 +55,14 @@ def merged_records(listed: Iterable[dict], whole: Mapping[int, dict]) -> dict[in
     return dict(sorted(records.items()))
 
 
+def identity_of(record: Mapping[str, Any], field_name: str) -> str:
+    """The identity a Halo record carries in ``field_name`` ("" for none). A list or object there (an
+    asset's ``fields``) is no identity itself: an identity held inside one is found through the
+    Identity's ``recognise`` and ``compare`` (e.g. the value of one asset field by id)."""
+    value = record.get(field_name)
+    return "" if isinstance(value, (list, dict)) else identity_key(value)
+
+
 def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status: KindStatus,
          identity: Identity, whole: Mapping[int, dict] | None = None) -> Binding:
     """Bind ``wanted`` (unique keys, see planning.unique_wanted) to Halo's ``listed`` records."""
@@ -109,8 +117,7 @@ class _Binder:
         """Records whose identity field is visible (a whole read, or a list that shows it)."""
         if not self._unbound(wanted):
             return  # the steady state: the status bound everyone, no index of 50,000 records is needed
-        by_identity = self._index(lambda record: identity_key(record.get(self.kind.identity_field))
-                                  if self.kind.identity_field in record else "")
+        by_identity = self._index(lambda record: identity_of(record, self.kind.identity_field))
         self._note_shared_identities(by_identity)
         for key, _record in self._unbound(wanted):
             found = next((record for record in by_identity.get(key, ()) if self._free(record["id"])), None)
@@ -179,14 +186,14 @@ class _Binder:
     def _identity_of(self, record: dict) -> str | None:
         """The identity a record carries ("" for none), or None when its fields cannot tell."""
         if self.kind.identity_field in record or record["id"] in self.binding.whole_ids:
-            return identity_key(record.get(self.kind.identity_field))
+            return identity_of(record, self.kind.identity_field)
         hints = self.identity.hints
         if hints and all(name in record and not identity_key(record.get(name)) for name in hints):
             return ""  # every field an import of this kind fills is blank: no import has it
         return None
 
     def _carries_other(self, record: dict, key: str) -> bool:
-        carried = identity_key(record.get(self.kind.identity_field)) if self.kind.identity_field in record else ""
+        carried = identity_of(record, self.kind.identity_field)
         return bool(carried) and carried != key
 
     def claims(self) -> None:
@@ -204,7 +211,7 @@ class _Binder:
                 b.to_read.append(halo_id)
                 b.unsettled.add(halo_id)
             elif verdict:
-                b.owned[halo_id] = identity_key(record.get(self.kind.identity_field)) or f"halo:{halo_id}"
+                b.owned[halo_id] = identity_of(record, self.kind.identity_field) or f"halo:{halo_id}"
             else:
                 b.foreign.add(halo_id)
 

@@ -12,11 +12,16 @@ The parts the core's declarative contract calls (this package posts nothing to H
   ``value_of(device_list_item)``); users by ``ImportSettings.identity_field`` (default emailaddress);
 - checks: ``database_checks(settings)`` and ``halo_checks(settings, lookups)`` -> ``Check`` lists;
 - ``LOCAL_SETTINGS``: what the connection keeps locally.
+
+The three integrations the core runs (``lansweeper``, ``sccm``, ``sql_import``) are declared in
+declarations.py from these parts: connections.py (where they are in Halo), source.py (the read and the
+identity rules), prerequisites.py (the tab's checks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from halointegrator.engine.model import LocalSetting
 from integrations.sql.checks import database_checks, halo_checks
@@ -45,6 +50,8 @@ class Source:
     lasterror_field: str
 
 
+WATCH_ROWS = 1000  # how often a long read reports progress and looks for Stop
+
 SOURCES = (
     Source(LANSWEEPER, "Lansweeper (on premises)", "Control", (), "", CONTROL_FIELDS["enabled"][0],
            (CONTROL_FIELDS["allowed"][0],), CONTROL_FIELDS["lastsync"][0], CONTROL_FIELDS["lasterror"][0]),
@@ -65,16 +72,22 @@ LOCAL_SETTINGS = (
                  "does not trust. On keeps the connection encrypted but unverified.", default=False),
     LocalSetting("default_asset_type", "Default asset type (SCCM, SQL imports)", "text",
                  "A Halo asset type id or name for rows whose type Halo lacks (Halo's SCCM module has no default type)."),
+    LocalSetting("deactivate_missing", "Deactivate records the query no longer returns", "bool",
+                 "Off by default: Halo has no such setting for SQL imports, so nothing is deactivated unless you "
+                 "tick this. Then only records this Integrator wrote are deactivated, under the safety guard.",
+                 default=False),
     LocalSetting("allow_mass_deactivation", "Allow mass deactivation", "bool",
                  "Let a run deactivate more assets or users than the safety guard allows.", default=False),
 )
 
 
-def read_records(settings: ImportSettings, lookups: HaloLookups, installed: list[str] | None = None) -> Mapped:
+def read_records(settings: ImportSettings, lookups: HaloLookups, installed: list[str] | None = None,
+                 watch: Callable[[int], None] | None = None) -> Mapped:
     """Read the import's database completely (guarded, rolled back, in chunks) and map every row.
 
     Raises SourceError (nothing read counts) when the driver, server, login or query fails, or when the
-    result lacks a column the settings name.
+    result lacks a column the settings name. ``watch(rows read so far)`` is called every ``WATCH_ROWS``
+    rows (progress; it may raise Cancelled to stop the read).
     """
     settings = resolve_target(settings)
     connection = odbc_connection(settings.target, installed)
@@ -83,7 +96,14 @@ def read_records(settings: ImportSettings, lookups: HaloLookups, installed: list
     with read_rows(connection, settings.query) as rows:
         rows.require(settings.key_column, columns.type_column, columns.site_column, columns.user_column,
                      *(column for column, _ in columns.plain), *(column for column, _ in columns.by_field_id))
-        return map_rows(rows, settings, lookups, identity)
+        return map_rows(_watched(rows, watch) if watch else rows, settings, lookups, identity)
+
+
+def _watched(rows: Iterable[dict], watch: Callable[[int], None]) -> Iterator[dict]:
+    for number, row in enumerate(rows, start=1):
+        if number % WATCH_ROWS == 0:
+            watch(number)
+        yield row
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from halointegrator.errors import IntegratorError, SourceError
 from integrations.sql.connstr import DEFAULT_SQL_SERVER_PORT, DRIVER_17, DRIVER_18, LEGACY_DRIVER, POSTGRESQL, \
     OdbcConnection, choose_driver, connection_for, driver_family
 from integrations.sql.lookups import HaloLookups
+from integrations.sql.mapping import resolve_columns
 from integrations.sql.odbc import connect, installed_drivers, read_rows, resolve_target
 from integrations.sql.settings import ImportSettings
 
@@ -114,11 +115,7 @@ def halo_checks(settings: ImportSettings, lookups: HaloLookups) -> list[Check]:
         checks.append(Check(HALO_LABELS[0], ok, f"site {settings.default_site}" if ok else
                             f"site {settings.default_site} does not exist in Halo: choose another default site"))
     if settings.entity == "asset":
-        default = settings.default_type or (lookups.type_named(settings.default_type_name)[0]
-                                            if settings.default_type_name else None)
-        ok = bool(default and default in lookups.type_ids)
-        checks.append(Check(HALO_LABELS[1], ok, f"asset type {default}" if ok else
-                            "no default asset type that exists in Halo: rows whose type Halo lacks are skipped"))
+        checks.append(_default_type_check(settings, lookups))
     missing_sites = sorted({rule.site_id for rule in settings.site_rules} - lookups.site_ids)
     if settings.site_rules:
         checks.append(Check(HALO_LABELS[2], not missing_sites, "" if not missing_sites else
@@ -128,3 +125,19 @@ def halo_checks(settings: ImportSettings, lookups: HaloLookups) -> list[Check]:
         checks.append(Check(HALO_LABELS[3], not missing_types, "" if not missing_types else
                             f"type mappings name asset types Halo does not have: {', '.join(map(str, missing_types))}"))
     return checks
+
+
+def _default_type_check(settings: ImportSettings, lookups: HaloLookups) -> Check:
+    """A default asset type must exist when it is named; without one, rows need a type column (else every
+    row is skipped), and rows whose type Halo lacks are skipped."""
+    default = settings.default_type or (lookups.type_named(settings.default_type_name)[0]
+                                        if settings.default_type_name else None)
+    if default and default in lookups.type_ids:
+        return Check(HALO_LABELS[1], True, f"asset type {default}")
+    named = settings.default_type or settings.default_type_name
+    if named:
+        return Check(HALO_LABELS[1], False, f"the default asset type {named} does not exist in Halo: choose another")
+    if resolve_columns(settings).type_column:
+        return Check(HALO_LABELS[1], True, "none: rows whose type Halo lacks are skipped")
+    return Check(HALO_LABELS[1], False, "no default asset type and no type column: every row would be skipped; set "
+                 "the connection's local setting default_asset_type, or map a column to the asset type")

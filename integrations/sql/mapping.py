@@ -40,6 +40,9 @@ class Mapped:
     rows: int = 0
     create_only_fields: frozenset[str] = frozenset()  # set on create, never updated (dontupdatesite, ...)
     allow_create: bool = True  # False for an update-only import
+    # Keys of rows the source still has but that were skipped (unresolvable, or on several rows): their
+    # Halo records are not the source's leavers, so the reader keeps them from being deactivated.
+    skipped_keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,12 @@ def map_rows(rows: Iterable[Mapping[str, Any]], settings: ImportSettings, lookup
         wanted, reason = mapper.map(row, key)
         if wanted is None:
             result.skipped.append(f"Row {number} ({settings.key_column} '{key}'): {reason}: skipped.")
+            result.skipped_keys.append(key)
         else:
             kept[folded] = wanted
     for folded, numbers in by_key.items():
         if len(numbers) > 1:
+            result.skipped_keys.append(spelled[folded])
             shown = ", ".join(map(str, numbers[:EXAMPLES_SHOWN])) + (", ..." if len(numbers) > EXAMPLES_SHOWN else "")
             result.skipped.append(f"{settings.key_column} '{spelled[folded]}' is on {len(numbers)} rows ({shown}): "
                                   "none of them is imported, as the Integrator cannot tell which is right; "
