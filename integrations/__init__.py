@@ -12,6 +12,6 @@ from integrations.sql import declarations as sql
 REGISTRY: dict[str, Integration] = {
     active_directory.INTEGRATION.name: active_directory.INTEGRATION,
     azure_ad.INTEGRATION.name: azure_ad.INTEGRATION,
-    powershell.INTEGRATION.name: powershell.INTEGRATION,
     **{integration.name: integration for integration in sql.INTEGRATIONS},
+    powershell.INTEGRATION.name: powershell.INTEGRATION,
 }

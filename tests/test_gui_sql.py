@@ -82,9 +82,6 @@ def test_a_wrong_password_on_this_computer_is_the_login_cross(make_app, sandbox,
     assert "refused the SQL login" in login and "not the password" not in login
 
 
-@pytest.mark.xfail(strict=True, reason="gui/integration_tab.py reads Last Sync and Last Error from the fields "
-                   "halointegrator_lastsync / _lasterror, not from the declaration's lastsync_field / lasterror_field; "
-                   "Lansweeper and SCCM keep theirs in halointegrator_lansweeper_lastsync etc. on the Control record")
 def test_the_lansweeper_tab_shows_the_last_sync_halo_keeps_on_the_control_record(make_app, sandbox, postgres) -> None:
     seed(sandbox, postgres)
     app = saved_app(make_app, sandbox, registry=SQL_REGISTRY)

@@ -34,8 +34,8 @@ def sandbox():
         client.close()
 
 
-def test_the_registry_names_the_three_sql_integrations_after_the_others() -> None:
-    assert list(REGISTRY)[-3:] == ["lansweeper", "sccm", "sql_import"]
+def test_the_registry_names_the_three_sql_integrations_after_the_directories() -> None:
+    assert list(REGISTRY) == ["active_directory", "azure_ad", "lansweeper", "sccm", "sql_import", "powershell"]
     assert [REGISTRY[name].title for name in ("lansweeper", "sccm", "sql_import")] == [
         "Lansweeper (on premises)", "SCCM / MECM", "SQL imports"]
     for integration in (LANSWEEPER_INTEGRATION, SCCM_INTEGRATION, SQL_IMPORT_INTEGRATION):

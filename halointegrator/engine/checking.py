@@ -15,7 +15,7 @@ from typing import Any
 
 from halointegrator.engine.context import ReadOnlyHalo, RunContext
 from halointegrator.engine.model import Check, Integration, Prerequisite
-from halointegrator.engine.runner import Connection, allowed_client_ids, discover
+from halointegrator.engine.runner import Connection, SharedReads, allowed_client_ids, discover
 from halointegrator.errors import Cancelled, IntegratorError
 from halointegrator.values import flag
 
@@ -54,12 +54,12 @@ def check_all(halo: Any, registry: dict[str, Integration], *, client_id: str, lo
               log: logging.Logger, only: str | None = None, config_path: Path | None = None) -> list[ConnectionCheck]:
     """Every connection of every integration (or ``only`` one), checked and logged; ``config_path`` as a
     run's RunContext has it (an integration's own files beside the configuration)."""
-    results = []
+    results, reader = [], SharedReads(halo)
     for name, integration in registry.items():
         if only and name != only:
             continue
         try:
-            connections = discover(halo, client_id, {name: integration})
+            connections = discover(reader, client_id, {name: integration})
         except Cancelled:
             raise
         except IntegratorError as error:
@@ -112,8 +112,8 @@ def _core_checks(connection: Connection, client_id: str) -> list[Check]:
     allowed_check = Check(ALLOWED.label, permitted, detail, ALLOWED.key)
     if not source.enabled_field:
         return [allowed_check]
-    return [Check(ENABLED.label, enabled, "yes" if enabled else "not enabled for the Halo Integrator in Halo: tick "
-                  "'Enable the Halo Integrator' on the connection in Halo", ENABLED.key), allowed_check]
+    return [Check(ENABLED.label, enabled, "yes" if enabled else "not enabled for the Halo Integrator in Halo: switch it on "
+                  "in its Halo Integrator section in Halo", ENABLED.key), allowed_check]
 
 
 def _log(result: ConnectionCheck, log: logging.Logger) -> None:

@@ -104,7 +104,7 @@ def discover(halo: Any, client_id: str, registry: dict[str, Integration], only: 
     if only and only not in registry:
         known = ", ".join(sorted(registry)) or "none"
         raise ConfigError(f"Unknown integration '{only}' for --only; known integrations: {known}.")
-    reader = halo if isinstance(halo, _Memo) else _Memo(halo)
+    reader = halo if isinstance(halo, SharedReads) else SharedReads(halo)
     found = []
     for name, integration in registry.items():
         if only and name != only:
@@ -129,7 +129,7 @@ def _connection(reader: Any, integration: Integration, record: dict, client_id: 
     return Connection(integration, record, enabled, reason)
 
 
-class _Memo(ReadOnlyHalo):
+class SharedReads(ReadOnlyHalo):
     """Reads while connections are discovered, each asked of Halo once (Lansweeper and SCCM share /Control)."""
 
     def __init__(self, client: Any) -> None:
@@ -248,7 +248,7 @@ def _runnable(halo: Any, client_id: str, registry: dict[str, Integration], only:
     list (one integration Halo refuses, e.g. not licensed, must not stop the others)."""
     if only and only not in registry:
         discover(halo, client_id, registry, only)  # raises the ConfigError that names the known ones
-    connections, unlisted, reader = [], [], _Memo(halo)
+    connections, unlisted, reader = [], [], SharedReads(halo)
     for name, integration in registry.items():
         if only and name != only:
             continue

@@ -86,10 +86,10 @@ def display_time(value: Any) -> str:
 def connection_note(status: Connection) -> str:
     """The sentence under the table for the chosen connection: whether this Integrator runs it, and its
     last sync as Halo holds it (a connection never synced has no "last sync" to be error-free)."""
-    record = status.record
+    record, source = status.record, status.integration.connections
     parts = [] if status.enabled else [f"not run by this Integrator: {status.reason}"]
-    error = str(record.get("halointegrator_lasterror") or "")
-    synced = display_time(record.get("halointegrator_lastsync"))
+    error = str(record.get(source.lasterror_field) or "")
+    synced = display_time(record.get(source.lastsync_field))
     if error:
         parts.append(f"Last Error: {error}")
     elif synced == NEVER:
@@ -268,8 +268,9 @@ class IntegrationTab(ttk.Frame):
         record, result = status.record, self.results.get(iid)
         enabled = "Yes" if status.enabled else f"No: {status.reason}"
         mark = "" if result is None else (TICK if result.ok else CROSS)
-        return (status.name, enabled, display_time(record.get("halointegrator_lastsync")),
-                str(record.get("halointegrator_lasterror") or ""), mark)
+        source = status.integration.connections  # Lansweeper keeps its Last Sync in halointegrator_lansweeper_lastsync
+        return (status.name, enabled, display_time(record.get(source.lastsync_field)),
+                str(record.get(source.lasterror_field) or ""), mark)
 
     def show_checks(self, results: list[jobs.ConnectionCheck]) -> None:
         listed = [result for result in results if result.connection is not None]

@@ -31,7 +31,9 @@ from integrations.powershell import connection
 from integrations.powershell.checks import PREREQUISITES, checks_for, queue_summary
 from integrations.powershell.journal import Journal, JournalError, journal_path_for
 from integrations.powershell.queue import PendingOutcome, QueueWork, ScriptAction, prepare_orphans, prepare_script
-from integrations.powershell.reading import QUEUE_PATH, SCRIPT_PATH, list_script_records, load_script, read_queue
+from integrations.powershell.reading import (
+    QUEUE_PATH, SCRIPT_PATH, list_script_records, listed_scripts, load_script, read_queue, script_details,
+)
 from integrations.powershell.records import Script, script_from, ticket_status_change
 from integrations.powershell.settings import LOCAL_SETTINGS, RunSettings, settings_from
 
@@ -52,7 +54,7 @@ INTEGRATION = Integration(
                 "approval steps) on this server, each queued run once, and tells Halo how each ended. One row "
                 "per script in Halo; a script runs only on an Integrator whose client id the script's Halo "
                 "Integrator Allowed Client IDs name.",
-    connections=ConnectionSource(SCRIPT_PATH, list_script_records, enabled_field="", explicit_allow=True,
+    connections=ConnectionSource(SCRIPT_PATH, listed_scripts, script_details, enabled_field="", explicit_allow=True,
                                  name_of=script_name, noun="script"),
     prerequisites=PREREQUISITES,
     local_settings=LOCAL_SETTINGS,

@@ -27,12 +27,13 @@ QUEUE_KEYS = ("records", "powershellscriptprocessing", "processing")  # tried fi
 
 def list_script_records(halo: Any) -> list[dict]:
     """Every PowerShellScript, each read whole by id."""
-    whole = []
-    for row in listed_scripts(halo):
-        record = read_script_record(halo, as_id(row["id"]) or 0)
-        if record is not None:
-            whole.append(record)
-    return whole
+    return [record for row in listed_scripts(halo) if (record := script_details(halo, row)) is not None]
+
+
+def script_details(halo: Any, row: dict) -> dict:
+    """One listed script whole (the core asks only for scripts this Integrator may run); as listed when
+    Halo no longer has it."""
+    return read_script_record(halo, as_id(row["id"]) or 0) or row
 
 
 def listed_scripts(halo: Any) -> list[dict]:

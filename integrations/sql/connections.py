@@ -61,12 +61,13 @@ def import_name(record: Mapping[str, Any]) -> str:
 def connection_source(source: Any) -> ConnectionSource:
     """The core's ConnectionSource for one of ``integrations.sql.SOURCES``."""
     if source.name == SQL_IMPORT:
-        listing, detail, name_of = list_sql_imports, sql_import_details, import_name
-    else:
-        listing, detail, name_of = list_control, None, (lambda record, title=CONTROL_NAMES[source.name]: title)
+        listing, detail, name_of, noun = list_sql_imports, sql_import_details, import_name, "import"
+    else:  # the module's settings on Halo's Control record are its one connection
+        listing, detail, noun = list_control, None, "module setting"
+        name_of = (lambda record, title=CONTROL_NAMES[source.name]: title)
     return ConnectionSource(source.list_path, listing, detail, enabled_field=source.enabled_field,
                             allowed_fields=source.allowed_fields, lastsync_field=source.lastsync_field,
-                            lasterror_field=source.lasterror_field, name_of=name_of)
+                            lasterror_field=source.lasterror_field, name_of=name_of, noun=noun)
 
 
 def settings_for(source: str, record: Mapping[str, Any], local: Mapping[str, Any]) -> ImportSettings:
