@@ -32,37 +32,43 @@ def install_email_index(halo: Any) -> None:
     The answer is the same records for the baseline's searches (whole addresses); request counts are
     untouched. Every other listing goes to the emulator's own code.
     """
-    store = halo.store
-    plain_matching, plain_upsert = store._matching, store.upsert
-    by_email: dict[str, set[int]] = {}
-    built = []
+    _EmailIndex(halo.store).install()
 
-    def index(record: dict[str, Any]) -> None:
+
+class _EmailIndex:
+    """Users by lower-case e-mail address, built on the first search and kept up to date by upserts."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.by_email, self.built = store, {}, False
+        self.plain_matching, self.plain_upsert = store._matching, store.upsert
+
+    def install(self) -> None:
+        self.store._matching, self.store.upsert = self.matching, self.upsert
+
+    def index(self, record: dict[str, Any]) -> None:
         email = str(record.get("emailaddress") or "").lower()
         if email:
-            by_email.setdefault(email, set()).add(record["id"])
+            self.by_email.setdefault(email, set()).add(record["id"])
 
-    def matching(resource: Any, params: dict[str, str]) -> list[dict[str, Any]]:
+    def matching(self, resource: Any, params: dict[str, str]) -> list[dict[str, Any]]:
         search = (params.get("search") or "").lower()
         if resource.table != "users" or "@" not in search or set(params) - {"search", "includeinactive"}:
-            return plain_matching(resource, params)
+            return self.plain_matching(resource, params)
         include_inactive = (params.get("includeinactive") or "").lower() == "true"
-        with store.lock:
-            if not built:
-                for record in store.state["users"].values():
-                    index(record)
-                built.append(True)
-            rows = store.state["users"]
-            found = [rows[i] for i in sorted(by_email.get(search, ())) if i in rows]
+        with self.store.lock:
+            if not self.built:
+                for record in self.store.state["users"].values():
+                    self.index(record)
+                self.built = True
+            rows = self.store.state["users"]
+            found = [rows[i] for i in sorted(self.by_email.get(search, ())) if i in rows]
         return [row for row in found if str(row.get("emailaddress") or "").lower() == search
                 and (include_inactive or not row.get("inactive"))]
 
-    def upsert(resource: Any, records: list[dict[str, Any]], reject: Any = None) -> list[dict[str, Any]]:
-        saved = plain_upsert(resource, records, reject)
-        if resource.table == "users" and built:
-            with store.lock:
+    def upsert(self, resource: Any, records: list[dict[str, Any]], reject: Any = None) -> list[dict[str, Any]]:
+        saved = self.plain_upsert(resource, records, reject)
+        if resource.table == "users" and self.built:
+            with self.store.lock:
                 for record in saved:
-                    index(record)
+                    self.index(record)
         return saved
-
-    store._matching, store.upsert = matching, upsert

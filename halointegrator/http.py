@@ -184,59 +184,58 @@ class RetryPolicy:
         self.wall_clock = wall_clock  # Retry-After dates are wall-clock times
         self.timeout = timeout
 
-    def send(
-        self,
-        session: Any,
-        method: str,
-        url: str,
-        *,
-        idempotent: bool = True,
-        on_retry: Callable[[int, float, str], None] | None = None,
-        carries_secret: bool = False,
-        deadline: Deadline | None = None,
-        max_bytes: int = MAX_ANSWER_BYTES,
-        **kwargs: Any,
-    ) -> requests.Response:
+    def send(self, session: Any, method: str, url: str, *, idempotent: bool = True,
+             on_retry: Callable[[int, float, str], None] | None = None, carries_secret: bool = False,
+             deadline: Deadline | None = None, max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any) -> requests.Response:
         """The final response, possibly still an error status once the attempts run out.
 
-        Each attempt's answer is read whole within the timeout (the longer of connect and read: the
-        longest one answer may take, from sending to its last byte) and ``max_bytes``; a read (GET/HEAD without ``carries_secret``) follows redirects on the
-        same origin only, anything else none. ``deadline`` (default: the run's) bounds every attempt and
-        every wait; past it RunTimedOut is raised. ``on_retry(attempt, delay, reason)`` is called before
-        each wait. Exceptions that may not be repeated, or that were repeated until the limits, are raised
-        as requests raised them (or as http_bounds' AnswerTooSlow, AnswerTooLarge, RedirectRefused).
+        Each answer is read whole within the timeout (from sending to its last byte) and ``max_bytes``; a
+        read (GET/HEAD, no ``carries_secret``) follows same-origin redirects only, anything else none.
+        ``deadline`` (default: the run's) bounds every attempt and wait (RunTimedOut past it). Exceptions
+        not to repeat, or repeated to the limits, are raised as requests (or http_bounds) raised them.
         """
         deadline = deadline or current_deadline()
         timeout = kwargs.pop("timeout", self.timeout)
         follow = method.upper() in ("GET", "HEAD") and not carries_secret
-        started = self.clock()
-        host = urlsplit(url).netloc
-        attempt = 0
+        started, host, attempt = self.clock(), urlsplit(url).netloc, 0
         while True:
             attempt += 1
             try:
                 response = self._attempt(session, method, url, timeout, deadline, follow, max_bytes, kwargs)
             except requests.RequestException as error:
-                if not self._may_repeat_exception(error, idempotent):
-                    raise
-                delay = self.backoff(attempt)
-                if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started, deadline):
-                    raise
-                reason, limit = short_reason(error), self.max_attempts
+                delay, reason, limit = self._after_exception(error, attempt, idempotent, started, deadline)
             else:
-                if not self._may_repeat_status(response.status_code, idempotent):
+                retry = self._after_answer(response, attempt, idempotent, started, deadline)
+                if retry is None:
                     return response
-                delay = self.delay_for(response, attempt)
-                throttled = response.status_code == 429
-                if not self._can_wait(attempt, delay, started, deadline, throttled=throttled):
-                    return response
-                reason, limit = f"HTTP {response.status_code}", 0 if throttled else self.max_attempts
+                delay, reason, limit = retry
                 response.close()
             log.warning("%s: %s; trying again in %.0f s (attempt %d%s)", host, reason, delay, attempt + 1,
                         f" of {limit}" if limit else ", for as long as the wait budget lasts")
             if on_retry is not None:
                 on_retry(attempt, delay, reason)
             self.sleep(delay)
+
+    def _after_exception(self, error: requests.RequestException, attempt: int, idempotent: bool, started: float,
+                         deadline: Deadline) -> tuple[float, str, int]:
+        """(delay, reason, attempts allowed) for another try after a failed attempt; re-raises when none."""
+        if not self._may_repeat_exception(error, idempotent):
+            raise error
+        delay = self.backoff(attempt)
+        if attempt >= self.max_connection_attempts or not self._can_wait(attempt, delay, started, deadline):
+            raise error
+        return delay, short_reason(error), self.max_attempts
+
+    def _after_answer(self, response: requests.Response, attempt: int, idempotent: bool, started: float,
+                      deadline: Deadline) -> tuple[float, str, int] | None:
+        """(delay, reason, attempts allowed) for another try after an answer, or None: it is the final one."""
+        if not self._may_repeat_status(response.status_code, idempotent):
+            return None
+        delay = self.delay_for(response, attempt)
+        throttled = response.status_code == 429
+        if not self._can_wait(attempt, delay, started, deadline, throttled=throttled):
+            return None
+        return delay, f"HTTP {response.status_code}", 0 if throttled else self.max_attempts
 
     def _attempt(self, session: Any, method: str, url: str, timeout: Any, deadline: Deadline, follow: bool,
                  max_bytes: int, kwargs: dict[str, Any]) -> requests.Response:

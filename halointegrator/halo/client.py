@@ -101,22 +101,12 @@ class HaloClient:
         self._own_secrets.add(self._secret)  # client masks them in its own messages in any case
         self._own_secrets.add(_proxy_password(settings.proxy))
         self._own_session = session is None
-        if session is None:
-            session = make_session(
-                ca_bundle=settings.ca_bundle or "",
-                proxy=settings.proxy or "",
-                verify_tls=settings.verify_tls,
-            )
-        self.session = session
+        self.session = session or make_session(ca_bundle=settings.ca_bundle or "", proxy=settings.proxy or "",
+                                               verify_tls=settings.verify_tls)
         self.retry = retry or RetryPolicy(sleep=sleep, clock=clock)
         self.clock = clock
-        self.budget = RequestBudget(
-            settings.request_budget,
-            settings.budget_window_seconds,
-            clock=clock,
-            sleep=sleep,
-        )
-        self._budgeted = BudgetedSession(session, self.budget)
+        self.budget = RequestBudget(settings.request_budget, settings.budget_window_seconds, clock=clock, sleep=sleep)
+        self._budgeted = BudgetedSession(self.session, self.budget)
         self.on_token = on_token
         self.stats: collections.Counter = collections.Counter()
         self._endpoints: Endpoints | None = None
