@@ -50,9 +50,10 @@ def plan_records(kind: EntityKind, wanted: Iterable[Wanted], existing: Iterable[
     notes: list[str] = []
     unique = unique_wanted(kind, wanted, notes)
     identity = Identity(match=tuple(match_fields), claims=lambda record: True, owns=owns, scope_of=scope_of)
+    rebuilding = status is None  # no status: every record it does not know may be this connection's
     status = status or KindStatus()
     # A record that shows every field and lacks the identity field has none (it is not merely unshown).
     records = [{kind.identity_field: None, **record} for record in existing]
-    binding = bind(kind, unique, records, status, identity)
+    binding = bind(kind, unique, records, status, identity, rebuilding=rebuilding)
     binding.notes[:0] = notes
     return plan(kind, unique, binding, status, scope_of=scope_of, empty_scopes=empty_scopes, policy=policy)

@@ -53,7 +53,7 @@ def test_default_table_maps_every_field_named_in_the_brief():
     assert wanted.fields == {
         "name": "Ada Lovelace", "firstname": "Ada", "surname": "Lovelace", "emailaddress": "ada@contoso.example",
         "login": "ada.l@contoso.example", "title": "Engineer", "department": "R&D",
-        "mobilenumber": "+44 7700 900123", "phonenumber": "+44 20 7946 0001", "inactive": False, "azure_id": "oid-1",
+        "mobilenumber": "+44 7700 900123", "phonenumber": "+44 20 7946 0001", "azure_id": "oid-1",
         "azureoid": "oid-1", "azure_connectionid": 7, "azure_tenant_id": "tenant-guid", "site_id": 3,
     }
     assert wanted.label == "Ada Lovelace (ada@contoso.example)"
@@ -94,11 +94,13 @@ def test_select_names_every_property_the_mapping_reads_once():
 
 
 @pytest.mark.parametrize("enabled, deactivate_users, inactive", [
-    (True, False, False), (True, True, False), (False, False, False), (False, True, True),
+    (True, False, None), (True, True, False), (False, False, None), (False, True, True),
 ])
 def test_disabled_accounts_become_inactive_only_when_the_connection_says_so(enabled, deactivate_users, inactive):
+    """Without "deactivate users" the Entra import leaves the flag alone (None: not written), so it never
+    reactivates a user AD or a person deactivated; the core reactivates only what it deactivated itself."""
     mapping = user_mapping_from(connection(deactivate_users=deactivate_users))
-    assert map_user({**USER, "accountEnabled": enabled}, mapping, 1).fields["inactive"] is inactive
+    assert map_user({**USER, "accountEnabled": enabled}, mapping, 1).fields.get("inactive") is inactive
 
 
 SITE_RULES = [
@@ -182,7 +184,7 @@ def test_device_maps_to_an_asset_with_its_fields():
     assert wanted.key == "dev-1"
     assert wanted.fields == {
         "intune_id": "dev-1", "intune_connectionid": 7, "assettype_id": 5, "inventory_number": "LAPTOP-01",
-        "site_id": 11, "inactive": False, "key_field": "SN123", "azure_userid": "a",
+        "site_id": 11, "key_field": "SN123", "azure_userid": "a",
         "fields": [{"id": 101, "value": "Dell Inc."}, {"id": 102, "value": "Latitude 7440"},
                    {"id": 103, "value": "Windows 10.0.22631"}, {"id": 104, "value": "2026-11-27T08:00:00Z"}],
     }

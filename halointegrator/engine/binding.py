@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import EntityKind, Identity, Wanted
 from halointegrator.engine.status import KindStatus
-from halointegrator.values import identity_key
+from halointegrator.values import as_bool, identity_key
 
 STATUS, IDENTITY, RECOGNISED = "status", "identity", "recognised"
 
@@ -37,6 +37,8 @@ class Binding:
     to_read: list[int] = field(default_factory=list)  # ids whose whole record would settle a question
     unsettled: set[int] = field(default_factory=set)  # claimed records waiting for a whole read
     foreign: set[int] = field(default_factory=set)  # ids read whole and found to be another's
+    released: set[str] = field(default_factory=set)  # keys whose record someone else brought back: not ours now
+    held: set[str] = field(default_factory=set)  # keys not created while claims wait (one may be that record)
     notes: list[str] = field(default_factory=list)
 
     def record_for(self, key: str) -> dict | None:
@@ -64,15 +66,23 @@ def identity_of(record: Mapping[str, Any], field_name: str) -> str:
 
 
 def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status: KindStatus,
-         identity: Identity, whole: Mapping[int, dict] | None = None) -> Binding:
-    """Bind ``wanted`` (unique keys, see planning.unique_wanted) to Halo's ``listed`` records."""
+         identity: Identity, whole: Mapping[int, dict] | None = None, *, rebuilding: bool = False) -> Binding:
+    """Bind ``wanted`` (unique keys, see planning.unique_wanted) to Halo's ``listed`` records.
+
+    ``rebuilding``: the status is missing (a first run, a lost state file) or still being rebuilt, so
+    records it does not know may be this connection's: they are claimed (read whole, a bounded number a
+    run) and, while any claim waits, nothing is created (a waiting claim may be that very record). In
+    steady state the status alone says what this connection owns.
+    """
     whole = whole or {}
     binder = _Binder(kind, identity, status, Binding(merged_records(listed, whole), set(whole)))
     binder.from_status(wanted)
     binder.from_identity(wanted)
     binder.from_recognition(wanted)
     binder.from_matches(wanted)
-    binder.claims()
+    if rebuilding:
+        binder.claims()
+        binder.hold_creates(wanted)
     return binder.binding
 
 
@@ -97,10 +107,19 @@ class _Binder:
         return halo_id not in self.binding.owned and halo_id not in self.linked
 
     def from_status(self, wanted: list[Wanted]) -> None:
-        records = self.binding.records
+        records, wanted_keys = self.binding.records, {identity_key(record.key) for record in wanted}
         for key, entry in self.status.entries.items():
-            if entry.halo_id in records:
-                self.binding.owned[entry.halo_id] = key
+            record = records.get(entry.halo_id)
+            if record is None:
+                continue
+            if entry.gone and not _inactive(record) and key not in wanted_keys:
+                self.binding.released.add(key)  # deactivated here, brought back by someone else: theirs now
+                continue
+            self.binding.owned[entry.halo_id] = key
+        if self.binding.released:
+            self.binding.notes.append(
+                f"{len(self.binding.released)} {self.kind.name}(s) this connection deactivated were made active "
+                f"again in Halo (by hand or by another import): this connection leaves them alone from now on.")
         gone = 0
         for key, record in self._unbound(wanted):
             entry = self.status.entries.get(key)
@@ -132,10 +151,16 @@ class _Binder:
             for key, record in self._unbound(wanted):
                 value = self.identity.compare(field_name, record.fields.get(field_name))
                 found = next((candidate for candidate in index.get(value, ()) if value and self._free(candidate["id"])
-                              and not self._carries_other(candidate, key)), None)
-                if found is not None:
-                    self._take(key, found["id"], RECOGNISED)
-                    recognised += 1
+                              and not self._carries_other(candidate, key, record)), None)
+                if found is None:
+                    continue
+                if _inactive(found) and self._identity_of(found) is None:
+                    # A departed person's record at the same DN: read it whole before it is taken for a new one.
+                    self.binding.to_read.append(found["id"])
+                    self.binding.pending.add(key)
+                    continue
+                self._take(key, found["id"], RECOGNISED)
+                recognised += 1
         if recognised and self.status.entries:
             self.binding.notes.append(f"Found {recognised} {self.kind.name}(s) in Halo by "
                                       f"{', '.join(self.identity.recognise)} that the sync status did not know.")
@@ -192,9 +217,27 @@ class _Binder:
             return ""  # every field an import of this kind fills is blank: no import has it
         return None
 
-    def _carries_other(self, record: dict, key: str) -> bool:
+    def _carries_other(self, record: dict, key: str, wanted: Wanted) -> bool:
+        """Whether a Halo record visibly holds another identity: in the identity field, or in a recognise
+        field where the source writes its key (Entra's azure_id)."""
         carried = identity_of(record, self.kind.identity_field)
-        return bool(carried) and carried != key
+        if carried and carried != key:
+            return True
+        for name in self.identity.recognise:
+            echoes_key = identity_key(wanted.fields.get(name)) == key
+            shown = identity_key(record.get(name)) if name in record else ""
+            if echoes_key and shown and shown != key:
+                return True
+        return False
+
+    def hold_creates(self, wanted: list[Wanted]) -> None:
+        """While a claim waits for its whole read, an unbound wanted record may be that very record: none is
+        created this run."""
+        if not self.binding.unsettled:
+            return
+        for key, _record in self._unbound(wanted):
+            self.binding.held.add(key)
+            self.binding.pending.add(key)
 
     def claims(self) -> None:
         """Records the status does not know that may still be ours (e.g. after the status was lost)."""
@@ -202,8 +245,8 @@ class _Binder:
         for halo_id, record in b.records.items():
             if halo_id in b.owned or halo_id in self.linked or halo_id in self.status.foreign:
                 continue
-            if not self.identity.claims(record):
-                continue
+            if _inactive(record) or not self.identity.claims(record):
+                continue  # an inactive record needs no deactivation: whose it is can wait until it is wanted
             verdict = self.owns(record)
             if verdict is None and halo_id in b.whole_ids:
                 verdict = False  # the whole record cannot say it is ours: it is not
@@ -237,17 +280,27 @@ class _Binder:
         return f"Halo {self.kind.name} {label} (#{record['id']})"
 
 
+def _inactive(record: dict) -> bool:
+    return bool(as_bool(record.get("inactive")))
+
+
 def describe_waiting(kind: EntityKind, binding: Binding, read_ids: Iterable[int]) -> list[str]:
     """Sentences for what stays unsettled because the per-run bound on whole-record reads was reached."""
     done = set(read_ids)
-    waiting_links = len(binding.pending)
+    waiting_links = len(binding.pending - binding.held)
     waiting_claims = len([halo_id for halo_id in binding.unsettled if halo_id not in done])
     notes = []
     if waiting_links:
         notes.append(f"{waiting_links} {kind.name}(s) match a Halo record that must be read in full before it is "
-                     f"linked; the per-run bound on such reads was reached, so they wait for the next run (none "
-                     f"is created meanwhile).")
+                     f"linked or taken; the per-run bound on such reads was reached, so they wait for the next "
+                     f"run (none is created meanwhile).")
     if waiting_claims:
         notes.append(f"{waiting_claims} Halo {kind.name}(s) may belong to this connection and wait to be read in "
-                     f"full on a later run; until then none of them is deactivated.")
+                     f"full on a later run; until then none of them is deactivated, and the {len(binding.held)} "
+                     f"{kind.name}(s) not found in Halo yet are not created (one may be among them).")
     return notes
+
+
+def waiting(binding: Binding) -> bool:
+    """Whether this run left something to settle (the source's state must not move past it)."""
+    return bool(binding.pending or binding.unsettled)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from halointegrator.engine.applying import Applied, apply
-from halointegrator.engine.binding import Binding, bind, describe_waiting
+from halointegrator.engine.binding import Binding, bind, describe_waiting, waiting
 from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import Integration, KindRead, Plan, Report, Wanted
 from halointegrator.engine.planning import Policy, clip_long_texts, plan, unique_wanted
@@ -47,6 +47,7 @@ class _Kind:
     binding: Binding
     plan: Plan
     checked: set[int]
+    rebuilding: bool
 
 
 def sync(integration: Integration, connection: dict, ctx: RunContext, state: ConnectionState, writer: Any, *,
@@ -67,7 +68,8 @@ def sync(integration: Integration, connection: dict, ctx: RunContext, state: Con
         report.skipped += kind.read.skipped
     for kind in kinds:
         _write(ctx, writer, integration.name, name, kind, state, report, batch)
-    if not ctx.dry_run and report.ok and source.state is not None:
+    settled = not any(waiting(kind.binding) for kind in kinds)  # a waiting record must be read again next run
+    if not ctx.dry_run and report.ok and settled and source.state is not None:
         state.source = dict(source.state)  # delta links move on only after a clean real run
     return report
 
@@ -79,9 +81,11 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
     clip_long_texts(read.kind, wanted, notes)
     listed = ctx.existing(read.kind)
     status = state.kinds.get(read.kind.name) or KindStatus()
+    rebuilding = read.kind.name not in state.kinds or status.rebuilding  # see binding.bind
     whole: dict[int, dict] = {}
     checked = _drift_sample(status, limits.drift_checks)
-    binding = bind(read.kind, wanted, listed, status, read.identity, _read_whole(ctx, read.kind, checked, whole))
+    _read_whole(ctx, read.kind, checked, whole)
+    binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding)
     spent = 0
     for _round in range(READ_ROUNDS):
         wanted_ids = [halo_id for halo_id in dict.fromkeys(binding.to_read) if halo_id not in whole]
@@ -89,7 +93,7 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
         if not wanted_ids or budget <= 0:
             break
         spent += len(_read_whole(ctx, read.kind, wanted_ids[:budget], whole))
-        binding = bind(read.kind, wanted, listed, status, read.identity, whole)
+        binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding)
     binding.notes[:0] = notes
     binding.notes += describe_waiting(read.kind, binding, whole)
     if spent or checked:
@@ -99,7 +103,7 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
                     create_only=read.create_only, allow_mass_deactivation=allow_mass)
     kind_plan = plan(read.kind, wanted, binding, status, scope_of=read.identity.scope_of,
                      empty_scopes=read.empty_scopes, policy=policy)
-    return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole))
+    return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole), rebuilding)
 
 
 def _drift_sample(status: Any, count: int) -> list[int]:
@@ -154,6 +158,8 @@ def _write(ctx: RunContext, writer: Any, integration: str, name: str, kind: _Kin
 def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: Applied | None) -> None:
     if ctx.dry_run:
         return
-    remember(state.kind(kind.read.kind.name), kind.read.kind, kind.wanted, kind.binding, kind.plan,
+    status = state.kind(kind.read.kind.name)
+    remember(status, kind.read.kind, kind.wanted, kind.binding, kind.plan,
              applied.landed if applied else [], listed=kind.listed, checked=kind.checked, now=time.time())
+    status.rebuilding = kind.rebuilding and bool(kind.binding.unsettled)  # claims left: go on rebuilding
 

@@ -96,6 +96,9 @@ def _plan_write(kind: EntityKind, key: str, record: Wanted, binding: Binding, en
     if key in binding.pending:
         return None
     current = binding.record_for(key)
+    if entry is not None and entry.gone and current is not None and _is_inactive(current) \
+            and "inactive" not in record.fields:  # this connection deactivated it; the source has it again
+        record = Wanted(record.key, record.label, {**record.fields, "inactive": False}, record.scope, record.complete)
     if create_only and (current is not None or key in binding.links):  # an existing record keeps these
         record = Wanted(record.key, record.label, {name: value for name, value in record.fields.items()
                                                    if name not in create_only}, record.scope, record.complete)

@@ -45,6 +45,8 @@ def remember(status: KindStatus, kind: EntityKind, wanted: list[Wanted], binding
             status.entries[change.key] = entry
     for halo_id, key in binding.owned.items():  # owned but not wanted, e.g. found after the status was lost
         status.entries.setdefault(key, Entry(halo_id))
+    for key in binding.released:  # brought back by someone else: no longer this connection's
+        status.entries.pop(key, None)
     status.foreign = {halo_id for halo_id in status.foreign | binding.foreign
                       if halo_id in binding.records and halo_id not in binding.owned}
 

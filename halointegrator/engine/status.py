@@ -69,10 +69,14 @@ class KindStatus:
 
     entries: dict[str, Entry] = field(default_factory=dict)  # source key -> entry
     foreign: set[int] = field(default_factory=set)  # Halo ids read whole and found to be another's
+    rebuilding: bool = False  # rebuilt after a loss and not finished: records it does not know may be ours
 
     def encode(self) -> dict[str, Any]:
-        return {"records": {key: entry.encode() for key, entry in self.entries.items()},
-                "foreign": sorted(self.foreign)}
+        encoded: dict[str, Any] = {"records": {key: entry.encode() for key, entry in self.entries.items()},
+                                   "foreign": sorted(self.foreign)}
+        if self.rebuilding:
+            encoded["rebuilding"] = True
+        return encoded
 
     @classmethod
     def decode(cls, raw: Any) -> "KindStatus":
@@ -80,7 +84,7 @@ class KindStatus:
         records = raw.get("records") if isinstance(raw.get("records"), dict) else {}
         entries = {str(key): entry for key, value in records.items() if (entry := Entry.decode(value))}
         foreign = {number for value in raw.get("foreign") or () if (number := as_id(value)) is not None}
-        return cls(entries, foreign)
+        return cls(entries, foreign, raw.get("rebuilding") is True)
 
 
 @dataclass

@@ -335,6 +335,20 @@ def scope_finder(scopes: Sequence[MappingScope]) -> Callable[[Any], str]:
     return scope_of
 
 
+def claim_finder(scopes: Sequence[MappingScope]) -> Callable[[Any], bool]:
+    """Whether a DN lies where a mapping reads every person: under a recursive mapping, or directly
+    in a non-recursive one. A mapping with a filter reads only some people, and a Halo record cannot be
+    tested against an LDAP filter, so it claims nobody."""
+    bases = [(dn_key(scope.dn), scope.recursive) for scope in scopes if not scope.filter]
+
+    def claimed(dn: Any) -> bool:
+        key = dn_key(dn)
+        return any(_key_within(key, base) if recursive else (len(key) == len(base) + 1 and key[1:] == base)
+                   for base, recursive in bases)
+
+    return claimed
+
+
 def scope_of_dn(dn: Any, scopes: Sequence[MappingScope]) -> str:
     """The most specific mapping DN that holds ``dn`` (the first of equals), or '' when none does."""
     return scope_finder(scopes)(dn)

@@ -20,8 +20,8 @@ from halointegrator.values import identity_key
 from integrations.active_directory import directory
 from integrations.active_directory.directory import LdapSettings
 from integrations.active_directory.mapping import (
-    DN_FIELD, FieldMap, MappingScope, UserMapper, build_field_map, identity_field_of, normalize_dn, parse_mappings,
-    parse_match_fields, scope_finder, search_filter,
+    DN_FIELD, FieldMap, MappingScope, UserMapper, build_field_map, claim_finder, identity_field_of, normalize_dn,
+    parse_mappings, parse_match_fields, scope_finder, search_filter,
 )
 
 
@@ -52,17 +52,18 @@ def configuration(connection: dict[str, Any]) -> tuple[list[MappingScope], Field
 def user_identity(identity_field: str, scopes: list[MappingScope], match_fields: tuple[str, ...]) -> Identity:
     """How this connection's users are found in Halo's lean lists (see the module's docstring)."""
     find_scope = scope_finder(scopes)  # remembers each DN it has placed: the core asks for every Halo user
+    claimed = claim_finder(scopes)
 
     def owns(record: dict) -> bool | None:
         if identity_field not in record:
             return None  # a lean list item: only a whole read shows the GUID
-        return bool(identity_key(record.get(identity_field))) and bool(find_scope(record.get(DN_FIELD)))
+        return bool(identity_key(record.get(identity_field))) and claimed(record.get(DN_FIELD))
 
     return Identity(
         recognise=(DN_FIELD,),
         match=tuple(dict.fromkeys((*match_fields, "login"))),
         hints=(DN_FIELD,),  # a Halo user without a DN came from no directory: it carries no GUID
-        claims=lambda record: bool(find_scope(record.get(DN_FIELD))),
+        claims=lambda record: claimed(record.get(DN_FIELD)),
         owns=owns,
         compare=_compare,
         scope_of=lambda record: find_scope(record.get(DN_FIELD)),

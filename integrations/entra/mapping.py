@@ -221,7 +221,8 @@ def user_fields(user: Mapping[str, Any], mapping: UserMapping) -> dict[str, Any]
     """The Halo fields the Graph user's own properties give (no site, no identity)."""
     fields = {target: graph_user_value(user, prop) for prop, target in mapping.field_map}
     disabled = user.get("accountEnabled") is False
-    fields["inactive"] = disabled and mapping.deactivate_disabled
+    if mapping.deactivate_disabled:  # else Entra leaves the flag alone (AD, or a person, may have set it)
+        fields["inactive"] = disabled
     return fields
 
 
@@ -360,7 +361,6 @@ def map_device(device: Mapping[str, Any], mapping: DeviceMapping, site_id: int) 
         "assettype_id": mapping.assettype_id,
         "inventory_number": name,
         "site_id": site_id,
-        "inactive": False,
     }
     serial = usable_serial(device.get("serialNumber"))
     if serial:

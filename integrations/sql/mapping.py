@@ -198,8 +198,7 @@ class _AssetRow(_Row):
             and as_int(user.get("site_id")) else self.site(row)
         if site_id is None:
             return None, reason
-        fields: dict[str, Any] = {**self.plain_fields(row), "assettype_id": type_id, "site_id": site_id,
-                                  "inactive": False}
+        fields: dict[str, Any] = {**self.plain_fields(row), "assettype_id": type_id, "site_id": site_id}
         asset_fields = [{"id": field_id, "value": halo_value(row.get(column))}
                         for column, field_id in self.columns.by_field_id if field_id != self.identity.field_id]
         if self.identity.field == "fields":
@@ -262,7 +261,7 @@ class _UserRow(_Row):
         site_id, reason = self.site(row)
         if site_id is None:
             return None, reason
-        fields = {**self.plain_fields(row), self.identity: key, "site_id": site_id, "inactive": False}
+        fields = {**self.plain_fields(row), self.identity: key, "site_id": site_id}
         name = text_of(fields.get("name")) or " ".join(
             text_of(fields.get(part)) for part in ("firstname", "surname") if text_of(fields.get(part))) or key
         fields["name"] = name
