@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from halointegrator.engine.model import CREATE, Change, EntityKind, Plan, RecordError, Report
 from halointegrator.errors import Cancelled, HaloError, RetriableError
+from halointegrator.redaction import redact
 from halointegrator.values import as_id, identity_key
 
 CHANGE = logging.INFO + 5  # the logs module names this level "CHANGE"
@@ -185,7 +186,7 @@ class _Writer:
 
     def _error_text(self, change: Change, error: HaloError) -> str:
         where = " ".join(part for part in (self.report.integration, self.report.connection) if part)
-        return f"Halo Integrator{' ' + where if where else ''}: {change.description}: {error}"
+        return redact(f"Halo Integrator{' ' + where if where else ''}: {change.description}: {error}")
 
 
 def confirmed_ids(kind: EntityKind, changes: list[Change], answer: Any) -> list[int | None]:

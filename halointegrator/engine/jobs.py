@@ -16,6 +16,7 @@ from halointegrator.engine.applying import CHANGE
 from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import POST, RUN, Integration, RecordError, Report, Work
 from halointegrator.errors import Cancelled, IntegratorError
+from halointegrator.redaction import redact_strings
 
 OUTCOME, JOB = "outcome", "script"  # what the report counts: "post 2 outcome(s)", "run 3 script(s)"
 
@@ -87,8 +88,8 @@ def _note_failure(work: Work, report: Report, description: str, record: dict) ->
 
 
 def _post(writer: Any, work: Work, record: dict) -> None:
-    try:
-        writer.post(work.path, [record], idempotent=True)  # an outcome says the same however often it lands
+    try:  # an outcome quotes a job's output: no secret this run knows goes into Halo with it
+        writer.post(work.path, [redact_strings(record)], idempotent=True)  # the same however often it lands
     except IntegratorError as error:
         raise _NotTaken(error) from None
     work.posted(record)

@@ -23,7 +23,7 @@ from halointegrator.engine.context import ReadOnlyHalo, RunContext, StatusView
 from halointegrator.engine.model import Integration, Report
 from halointegrator.engine.status import ConnectionState
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_OK, Cancelled, ConfigError, IntegratorError
-from halointegrator.redaction import shorten
+from halointegrator.redaction import learn_secrets, shorten
 from halointegrator.values import flag, rows_of
 
 LAST_ERROR_LIMIT = 2000  # Halo shows Last Error in a form field; keep it readable
@@ -118,6 +118,7 @@ def _connection(reader: Any, integration: Integration, record: dict, client_id: 
     """A listed connection, with its details read only when this Integrator may run it (or the list
     item cannot say: it lacks the fields the rule reads)."""
     source = integration.connections
+    learn_secrets(record)  # Halo hands the Integrator secrets in connection records (integrator_password)
     switched_off = bool(source.enabled_field) and source.enabled_field in record \
         and not flag(record[source.enabled_field])
     decided = switched_off or ((not source.enabled_field or source.enabled_field in record)
@@ -125,6 +126,7 @@ def _connection(reader: Any, integration: Integration, record: dict, client_id: 
     enabled, reason = enabled_for(integration, record, client_id)
     if source.detail is not None and (enabled or not decided):
         record = source.detail(reader, record)
+        learn_secrets(record)
         enabled, reason = enabled_for(integration, record, client_id)
     return Connection(integration, record, enabled, reason)
 

@@ -44,7 +44,7 @@ from halointegrator.http import (
 from halointegrator.halo.explain import is_status_write_back, kept_answering, refuse_insecure_discovery, token_error
 from halointegrator.halo.paging import PageReader
 from halointegrator.local.settings import HaloSettings
-from halointegrator.redaction import SecretRegistry, add_secret, learn_secrets, redact, redact_strings
+from halointegrator.redaction import SecretRegistry, add_secret, redact
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,6 @@ class HaloClient:
         """The parsed JSON of ``GET <api>/<path>``."""
         self.stats["read"] += 1
         data = self._call("GET", path, params=params)
-        if not (params or {}).get("pageinate"):
-            learn_secrets(data)  # e.g. the LDAP connection's integrator_password
         return data
 
     def list(self, path: str, key: str | None, params: dict | None = None, page_size: int | None = None) -> list[dict]:
@@ -219,8 +217,9 @@ class HaloClient:
     def post(self, path: str, records: list[dict], *, idempotent: bool) -> Any:
         """POST ``records`` as one JSON array (with ``id`` = update, without = create)."""
         self.stats["write"] += 1
-        # No secret the run knows is ever sent to Halo in a record (a Last Error quoting an echoed one).
-        return self._call("POST", path, body=redact_strings(list(records)), idempotent=idempotent)
+        # The records go as the source gave them: what the Integrator writes itself (Last Error, an integration
+        # error, a job's outcome) is redacted where it is written (runner, applying, jobs), never a user's data.
+        return self._call("POST", path, body=list(records), idempotent=idempotent)
 
     def close(self) -> None:
         if self._own_session:

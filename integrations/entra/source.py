@@ -13,10 +13,10 @@ the state file was lost), a changed mapping, an expired link or a week since the
 users are read in full.
 
 Finding the records in Halo's lean lists: users carry their object id in azure_id (Users_List shows
-it; azureoid it does not), devices in intune_id (Device_List shows it). Ownership is in the status;
-a user with an azure_id in one of the connection's sites, or a device with an intune_id, that the
-status does not know is read in full to see whether its azure_connectionid / intune_connectionid is
-this connection's.
+it; azureoid it does not) and their UPN in login, devices their id in intune_id (Device_List shows
+it). Ownership is in the status; while it is rebuilt (a first run, a lost state file), an active user
+in one of the connection's sites, or a device with an intune_id, that it does not know is read in
+full to see whether its azure_connectionid / intune_connectionid is this connection's.
 """
 
 from __future__ import annotations
@@ -166,9 +166,12 @@ def _user_identity(connection: Mapping[str, Any], mapping: UserMapping) -> Ident
         return as_int(record.get("azure_connectionid")) == mapping.connection_id and bool(record.get("azureoid"))
 
     return Identity(
-        recognise=("azure_id",), match=matching_fields(connection),
+        # azure_id names the object; the login (the UPN, unique in a tenant) finds a user written before
+        # azure_id was (by version 1.0.0) whose e-mail changed since
+        recognise=("azure_id", "login"), match=matching_fields(connection),
         hints=("azure_id",),  # a Halo user whose azure_id is blank was imported from no Entra tenant
-        claims=lambda record: bool(identity_key(record.get("azure_id"))) and site_scope(record.get("site_id")) in scopes,
+        # while the status is rebuilt: any active user in one of the connection's sites may be one it wrote
+        claims=lambda record: site_scope(record.get("site_id")) in scopes,
         owns=owns, scope_of=lambda record: site_scope(record.get("site_id")))
 
 
