@@ -11,9 +11,8 @@ import pytest
 from halointegrator import __version__
 from halointegrator.local.config import ConfigStore
 from sandbox.halo_server import HaloSandbox
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, make_app, pump, rows, sandbox, saved_app,
-    new_root, screenshot,
+from tests.gui_fixtures import (
+    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, pump, rows, saved_app, new_root, screenshot,
 )
 
 gui = pytest.mark.gui

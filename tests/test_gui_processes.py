@@ -18,8 +18,8 @@ import pytest
 from halointegrator.local.lock import RunLock
 from halointegrator.engine.model import Check, Prerequisite, Report
 from halointegrator.local.paths import lock_path_for
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    FAKE, Gate, enable_connection, fake_integration, idle, log_text, make_app, new_root, pump, sandbox, saved_app,
+from tests.gui_fixtures import (
+    FAKE, Gate, enable_connection, fake_integration, idle, log_text, new_root, pump, saved_app,
 )
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,10 +15,8 @@ from halointegrator.engine.checking import prerequisites_of
 from integrations import REGISTRY
 from integrations.active_directory import checks as ad_checks
 from sandbox.directory import connection_record
-from tests.fixtures_directory import require_slapd, slapd  # noqa: F401 - slapd is a fixture
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    CROSS, DOT, TICK, idle, make_app, pump, sandbox, saved_app, screenshot,
-)
+from tests.fixtures_directory import require_slapd
+from tests.gui_fixtures import CROSS, DOT, TICK, idle, pump, saved_app, screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.slapd]
 AD = "active_directory"

@@ -15,7 +15,6 @@ from integrations.active_directory import directory as ldap_source
 from integrations.active_directory.mapping import BASE_FILTER, build_field_map, guid_text, is_disabled, map_users, parse_mappings
 from sandbox.directory import connection_record
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import samba  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.samba
 

@@ -15,7 +15,7 @@ from integrations.active_directory.mapping import BASE_FILTER, guid_text, is_dis
 from sandbox.directory import connection_record
 from sandbox.directory_tls import make_ca
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import SLAPD_USERS, fresh_slapd, slapd  # noqa: F401 - fixtures
+from tests.fixtures_directory import SLAPD_USERS
 
 pytestmark = pytest.mark.slapd
 

@@ -20,7 +20,7 @@ def _partial_deltas(monkeypatch) -> None:
     monkeypatch.setattr(graph_module.GraphClient, "delta", delta)
 
 
-def test_a_partial_delta_item_changes_only_what_it_carries(world, monkeypatch):  # noqa: F811
+def test_a_partial_delta_item_changes_only_what_it_carries(world, monkeypatch):
     world.sync()
     scope = in_scope(world)
     before = world.users()
@@ -39,7 +39,7 @@ def test_a_partial_delta_item_changes_only_what_it_carries(world, monkeypatch): 
     assert after[disabled]["inactive"], "a disabled user was reactivated by a delta item without accountEnabled"
 
 
-def test_a_partial_delta_item_for_a_user_halo_lacks_is_read_in_full(world, monkeypatch):  # noqa: F811
+def test_a_partial_delta_item_for_a_user_halo_lacks_is_read_in_full(world, monkeypatch):
     world.sync()
     outsider = next(oid for oid in world.graph.tenant.users if oid not in in_scope(world))
     world.configure(createunmatchedusers=True)
@@ -64,7 +64,7 @@ def _empty_listing(monkeypatch, path: str) -> None:
     monkeypatch.setattr(graph_module.GraphClient, "list_all", list_all)
 
 
-def test_an_empty_user_read_deactivates_nobody_even_when_mass_deactivation_is_allowed(world, monkeypatch):  # noqa: F811
+def test_an_empty_user_read_deactivates_nobody_even_when_mass_deactivation_is_allowed(world, monkeypatch):
     world.configure(createunmatchedusers=True)
     world.sync()
     world.local["allow_mass_deactivation"] = True  # left on after a real mass departure once
@@ -76,7 +76,7 @@ def test_an_empty_user_read_deactivates_nobody_even_when_mass_deactivation_is_al
                for oid, user in world.users().items())
 
 
-def test_an_empty_intune_read_deactivates_no_device(world, monkeypatch):  # noqa: F811
+def test_an_empty_intune_read_deactivates_no_device(world, monkeypatch):
     world.sync()
     world.local["allow_mass_deactivation"] = True
     _empty_listing(monkeypatch, "/v1.0/deviceManagement/managedDevices")
@@ -86,7 +86,7 @@ def test_an_empty_intune_read_deactivates_no_device(world, monkeypatch):  # noqa
     assert any("Intune" in reason for reason in report.refused)
 
 
-def test_a_refused_mass_deactivation_goes_through_once_allowed_on_the_next_delta_run(world):  # noqa: F811
+def test_a_refused_mass_deactivation_goes_through_once_allowed_on_the_next_delta_run(world):
     world.configure(createunmatchedusers=True)
     world.sync()
     scope = list(in_scope(world))

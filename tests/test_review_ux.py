@@ -13,7 +13,6 @@ from halointegrator.engine.model import Check
 from integrations import REGISTRY
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
-from tests.gui_fixtures import make_app  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="module")
