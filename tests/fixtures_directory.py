@@ -1,5 +1,5 @@
-"""Helpers for the real directories (the fixtures ``slapd``, ``fresh_slapd``, ``samba`` and ``samba_ou``
-are in conftest.py): starting one, and skipping where the binaries are missing, except on CI (env CI
+"""Helpers for the directory tests (the fixtures ``slapd``, ``fresh_slapd``, ``samba`` and ``samba_ou``
+are in conftest.py): starting a server, reading a whole search, and skipping where the binaries are missing, except on CI (env CI
 set), where a missing server is a failure: CI must not go green by skipping the directory tests.
 """
 
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from integrations.active_directory import directory
+from integrations.active_directory.mapping import SourceEntry
 from sandbox.directory import DirectoryHandle, DirectoryUnavailable, samba_available, slapd_available
 
 SLAPD_USERS = 1200  # people in the session's slapd
@@ -40,3 +42,9 @@ def require_slapd() -> None:
 def require_samba() -> None:
     if reason := samba_available():
         unavailable(reason)
+
+
+def search_all(conn, base_dn: str, ldap_filter: str, **options) -> list[SourceEntry]:
+    """Every entry of one search, read page by page through ``directory.search_pages`` as the sync reads
+    (a failure on any page raises from here)."""
+    return [entry for page in directory.search_pages(conn, base_dn, ldap_filter, **options) for entry in page]

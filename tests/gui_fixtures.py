@@ -190,5 +190,10 @@ def rows(app):
     return app.config_tab.results.rows
 
 
+def log_lines(app) -> list[str]:
+    """The lines the Processes tab's log shows, as its text widget holds them."""
+    return app.processes_tab.log_text.get("1.0", "end-1c").splitlines()
+
+
 def log_text(app):
-    return "\n".join(app.processes_tab.log_lines())
+    return "\n".join(log_lines(app))

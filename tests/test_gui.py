@@ -12,7 +12,8 @@ from halointegrator import __version__
 from halointegrator.local.config import ConfigStore
 from sandbox.halo_server import HaloSandbox
 from tests.gui_fixtures import (
-    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, pump, rows, saved_app, new_root, screenshot,
+    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, log_lines, pump, rows, saved_app, new_root,
+    screenshot,
 )
 
 gui = pytest.mark.gui
@@ -222,8 +223,8 @@ def test_integration_tab_lists_connections_and_check_marks_a_disabled_one(make_a
     tab.tree.selection_set(tab.tree.get_children()[0])
     app.root.update()
     assert tab.prerequisites.rows[0][0] == CROSS and "Enabled for the Halo Integrator" in tab.prerequisites.rows[0][1]
-    assert any(line for line in app.processes_tab.log_lines() if "WARNING" in line and "not enabled" in line)
-    assert any(line for line in app.processes_tab.log_lines() if "Bind password set on this computer" in line)
+    assert any(line for line in log_lines(app) if "WARNING" in line and "not enabled" in line)
+    assert any(line for line in log_lines(app) if "Bind password set on this computer" in line)
 
 
 @gui

@@ -19,7 +19,7 @@ from halointegrator.local.lock import RunLock
 from halointegrator.engine.model import Check, Prerequisite, Report
 from halointegrator.local.paths import lock_path_for
 from tests.gui_fixtures import (
-    FAKE, Gate, enable_connection, fake_integration, idle, log_text, new_root, pump, saved_app,
+    FAKE, Gate, enable_connection, fake_integration, idle, log_lines, log_text, new_root, pump, saved_app,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,7 +147,7 @@ def test_the_log_is_bounded_and_coloured(make_app):
     processes.append_log("careful", logging.WARNING)
     processes.append_log("broken", logging.ERROR)
     processes.append_log("Create user Ada", logging.INFO + 5)
-    lines = processes.log_lines()
+    lines = log_lines(app)
     assert len(lines) == MAX_LOG_LINES and lines[-1] == "Create user Ada"
     text = processes.log_text
     assert text.tag_names(f"{MAX_LOG_LINES - 2}.0") == ("warning",)

@@ -31,6 +31,7 @@ from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import HALO_SECRET, REPO, configure, integrator
 from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, RequestHooks, World, small_tenant
+from tests.fixtures_directory import search_all
 
 WRONG_GRAPH_SECRET = "Wrong.Graph.Secret.8k"
 WRONG_HALO_SECRET = "Wrong.Halo.Secret.3x"
@@ -219,9 +220,10 @@ def test_injected_values_find_nobody_in_a_real_directory(fresh_slapd):
     connection = ldap_source.open_bound(settings)
     try:
         someone = fresh_slapd.users[0].sam
-        assert len(ldap_source.find_people(connection, fresh_slapd.base_dn, "sAMAccountName", someone)) == 1
+        found = search_all(connection, fresh_slapd.base_dn, equality_filter("sAMAccountName", someone))
+        assert len(found) == 1
         for value in INJECTIONS:
-            assert ldap_source.find_people(connection, fresh_slapd.base_dn, "sAMAccountName", value) == []
+            assert search_all(connection, fresh_slapd.base_dn, equality_filter("sAMAccountName", value)) == []
     finally:
         ldap_source.close(connection)
 

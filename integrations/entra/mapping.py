@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from halointegrator.engine.model import EntityKind, Wanted
+from halointegrator.engine.model import Wanted
 from halointegrator.values import as_bool
-
-USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
-DEVICE_KIND = EntityKind("asset", "Asset", "assets", "intune_id", "inventory_number")
 
 # Graph user property -> Halo Users field, always applied; `mappings_user` adds to or overrides it.
 DEFAULT_USER_FIELDS: tuple[tuple[str, str], ...] = (
