@@ -319,3 +319,13 @@ def test_window_icon_is_the_halo_icon():
         assert photo is not None and photo.width() >= 48
     finally:
         root.destroy()
+
+
+@pytest.mark.gui
+def test_save_accepts_the_address_test_configuration_called_valid(make_app):
+    app = make_app()
+    app.config_tab.basic.variables["web_app_url"].set("acme.halopsa.com")
+    app.config_tab.basic.variables["client_id"].set("id")
+    app.config_tab.basic.variables["client_secret"].set("secret-1")
+    assert app.save(), app.dialogs.calls
+    assert ConfigStore(app.config_path).load().halo.web_app_url == "https://acme.halopsa.com"

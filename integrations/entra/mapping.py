@@ -2,7 +2,7 @@
 
 Nothing here does I/O: a Halo connection record (``AzureADConnection``) is turned into a
 ``UserMapping`` / ``DeviceMapping`` once, and each Graph object is mapped with a plain function.
-Tested with tables in tests/test_azure_mapping.py.
+Tested with tables in tests/test_entra_mapping.py.
 """
 
 from __future__ import annotations
