@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -64,11 +64,6 @@ SECRETS = SecretRegistry()
 def add_secret(value: str | None) -> None:
     """Mask ``value`` everywhere from now on (tokens, secrets learned during a run)."""
     SECRETS.add(value)
-
-
-def add_secrets(values: Iterable[str | None]) -> None:
-    for value in values:
-        SECRETS.add(value)
 
 
 def redact(text: str) -> str:

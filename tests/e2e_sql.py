@@ -26,17 +26,23 @@ from tests.sql_helpers import ASSET_TYPES, SITES, USERS
 HEAD_OFFICE, LAPTOP = 1, 1
 
 
+def seed_lookups(halo: HaloSandbox) -> None:
+    """Halo's sites, asset types and users as the seeded database names them (ids as in sql_helpers)."""
+    with halo.lock:
+        for table, records in (("sites", SITES), ("assettypes", ASSET_TYPES), ("users", USERS)):
+            for record in records:
+                halo.state[table].pop(record["id"], None)
+                halo.add(table, {"inactive": False, **record} if table != "assettypes" else record)
+
+
 class SqlWorld(World):
     """Halo and the database as the Integrator in ``folder`` sees them (see the module docstring)."""
 
     def __init__(self, halo: HaloSandbox, folder: Path, db: DatabaseHandle, *, lansweeper: bool = False,
                  sccm: bool = False, imports: Iterable[dict[str, Any]] = ()) -> None:
         self.db = db
+        seed_lookups(halo)
         with halo.lock:
-            for table, records in (("sites", SITES), ("assettypes", ASSET_TYPES), ("users", USERS)):
-                for record in records:
-                    halo.state[table].pop(record["id"], None)
-                    halo.add(table, {"inactive": False, **record} if table != "assettypes" else record)
             control = halo_sql_records(db, site_id=HEAD_OFFICE, assettype_id=LAPTOP)["control"][0]
             control.update(halointegrator_lansweeper=lansweeper, halointegrator_sccm=sccm)
             halo.state["control"][1].update(control)

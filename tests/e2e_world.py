@@ -1,8 +1,8 @@
 """A configured world for end-to-end tests: the Halo sandbox, the Graph emulator and, when given, a real
 directory, with the Integrator set up through CONFIGURE in a Start-in folder of its own.
 
-Used by the reliability suites (faults, crash consistency, concurrency, secrets). Fixtures are plain
-functions here; a test module imports the ones it uses (the root conftest is not ours to extend).
+Used by the reliability suites (faults, crash consistency, concurrency, secrets). The fixtures built
+from it (``halo``, ``graph``, ``graph_world``, ``clean_graph_snapshot``) are in conftest.py.
 
     with HaloSandbox() as halo, GraphServer(tenant, ...) as graph:
         world = World(halo, tmp_path, graph=graph)
@@ -20,8 +20,6 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
-
-import pytest
 
 from sandbox.directory import connection_record
 from sandbox.graph_server import GraphServer, generate_tenant
@@ -214,20 +212,6 @@ class RequestHooks:
                     self.done.set()
 
 
-# ---- fixtures (import the ones a module uses) ---------------------------------------------------------
-
-@pytest.fixture
-def halo() -> Iterator[HaloSandbox]:
-    with HaloSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def graph() -> Iterator[GraphServer]:
-    with GraphServer(small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID, client_secret=APP_SECRET) as server:
-        yield server
-
-
 def clean_snapshot_of(folder: Path, tenant: Any = None, **world_options: Any) -> dict[str, list[str]]:
     """What one clean AUTO run leaves in a fresh Halo (fresh sandboxes, the same seeded data)."""
     with HaloSandbox() as halo, GraphServer(tenant or small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID,
@@ -238,17 +222,5 @@ def clean_snapshot_of(folder: Path, tenant: Any = None, **world_options: Any) ->
         return world.snapshot()
 
 
-@pytest.fixture(scope="module")
-def clean_graph_snapshot(tmp_path_factory) -> dict[str, list[str]]:
-    """Halo after one clean Entra ID run, for comparing a run that met faults and recovered."""
-    return clean_snapshot_of(tmp_path_factory.mktemp("clean-run"))
-
-
-@pytest.fixture
-def graph_world(halo, graph, tmp_path) -> World:
-    """Entra ID (users and Intune devices) into the Halo sandbox; the LDAP connection stays disabled."""
-    return World(halo, tmp_path, graph=graph)
-
-
-__all__ = ["World", "RequestHooks", "own_logger", "snapshot", "duplicates", "small_tenant", "halo", "graph", "graph_world", "clean_graph_snapshot", "clean_snapshot_of", "HALO_SECRET",
-           "APP_SECRET", "TENANT_ID", "APP_ID"]
+__all__ = ["World", "RequestHooks", "own_logger", "snapshot", "duplicates", "small_tenant", "clean_snapshot_of",
+           "HALO_SECRET", "APP_SECRET", "TENANT_ID", "APP_ID"]

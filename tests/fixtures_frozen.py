@@ -1,8 +1,8 @@
 """Building the PyInstaller executable once per session, and running it the way Task Scheduler does.
 
-Import the fixtures into a test module (``from tests.fixtures_frozen import frozen_binary, halo``).
-``HALO_FROZEN_BINARY=/path/to/HaloIntegrator`` tests a binary that is already built instead of
-building one (about 30 seconds).
+The fixture ``frozen_binary`` (conftest.py) builds it; ``HALO_FROZEN_BINARY=/path/to/HaloIntegrator``
+tests a binary that is already built instead of building one (about 30 seconds). ``halo`` (conftest.py)
+is the sandbox Halo these helpers configure against (SANDBOX_CLIENT_ID / SANDBOX_SECRET).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -39,26 +38,6 @@ def build_binary(root: Path, version: str | None = None) -> Path:
     if result.returncode != 0 or not binary.is_file():
         pytest.fail(f"PyInstaller failed (exit code {result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return binary
-
-
-@pytest.fixture(scope="session")
-def frozen_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built executable of the current source (or HALO_FROZEN_BINARY)."""
-    given = os.environ.get("HALO_FROZEN_BINARY")
-    if given:
-        if not Path(given).is_file():
-            pytest.fail(f"HALO_FROZEN_BINARY={given} is not a file")
-        return Path(given)
-    return build_binary(tmp_path_factory.mktemp("frozen"))
-
-
-@pytest.fixture
-def halo() -> Iterator:
-    """The sandbox Halo on 127.0.0.1 (nothing enabled for the Integrator in its default seed)."""
-    from sandbox.halo_server import HaloSandbox
-
-    with HaloSandbox(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_SECRET) as sandbox:
-        yield sandbox
 
 
 def install_binary(binary: Path, folder: Path) -> Path:

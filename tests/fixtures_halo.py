@@ -1,11 +1,11 @@
-"""Shared pieces for the HaloClient tests: a fake clock, settings, and a Halo answered by `responses`."""
+"""Shared pieces for the HaloClient tests: a fake clock, settings, and the answers of a Halo answered by
+`responses` (the fixtures ``time``, ``rsps`` and ``halo_api`` are in conftest.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
 
-import pytest
 import responses
 
 from halointegrator.halo.client import HaloClient
@@ -54,25 +54,6 @@ def add_discovery(rsps: responses.RequestsMock, *, auth_url: str = AUTH, tenant:
 def add_tokens(rsps: responses.RequestsMock, tokens=TOKENS, expires_in: int = 3600) -> None:
     for token in tokens:
         rsps.post(TOKEN_URL, json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
-
-
-@pytest.fixture
-def time() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def halo(rsps):
-    """A Halo that discovers, and hands out tokens; tests add the API answers they need."""
-    add_discovery(rsps)
-    add_tokens(rsps)
-    return rsps
 
 
 def api_calls(rsps: responses.RequestsMock) -> list:

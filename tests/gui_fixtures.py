@@ -1,4 +1,5 @@
-"""Helpers for the window's tests: a scripted dialog fake, fake integrations, an app factory, pumping.
+"""Helpers for the window's tests: a scripted dialog fake, fake integrations, pumping (the fixtures
+``make_app`` and ``sandbox`` are in conftest.py).
 
 The window is driven with ``invoke()`` and ``update()`` only (never ``mainloop``); waiting for the
 worker means pumping ``update()`` until a condition holds, with a deadline so a hang fails the test.
@@ -21,8 +22,6 @@ from halointegrator.engine.model import (
 )
 from halointegrator.errors import Cancelled
 from halointegrator.halo.resources import users
-from halointegrator.local.logs import setup_logging
-from sandbox.halo_server import HaloSandbox
 
 FAKE = "fake_directory"
 USER_KIND = users("third_party_guid")
@@ -178,36 +177,6 @@ def screenshot(root: tk.Tk, name: str) -> Path | None:
     return target
 
 
-@pytest.fixture
-def sandbox():
-    """The Halo sandbox on a free loopback port (seed: both connections disabled)."""
-    with HaloSandbox() as halo:
-        yield halo
-
-
-@pytest.fixture
-def make_app(tmp_path, monkeypatch):
-    """Builds windows with a fake integration (or the registry given), config and logs in tmp_path."""
-    from halointegrator.gui.app import App
-
-    made = []
-
-    def make(registry=None, *, dialogs=None, scaling=None, config_path=None, **options):
-        registry = {FAKE: fake_integration()} if registry is None else registry
-        root = new_root(scaling)
-        log = setup_logging(tmp_path / "logs")
-        app = App(root, config_path or tmp_path / "HaloIntegrator.config", registry=registry, log=log,
-                  log_dir=tmp_path / "logs", dialogs=dialogs or FakeDialogs(), **options)
-        made.append(app)
-        root.update()
-        return app
-
-    yield make
-    for app in made:
-        if not app.closed:
-            app.destroy()
-
-
 def saved_app(make_app, sandbox, **options):
     """A window with the sandbox's settings typed in and saved."""
     app = make_app(**options)
@@ -221,5 +190,10 @@ def rows(app):
     return app.config_tab.results.rows
 
 
+def log_lines(app) -> list[str]:
+    """The lines the Processes tab's log shows, as its text widget holds them."""
+    return app.processes_tab.log_text.get("1.0", "end-1c").splitlines()
+
+
 def log_text(app):
-    return "\n".join(app.processes_tab.log_lines())
+    return "\n".join(log_lines(app))

@@ -1,6 +1,6 @@
 """A database table of one's own in the shared PostgreSQL, and Halo records that import it.
 
-The session's PostgreSQL (tests.fixtures_database.postgres) is shared, so a test that changes rows
+The session's PostgreSQL (the fixture ``postgres``) is shared, so a test that changes rows
 between runs makes a table of its own (``DeviceTable``), changes it with the administrator's login and
 drops it at the end; the Integrator reads it as the read-only login, through the SQL import that
 ``asset_import`` / ``user_import`` describe.

@@ -204,7 +204,7 @@ def test_equality_filter_refuses_a_bad_attribute_name():
     (None, "OU=Staff,DC=corp,DC=com", False), ("", "OU=Staff,DC=corp,DC=com", False),
 ])
 def test_dn_within(dn, base, inside):
-    assert m.is_within(dn, base) is inside
+    assert bool(m.scope_finder([MappingScope("Base", base)])(dn)) is inside
 
 
 @pytest.mark.parametrize("dn, key", [
@@ -238,15 +238,16 @@ def test_scope_finder_normalises_each_dn_once(monkeypatch):
 
 def test_equal_mappings_the_first_wins():
     twin = MappingScope("Twin", STAFF.dn.upper(), site_id=8)
-    assert m.scope_of_dn("CN=A,OU=Staff,DC=corp,DC=example,DC=com", [twin, STAFF]) == twin.dn
+    assert m.scope_finder([twin, STAFF])("CN=A,OU=Staff,DC=corp,DC=example,DC=com") == twin.dn
 
 
 def test_scope_is_the_most_specific_mapping():
     sub = MappingScope("Sub", "OU=Sub,OU=Staff,DC=corp,DC=example,DC=com", site_id=9)
     scopes = [STAFF, sub]
-    assert m.scope_of_dn("CN=A,OU=Sub,OU=Staff,DC=corp,DC=example,DC=com", scopes) == sub.dn
-    assert m.scope_of_dn("CN=A,OU=Staff,DC=corp,DC=example,DC=com", scopes) == STAFF.dn
-    assert m.scope_of_dn("CN=A,OU=Else,DC=corp,DC=example,DC=com", scopes) == ""
+    scope_of = m.scope_finder(scopes)
+    assert scope_of("CN=A,OU=Sub,OU=Staff,DC=corp,DC=example,DC=com") == sub.dn
+    assert scope_of("CN=A,OU=Staff,DC=corp,DC=example,DC=com") == STAFF.dn
+    assert scope_of("CN=A,OU=Else,DC=corp,DC=example,DC=com") == ""
 
 
 def test_every_field_the_mapping_writes_is_in_halos_users_schema():

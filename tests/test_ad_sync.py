@@ -22,7 +22,6 @@ from sandbox.directory import connection_record
 from sandbox.halo_server import HaloSandbox
 from tests.core_helpers import run_connection
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
 STAFF, LABS = "OU=Staff,DC=corp,DC=com", "OU=Labs,DC=corp,DC=com"
 LOG = logging.getLogger("test.active_directory")

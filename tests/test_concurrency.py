@@ -25,15 +25,7 @@ from halointegrator.gui.jobs import run_processing
 from halointegrator.local.logs import setup_logging
 from halointegrator.engine.runner import RunOptions
 from tests.cli_helpers import INTEGRATOR
-from tests.e2e_world import (  # noqa: F401 - fixtures
-    RequestHooks,
-    clean_graph_snapshot,
-    duplicates,
-    graph,
-    graph_world,
-    halo,
-    own_logger,
-)
+from tests.e2e_world import RequestHooks, duplicates, own_logger
 
 WAIT = 30
 

@@ -22,7 +22,6 @@ from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_api import halo_error
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, RequestHooks, World, clean_snapshot_of, duplicates
-from tests.fixtures_directory import fresh_slapd  # noqa: F401 - a fixture
 
 # 250 users in batches of 100 and 30 devices: three user writes, one asset write, one write-back.
 USERS, DEVICES = 250, 30
@@ -97,7 +96,7 @@ AD_KILL_POINTS = [  # a create batch landed but the status was not saved; every 
 @pytest.mark.slapd
 @pytest.mark.parametrize("method, path, nth, when", AD_KILL_POINTS, ids=[f"{m} {p} #{n} {w}" for m, p, n, w in AD_KILL_POINTS])
 def test_an_ad_run_killed_before_its_status_was_saved_then_run_again_equals_one_clean_run(
-        tmp_path, fresh_slapd, method, path, nth, when):  # noqa: F811 - the fixture imported below
+        tmp_path, fresh_slapd, method, path, nth, when):
     with HaloSandbox() as halo:
         clean_world = World(halo, tmp_path / "clean", directory=fresh_slapd, ldap_batch=20)
         assert clean_world.auto().returncode == 0, clean_world.log()

@@ -12,7 +12,6 @@ from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator, log_text
 from tests.e2e_world import APP_ID, APP_SECRET, ENTRA, HEAD_OFFICE, LONDON, NEW_YORK, TENANT_ID
-from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slapd
 
@@ -49,7 +48,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path, fresh_slapd):  # noqa: F811 - the fixture imported above
+def world(tmp_path, fresh_slapd):
     tenant = generate_tenant(users=150, groups=3, devices=30, seed=5)
     with HaloSandbox() as halo, GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID,
                                             client_secret=APP_SECRET) as graph:
@@ -113,7 +112,7 @@ def dn_of(directory, person) -> str:
 
 
 @pytest.mark.samba
-def test_samba_ad_through_auto(tmp_path, samba_ou):  # noqa: F811 - the fixture imported above
+def test_samba_ad_through_auto(tmp_path, samba_ou):
     """A real AD (Samba): objectGUID identity, userAccountControl, StartTLS; disabled and removed between runs."""
     with HaloSandbox() as halo:
         with halo.lock:

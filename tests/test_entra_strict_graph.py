@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.graph_server import GraphServer, generate_tenant
 from sandbox.halo_server import HaloSandbox
-from tests.test_azure_sync import APP_ID, CONNECTION, SALES, TENANT_ID, World
+from tests.test_entra_sync import APP_ID, CONNECTION, SALES, TENANT_ID, World
 
 SITES = {"Sales Staff": 2, "Engineering Staff": 3, "Support Staff": 1}
 

@@ -16,15 +16,7 @@ import requests
 import responses
 
 from halointegrator.http import RetryPolicy
-from tests.e2e_world import (  # noqa: F401 - fixtures
-    RequestHooks,
-    World,
-    clean_graph_snapshot,
-    duplicates,
-    graph,
-    graph_world,
-    halo,
-)
+from tests.e2e_world import RequestHooks, World, duplicates
 
 USERS, ASSETS = 60, 12
 

@@ -15,10 +15,7 @@ import pytest
 
 from halointegrator.app import cli
 from sandbox.graph_server import GraphServer
-from tests.e2e_world import (  # noqa: F401 - fixtures
-    APP_ID, APP_SECRET, TENANT_ID, World, halo, own_logger, small_tenant,
-)
-from tests.fixtures_directory import fresh_slapd, samba  # noqa: F401 - fixtures
+from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, World, own_logger, small_tenant
 
 
 @pytest.fixture
@@ -90,7 +87,7 @@ def test_an_expired_delta_link_brings_a_full_read_that_misses_nothing(synced):
 # ---- LDAP ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def ldap_world(halo, fresh_slapd, tmp_path) -> World:  # noqa: F811 - the fixture imported above
+def ldap_world(halo, fresh_slapd, tmp_path) -> World:
     """slapd synced once, cleanly; the connection pages by 5, so reading one OU takes several requests."""
     world = World(halo, tmp_path, directory=fresh_slapd)
     with halo.lock:
@@ -143,7 +140,7 @@ def test_a_bind_that_starts_failing_writes_nothing(ldap_world):
 
 
 @pytest.mark.samba
-def test_a_samba_bind_that_starts_failing_writes_nothing(halo, samba, tmp_path):  # noqa: F811 - fixture
+def test_a_samba_bind_that_starts_failing_writes_nothing(halo, samba, tmp_path):
     world = World(halo, tmp_path, directory=samba)
     assert world.auto().returncode == 0, world.log()
     assert len(world.halo.records("users")) == len([user for user in samba.users if user.ou_dn in samba.ous])

@@ -14,16 +14,8 @@ from pathlib import Path
 import pytest
 
 from halointegrator import __version__
-from tests.fixtures_frozen import (  # noqa: F401 - fixtures
-    RUN_TIMEOUT_SECONDS,
-    SANDBOX_SECRET,
-    archive_contents,
-    configure,
-    frozen_binary,
-    halo,
-    install_binary,
-    log_text,
-    run_binary,
+from tests.fixtures_frozen import (
+    RUN_TIMEOUT_SECONDS, SANDBOX_SECRET, archive_contents, configure, install_binary, log_text, run_binary,
     run_unattended,
 )
 

@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.database import halo_sql_records
-from tests.fixtures_database import postgres  # noqa: F401 - fixture
-from tests.fixtures_frozen import (  # noqa: F401 - fixtures
-    archive_contents, configure, frozen_binary, halo, install_binary, log_text, run_unattended,
-)
+from tests.fixtures_frozen import archive_contents, configure, install_binary, log_text, run_unattended
 from tests.sql_helpers import ASSET_TYPES, SITES
 
 pytestmark = [pytest.mark.frozen, pytest.mark.postgres]

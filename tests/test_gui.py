@@ -11,9 +11,9 @@ import pytest
 from halointegrator import __version__
 from halointegrator.local.config import ConfigStore
 from sandbox.halo_server import HaloSandbox
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, make_app, pump, rows, sandbox, saved_app,
-    new_root, screenshot,
+from tests.gui_fixtures import (
+    CROSS, FAKE, TICK, FakeDialogs, enable_connection, fill_halo, idle, log_lines, pump, rows, saved_app, new_root,
+    screenshot,
 )
 
 gui = pytest.mark.gui
@@ -223,8 +223,8 @@ def test_integration_tab_lists_connections_and_check_marks_a_disabled_one(make_a
     tab.tree.selection_set(tab.tree.get_children()[0])
     app.root.update()
     assert tab.prerequisites.rows[0][0] == CROSS and "Enabled for the Halo Integrator" in tab.prerequisites.rows[0][1]
-    assert any(line for line in app.processes_tab.log_lines() if "WARNING" in line and "not enabled" in line)
-    assert any(line for line in app.processes_tab.log_lines() if "Bind password set on this computer" in line)
+    assert any(line for line in log_lines(app) if "WARNING" in line and "not enabled" in line)
+    assert any(line for line in log_lines(app) if "Bind password set on this computer" in line)
 
 
 @gui
@@ -319,3 +319,13 @@ def test_window_icon_is_the_halo_icon():
         assert photo is not None and photo.width() >= 48
     finally:
         root.destroy()
+
+
+@pytest.mark.gui
+def test_save_accepts_the_address_test_configuration_called_valid(make_app):
+    app = make_app()
+    app.config_tab.basic.variables["web_app_url"].set("acme.halopsa.com")
+    app.config_tab.basic.variables["client_id"].set("id")
+    app.config_tab.basic.variables["client_secret"].set("secret-1")
+    assert app.save(), app.dialogs.calls
+    assert ConfigStore(app.config_path).load().halo.web_app_url == "https://acme.halopsa.com"

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from integrations.powershell import INTEGRATION, NAME
-from tests.gui_fixtures import CROSS, TICK, idle, make_app, sandbox, saved_app, screenshot  # noqa: F401 - fixtures
+from tests.gui_fixtures import CROSS, TICK, idle, saved_app, screenshot
 from tests.powershell_standin import install, script_text
 
 pytestmark = [pytest.mark.gui, pytest.mark.skipif(os.name == "nt", reason="the stand-in is a POSIX script")]

@@ -18,8 +18,9 @@ import pytest
 from halointegrator.local.lock import RunLock
 from halointegrator.engine.model import Check, Prerequisite, Report
 from halointegrator.local.paths import lock_path_for
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    FAKE, Gate, enable_connection, fake_integration, idle, log_text, make_app, new_root, pump, sandbox, saved_app,
+from integrations import REGISTRY
+from tests.gui_fixtures import (
+    FAKE, Gate, enable_connection, fake_integration, idle, log_lines, log_text, new_root, pump, saved_app,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,7 +148,7 @@ def test_the_log_is_bounded_and_coloured(make_app):
     processes.append_log("careful", logging.WARNING)
     processes.append_log("broken", logging.ERROR)
     processes.append_log("Create user Ada", logging.INFO + 5)
-    lines = processes.log_lines()
+    lines = log_lines(app)
     assert len(lines) == MAX_LOG_LINES and lines[-1] == "Create user Ada"
     text = processes.log_text
     assert text.tag_names(f"{MAX_LOG_LINES - 2}.0") == ("warning",)
@@ -298,3 +299,27 @@ def test_selftest_delay_reads_the_variable():
     assert selftest_delay({"HALO_SELFTEST_MS": "800"}) == 800
     assert selftest_delay({"HALO_SELFTEST_MS": "soon"}) is None
     assert selftest_delay({}) is None
+
+
+def test_entra_prerequisites_show_each_check_once_beside_its_prerequisite():
+    from halointegrator.gui.integration_tab import merge_checks
+    from integrations.entra import checks as entra
+    checks = [Check("App secret stored locally", True, "stored", "secret"),
+              Check("Microsoft token obtained", True, "t", "token"), Check("User.Read.All granted", True, "ok", "users"),
+              Check(entra.DEVICES.label, True, "devices can be read", "devices"),
+              Check(entra.ASSET_TYPE.label, True, "asset type 1", "assettype"),
+              Check("Group 'Sales' exists in Entra ID", True, "1 group(s)", "groups"),
+              Check("Site 1 exists in Halo", True, "HQ", "sites")]
+    rows = merge_checks(REGISTRY["azure_ad"].prerequisites, checks)
+    assert [mark for mark, _label, _detail in rows] == [True] * len(checks)  # no dot left for a check that ran
+    labels = [label for _mark, label, _detail in rows]
+    assert labels.index("Default asset type chosen (devices)") < labels.index("Group 'Sales' exists in Entra ID") \
+        < labels.index("Site 1 exists in Halo")
+
+
+def test_a_failed_token_leaves_the_later_prerequisites_as_not_checked():
+    from halointegrator.gui.integration_tab import merge_checks
+
+    checks = [Check("Microsoft token obtained", False, "no", "token")]
+    rows = merge_checks(REGISTRY["azure_ad"].prerequisites, checks)
+    assert (None, "Each mapped group exists in Entra ID", "") in rows

@@ -15,10 +15,8 @@ from halointegrator.engine.checking import prerequisites_of
 from integrations import REGISTRY
 from integrations.active_directory import checks as ad_checks
 from sandbox.directory import connection_record
-from tests.fixtures_directory import require_slapd, slapd  # noqa: F401 - slapd is a fixture
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    CROSS, DOT, TICK, idle, make_app, pump, sandbox, saved_app, screenshot,
-)
+from tests.fixtures_directory import require_slapd
+from tests.gui_fixtures import CROSS, DOT, TICK, idle, log_lines, pump, saved_app, screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.slapd]
 AD = "active_directory"
@@ -87,7 +85,7 @@ def test_screenshots_of_every_tab_against_the_sandbox(make_app, tmp_path):
         app.processes_tab.start_button.invoke()
         pump(app.root, lambda: not app.processes_tab.running, timeout=240)
         idle(app)
-        assert app.processes_tab.last_result.exit_code == 0, app.processes_tab.log_lines()[-20:]
+        assert app.processes_tab.last_result.exit_code == 0, log_lines(app)[-20:]
         screenshot(app.root, "sandbox-4-processes")
         for number, name in ((2, AD), (3, "azure_ad")):
             tab = app.integration_tabs[name]

@@ -12,7 +12,7 @@ from tkinter import ttk
 
 import pytest
 
-from tests.gui_fixtures import AT_100, AT_150, FAKE, idle, make_app, sandbox, saved_app  # noqa: F401 - fixtures
+from tests.gui_fixtures import AT_100, AT_150, FAKE, idle, saved_app
 
 gui = pytest.mark.gui
 

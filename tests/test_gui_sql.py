@@ -7,8 +7,7 @@ import pytest
 
 from integrations.sql.declarations import INTEGRATIONS
 from sandbox.database import halo_sql_records
-from tests.fixtures_database import postgres  # noqa: F401 - fixture
-from tests.gui_fixtures import CROSS, TICK, idle, make_app, sandbox, saved_app, screenshot  # noqa: F401 - fixtures
+from tests.gui_fixtures import CROSS, TICK, idle, saved_app, screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.postgres]
 SQL_REGISTRY = {integration.name: integration for integration in INTEGRATIONS}

@@ -16,9 +16,8 @@ import pytest
 
 from halointegrator.engine.model import Check, ConnectionSource
 from halointegrator.errors import HaloError
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    CROSS, DOT, FAKE, PREREQUISITES, TICK, enable_connection, fake_integration, fill_halo, idle, make_app, pump,
-    sandbox, saved_app,
+from tests.gui_fixtures import (
+    CROSS, DOT, FAKE, PREREQUISITES, TICK, enable_connection, fake_integration, fill_halo, idle, pump, saved_app,
 )
 
 gui = pytest.mark.gui

@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 
 from halointegrator.gui.tour import Tour, is_local, tour_folder
-from tests.gui_fixtures import (  # noqa: F401 - make_app and sandbox are fixtures
-    FAKE, TICK, enable_connection, fill_halo, make_app, pump, sandbox, saved_app,
-)
+from tests.gui_fixtures import FAKE, TICK, enable_connection, fill_halo, pump, saved_app
 
 gui = pytest.mark.gui
 

@@ -14,22 +14,9 @@ from responses import matchers
 
 from halointegrator.errors import AuthError, ConfigError, HaloError, IntegratorError, RetriableError
 from halointegrator.halo.client import Endpoints, normalise_url
-from tests.fixtures_halo import (  # noqa: F401 (fixtures)
-    API,
-    AUTH,
-    SECRET,
-    TENANT,
-    TOKEN_URL,
-    TOKENS,
-    WEB,
-    add_discovery,
-    add_tokens,
-    api_calls,
-    halo,
-    halo_settings,
+from tests.fixtures_halo import (
+    API, AUTH, SECRET, TENANT, TOKEN_URL, TOKENS, WEB, add_discovery, add_tokens, api_calls, halo_settings,
     make_client,
-    rsps,
-    time,
 )
 
 
@@ -98,11 +85,11 @@ def test_invalid_web_app_url_is_a_config_error(url):
 # ---- token -------------------------------------------------------------------------------------
 
 
-def test_token_request_is_client_credentials_with_tenant_in_the_query(halo, time):
+def test_token_request_is_client_credentials_with_tenant_in_the_query(halo_api, time):
     seen = []
     client = make_client(time, on_token=seen.append)
     assert client.token() == TOKENS[0]
-    call = halo.calls[-1]
+    call = halo_api.calls[-1]
     assert call.request.url.startswith(TOKEN_URL + "?")
     assert query_of(call) == {"tenant": TENANT}
     assert form_of(call) == {"grant_type": "client_credentials", "client_id": "integrator-app",
@@ -117,7 +104,7 @@ def test_no_tenant_means_no_tenant_parameter(rsps, time):
     assert rsps.calls[-1].request.url == TOKEN_URL
 
 
-def test_token_is_cached_until_a_minute_before_expiry(halo, time):
+def test_token_is_cached_until_a_minute_before_expiry(halo_api, time):
     client = make_client(time)
     assert client.token() == TOKENS[0]
     time.now += 3539
@@ -127,20 +114,20 @@ def test_token_is_cached_until_a_minute_before_expiry(halo, time):
     assert client.stats["token"] == 2
 
 
-def test_expired_token_mid_run_is_replaced_once(halo, time):
-    halo.get(API + "/Users/12", status=401, json={"error": "invalid_token"})
-    halo.get(API + "/Users/12", json={"id": 12})
+def test_expired_token_mid_run_is_replaced_once(halo_api, time):
+    halo_api.get(API + "/Users/12", status=401, json={"error": "invalid_token"})
+    halo_api.get(API + "/Users/12", json={"id": 12})
     client = make_client(time)
     assert client.get("Users/12") == {"id": 12}
-    bearers = [call.request.headers["Authorization"] for call in api_calls(halo)]
+    bearers = [call.request.headers["Authorization"] for call in api_calls(halo_api)]
     assert bearers == [f"Bearer {TOKENS[0]}", f"Bearer {TOKENS[1]}"]
 
 
-def test_a_fresh_token_refused_too_is_an_auth_error(halo, time):
-    halo.get(API + "/Agent/me", status=401, json={"error": "invalid_token"})
+def test_a_fresh_token_refused_too_is_an_auth_error(halo_api, time):
+    halo_api.get(API + "/Agent/me", status=401, json={"error": "invalid_token"})
     with pytest.raises(AuthError, match="fresh token was refused"):
         make_client(time).get("Agent/me")
-    assert len(api_calls(halo)) == 2
+    assert len(api_calls(halo_api)) == 2
 
 
 def test_wrong_client_secret(rsps, time):
@@ -170,100 +157,100 @@ def test_token_answer_without_access_token(rsps, time):
 # ---- reads and writes --------------------------------------------------------------------------
 
 
-def test_get_sends_bearer_and_params_and_returns_json(halo, time):
-    halo.get(API + "/Agent/me", json={"id": 1, "name": "API agent"},
+def test_get_sends_bearer_and_params_and_returns_json(halo_api, time):
+    halo_api.get(API + "/Agent/me", json={"id": 1, "name": "API agent"},
              match=[matchers.header_matcher({"Authorization": f"Bearer {TOKENS[0]}"})])
     client = make_client(time)
     assert client.get("Agent/me") == {"id": 1, "name": "API agent"}
     assert client.get("/Agent/me", params={"includedetails": "true"}) == {"id": 1, "name": "API agent"}
-    assert query_of(api_calls(halo)[-1]) == {"includedetails": "true"}
+    assert query_of(api_calls(halo_api)[-1]) == {"includedetails": "true"}
     assert client.stats["read"] == 2 and client.stats["token"] == 1
 
 
-def test_post_sends_a_json_array(halo, time):
-    halo.post(API + "/Users", json={"id": 7, "name": "Ada"}, status=201)
+def test_post_sends_a_json_array(halo_api, time):
+    halo_api.post(API + "/Users", json={"id": 7, "name": "Ada"}, status=201)
     client = make_client(time)
     records = [{"name": "Ada", "site_id": 3}, {"id": 5, "inactive": True}]
     assert client.post("Users", records, idempotent=False) == {"id": 7, "name": "Ada"}
-    assert json.loads(api_calls(halo)[0].request.body) == records
+    assert json.loads(api_calls(halo_api)[0].request.body) == records
     assert client.stats["write"] == 1
 
 
-def test_empty_answer_is_none(halo, time):
-    halo.post(API + "/Users", status=204)
+def test_empty_answer_is_none(halo_api, time):
+    halo_api.post(API + "/Users", status=204)
     assert make_client(time).post("Users", [{"id": 1}], idempotent=True) is None
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
-def test_transient_errors_on_reads_are_retried(halo, time, status):
-    halo.get(API + "/InstanceInfo", status=status)
-    halo.get(API + "/InstanceInfo", json={"app_version": "2.180.1"})
+def test_transient_errors_on_reads_are_retried(halo_api, time, status):
+    halo_api.get(API + "/InstanceInfo", status=status)
+    halo_api.get(API + "/InstanceInfo", json={"app_version": "2.180.1"})
     client = make_client(time)
     assert client.get("InstanceInfo") == {"app_version": "2.180.1"}
     assert len(time.sleeps) == 1 and client.stats["retry"] == 1
 
 
-def test_429_retry_after_seconds_and_date(halo, time):
+def test_429_retry_after_seconds_and_date(halo_api, time):
     date = email.utils.formatdate(1_700_000_045, usegmt=True)
-    halo.get(API + "/Users/1", status=429, headers={"Retry-After": "20"}, body="Rate Limit Reached")
-    halo.get(API + "/Users/1", status=429, headers={"Retry-After": date})
-    halo.get(API + "/Users/1", json={"id": 1})
+    halo_api.get(API + "/Users/1", status=429, headers={"Retry-After": "20"}, body="Rate Limit Reached")
+    halo_api.get(API + "/Users/1", status=429, headers={"Retry-After": date})
+    halo_api.get(API + "/Users/1", json={"id": 1})
     client = make_client(time)
     client.retry.wall_clock = lambda: 1_700_000_000.0
     assert client.get("Users/1") == {"id": 1}
     assert time.sleeps == [20.0, 45.0]
 
 
-def test_halo_that_keeps_failing_gives_a_retriable_error(halo, time):
-    halo.get(API + "/Users/1", status=503)
+def test_halo_that_keeps_failing_gives_a_retriable_error(halo_api, time):
+    halo_api.get(API + "/Users/1", status=503)
     with pytest.raises(RetriableError) as failure:
         make_client(time, max_attempts=3).get("Users/1")
     assert str(failure.value).startswith("Halo at acme.halopsa.com kept answering 503 Service Unavailable after 3 attempts")
     assert failure.value.status == 503 and "GET Users/1" in str(failure.value)
 
 
-def test_kept_answering_429_points_at_the_budget(halo, time):
-    halo.get(API + "/Users/1", status=429)
+def test_kept_answering_429_points_at_the_budget(halo_api, time):
+    halo_api.get(API + "/Users/1", status=429)
     with pytest.raises(RetriableError, match="request budget setting"):
         make_client(time, max_attempts=2).get("Users/1")
 
 
 @pytest.mark.parametrize("status", [502, 504])
-def test_creates_are_not_repeated_after_502_or_504(halo, time, status):
-    halo.post(API + "/Users", status=status)
+def test_creates_are_not_repeated_after_502_or_504(halo_api, time, status):
+    halo_api.post(API + "/Users", status=status)
     with pytest.raises(RetriableError, match="not repeated: Halo may have processed it"):
         make_client(time).post("Users", [{"name": "Ada"}], idempotent=False)
-    assert len(api_calls(halo)) == 1 and time.sleeps == []
+    assert len(api_calls(halo_api)) == 1 and time.sleeps == []
 
 
-def test_creates_are_not_repeated_after_a_read_timeout(halo, time):
-    halo.post(API + "/Users", body=requests.exceptions.ReadTimeout("read timed out"))
+def test_creates_are_not_repeated_after_a_read_timeout(halo_api, time):
+    halo_api.post(API + "/Users", body=requests.exceptions.ReadTimeout("read timed out"))
     with pytest.raises(RetriableError, match="Cannot reach Halo at acme.halopsa.com: no answer within the timeout"):
         make_client(time).post("Users", [{"name": "Ada"}], idempotent=False)
-    assert len(api_calls(halo)) == 1
+    assert len(api_calls(halo_api)) == 1
 
 
-def test_updates_are_repeated_after_502(halo, time):
-    halo.post(API + "/Users", status=502)
-    halo.post(API + "/Users", json=[{"id": 5}])
+def test_updates_are_repeated_after_502(halo_api, time):
+    halo_api.post(API + "/Users", status=502)
+    halo_api.post(API + "/Users", json=[{"id": 5}])
     assert make_client(time).post("Users", [{"id": 5, "title": "CTO"}], idempotent=True) == [{"id": 5}]
 
 
 @pytest.mark.parametrize("status, words", [(400, "answered HTTP 400"), (403, "lacks a permission"), (404, "HTTP 404")])
-def test_client_errors_are_fatal_with_halos_message(halo, time, status, words):
-    halo.post(API + "/Users", status=status, json={"ClassName": "System.Exception", "Message": "Site is required"})
+def test_client_errors_are_fatal_with_halos_message(halo_api, time, status, words):
+    halo_api.post(API + "/Users", status=status, json={"ClassName": "System.Exception", "Message": "Site is required"})
     with pytest.raises(HaloError) as failure:
         make_client(time).post("Users", [{"name": "Ada"}], idempotent=False)
     assert not isinstance(failure.value, RetriableError) and failure.value.status == status
     assert words in str(failure.value) and "Site is required" in str(failure.value)
-    assert len(api_calls(halo)) == 1
+    assert len(api_calls(halo_api)) == 1
 
 
-def test_connection_error_is_retried_then_explained(halo, time):
+def test_connection_error_is_retried_then_explained(halo_api, time):
     refused = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: [Errno 111]")
     failure = requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, API, refused))
     for _ in range(3):
-        halo.get(API + "/Users/1", body=failure)
+        halo_api.get(API + "/Users/1", body=failure)
     with pytest.raises(RetriableError) as raised:
         make_client(time, max_attempts=3).get("Users/1")
     assert str(raised.value).startswith("Cannot reach Halo at acme.halopsa.com:")
@@ -277,14 +264,14 @@ def test_tls_failure_names_the_ca_bundle_setting(rsps, time):
         make_client(time).endpoints()
 
 
-def test_html_page_instead_of_json(halo, time):
-    halo.get(API + "/Agent/me", body="<html><title>Proxy login</title></html>", content_type="text/html")
+def test_html_page_instead_of_json(halo_api, time):
+    halo_api.get(API + "/Agent/me", body="<html><title>Proxy login</title></html>", content_type="text/html")
     with pytest.raises(HaloError, match="Halo at acme.halopsa.com answered with an HTML page instead of JSON"):
         make_client(time).get("Agent/me")
 
 
-def test_truncated_json(halo, time):
-    halo.get(API + "/Agent/me", body='{"id": 1, "name": "Ag', content_type="application/json")
+def test_truncated_json(halo_api, time):
+    halo_api.get(API + "/Agent/me", body='{"id": 1, "name": "Ag', content_type="application/json")
     with pytest.raises(HaloError, match="incomplete JSON"):
         make_client(time).get("Agent/me")
 
@@ -292,9 +279,9 @@ def test_truncated_json(halo, time):
 # ---- request budget ----------------------------------------------------------------------------
 
 
-def test_budget_waits_for_a_free_slot_and_says_so(halo, time, caplog):
+def test_budget_waits_for_a_free_slot_and_says_so(halo_api, time, caplog):
     caplog.set_level(logging.INFO)
-    halo.get(API + "/Users/1", json={"id": 1})
+    halo_api.get(API + "/Users/1", json={"id": 1})
     client = make_client(time, halo_settings(request_budget=3, budget_window_seconds=300))
     client.endpoints()  # discovery: one request
     time.now += 10
@@ -306,9 +293,9 @@ def test_budget_waits_for_a_free_slot_and_says_so(halo, time, caplog):
     assert waits == ["Waiting 285s for Halo's request budget (3 requests per 300s)"]
 
 
-def test_budget_counts_retries(halo, time):
-    halo.get(API + "/Users/1", status=503)
-    halo.get(API + "/Users/1", json={"id": 1})
+def test_budget_counts_retries(halo_api, time):
+    halo_api.get(API + "/Users/1", status=503)
+    halo_api.get(API + "/Users/1", json={"id": 1})
     client = make_client(time, halo_settings(request_budget=4, budget_window_seconds=1000))
     client.get("Users/1")  # discovery, token, 503, retry: four requests
     assert len(time.sleeps) == 1  # the retry backoff only
@@ -316,8 +303,8 @@ def test_budget_counts_retries(halo, time):
     assert len(time.sleeps) == 2 and time.now >= 2000
 
 
-def test_no_budget_means_no_waiting(halo, time):
-    halo.get(API + "/Users/1", json={"id": 1})
+def test_no_budget_means_no_waiting(halo_api, time):
+    halo_api.get(API + "/Users/1", json={"id": 1})
     client = make_client(time, halo_settings(request_budget=0))
     for _ in range(50):
         client.get("Users/1")

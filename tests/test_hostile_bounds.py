@@ -1,13 +1,21 @@
 """Hostile servers, part 2: whatever a server sends, every read is bounded in time, bytes and records, and
-a whole run ends at its time limit, reporting why and releasing the lock.
+a whole run ends at its time limit, reporting why and releasing the lock. Underneath: an LDAP socket's
+byte and time bounds per operation, and after the deadline only the status write-back is sent (within
+its grace).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
+import responses
 
+from halointegrator.deadline import Deadline, RunTimedOut
+from halointegrator.halo.client import HaloClient
+from halointegrator.local.settings import HaloSettings
+from integrations.active_directory.bounds import BoundedSocket
 from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_world import APP_ID, TENANT_ID, small_tenant
@@ -132,3 +140,62 @@ def test_a_directory_that_pages_for_ever_stops(tmp_path, halo):
         run = folder.auto(timeout=120)
     assert "pages" in halo.records("ldapconnections")[0]["halointegrator_lasterror"]
     assert_contained(run, folder, secrets=SECRETS, halo=halo, says=["nothing was written"])
+
+
+# ---- the deadline, and what is still sent after it -----------------------------------------------------
+
+API = "https://halo.example.com/api"
+
+
+@responses.activate
+def test_after_the_deadline_only_the_status_write_back_is_sent():
+    responses.post("https://halo.example.com/auth/token", json={"access_token": "t-unit", "expires_in": 3600})
+    responses.post(f"{API}/LDAPConnection", json=[{"id": 1}])
+    now = [0.0]
+    deadline = Deadline(60, clock=lambda: now[0], grace=30)
+    settings = HaloSettings(web_app_url="https://halo.example.com", client_id="id", client_secret="unit-secret",
+                            api_url=API, auth_url="https://halo.example.com/auth", tenant="t")
+    client = HaloClient(settings, deadline=deadline)
+    now[0] = 61.0
+    with pytest.raises(RunTimedOut, match="run_time_limit_minutes"):
+        client.get("Users")
+    with pytest.raises(RunTimedOut):
+        client.post("Users", [{"name": "New"}], idempotent=False)
+    client.post("LDAPConnection", [{"id": 1, "halointegrator_lasterror": "stopped"}], idempotent=True)
+    assert [call.request.url for call in responses.calls][-1] == f"{API}/LDAPConnection"
+    now[0] = 95.0  # past the grace too
+    with pytest.raises(RunTimedOut):
+        client.post("LDAPConnection", [{"id": 1, "halointegrator_lasterror": "stopped"}], idempotent=True)
+
+
+# ---- the LDAP socket's bounds -------------------------------------------------------------------------
+
+class FakeSocket:
+    def __init__(self, chunk: bytes) -> None:
+        self.chunk, self.timeouts = chunk, []
+
+    def settimeout(self, seconds):
+        self.timeouts.append(seconds)
+
+    def recv(self, size, *flags):
+        return self.chunk
+
+
+def test_an_ldap_operation_may_not_read_more_than_its_bytes():
+    bounded = BoundedSocket(FakeSocket(b"x" * 1000), Deadline(None), per_read=60)
+    bounded.start(max_bytes=2500)
+    bounded.recv(4096), bounded.recv(4096)
+    with pytest.raises(OSError, match="more than"):
+        bounded.recv(4096)
+
+
+def test_each_ldap_read_waits_no_longer_than_the_operation_has_left():
+    fake = FakeSocket(b"x")
+    bounded = BoundedSocket(fake, Deadline(None), per_read=60)
+    bounded.start(seconds=5)
+    bounded.recv(10)
+    assert fake.timeouts[-1] <= 5
+    bounded.start(seconds=0)
+    with pytest.raises(socket.timeout):
+        bounded.recv(10)
+    assert "within 0 s" in bounded.failure and not bounded.deadline_hit

@@ -1,5 +1,7 @@
 """Hostile servers, part 1: redirects and addresses learnt at run time never take a secret or a write
-elsewhere. Each case runs ``integrator.py AUTO`` against a hostile proxy in front of the real sandboxes.
+elsewhere. Each case runs ``integrator.py AUTO`` against a hostile proxy in front of the real sandboxes;
+the Graph client's own refusals (a link to another scheme or port, a Graph root that is not https) close
+the file.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ import json
 
 import pytest
 
+from integrations.entra.graph import DeltaExpired, GraphClient, GraphError
 from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_world import APP_ID, ENTRA, TENANT_ID, small_tenant
@@ -148,3 +151,27 @@ def test_a_next_link_that_downgrades_to_http_gets_no_token(tmp_path, halo, graph
 
 def proxy_tokens(proxy: HostileServer) -> set[str]:
     return set(proxy.tokens)
+
+
+# ---- links Graph may not lead the token to ------------------------------------------------------------
+
+def graph_client(graph_url: str = "https://graph.microsoft.com") -> GraphClient:
+    return GraphClient(tenant="t", client_id="c", client_secret="unit-graph-secret", login_url=graph_url,
+                       graph_url=graph_url)
+
+
+def test_a_stored_delta_link_to_plain_http_counts_as_expired_and_is_not_followed():
+    with pytest.raises(DeltaExpired, match="another scheme"):
+        graph_client().delta("http://graph.microsoft.com/v1.0/users/delta?$deltatoken=tampered")
+
+
+@pytest.mark.parametrize("url", ["http://graph.example.com", "ftp://graph.microsoft.com"])
+def test_a_graph_root_that_is_not_https_is_refused(url):
+    with pytest.raises(Exception, match="cannot be used"):
+        graph_client(url)
+
+
+def test_a_next_link_to_another_port_is_refused():
+    client = graph_client()
+    with pytest.raises(GraphError, match="another scheme or port"):
+        client._same_origin("https://graph.microsoft.com:8443/v1.0/users")

@@ -15,7 +15,7 @@ from integrations.active_directory import directory as ldap_source
 from integrations.active_directory.mapping import BASE_FILTER, build_field_map, guid_text, is_disabled, map_users, parse_mappings
 from sandbox.directory import connection_record
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import samba  # noqa: F401 - fixture
+from tests.fixtures_directory import search_all
 
 pytestmark = pytest.mark.samba
 
@@ -32,7 +32,7 @@ def open_bound(handle, *, use_ssl: bool = True, **local) -> ldap3.Connection:
 def read_people(handle, attributes=("objectGUID", "userAccountControl", "memberOf", "sAMAccountName")):
     conn = open_bound(handle)
     try:
-        return ldap_source.search_all(conn, handle.base_dn, BASE_FILTER, attributes=list(attributes), page_size=7)
+        return search_all(conn, handle.base_dn, BASE_FILTER, attributes=list(attributes), page_size=7)
     finally:
         ldap_source.close(conn)
 
@@ -66,7 +66,7 @@ def test_member_of_maps_to_group_names(samba):
     field_map, _ = build_field_map(record["mappings_user"], "third_party_guid")
     conn = open_bound(samba)
     try:
-        reads = [(scope, ldap_source.search_all(conn, scope.dn, BASE_FILTER, attributes=field_map.attributes()))
+        reads = [(scope, search_all(conn, scope.dn, BASE_FILTER, attributes=field_map.attributes()))
                  for scope in scopes]
     finally:
         ldap_source.close(conn)

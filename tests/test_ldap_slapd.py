@@ -11,11 +11,11 @@ from halointegrator.engine.context import RunContext
 from halointegrator.errors import SourceError
 from integrations import active_directory
 from integrations.active_directory import directory as ldap_source
-from integrations.active_directory.mapping import BASE_FILTER, guid_text, is_disabled, search_filter
+from integrations.active_directory.mapping import BASE_FILTER, equality_filter, guid_text, is_disabled, search_filter
 from sandbox.directory import connection_record
 from sandbox.directory_tls import make_ca
 from tests.fake_halo import FakeHalo
-from tests.fixtures_directory import SLAPD_USERS, fresh_slapd, slapd  # noqa: F401 - fixtures
+from tests.fixtures_directory import SLAPD_USERS, search_all
 
 pytestmark = pytest.mark.slapd
 
@@ -33,7 +33,7 @@ def settings_for(handle, *, ldaps: bool = True, host: str | None = None, passwor
 def read_all(handle, settings, base_dn=None, **options):
     conn = ldap_source.open_bound(settings)
     try:
-        return ldap_source.search_all(conn, base_dn or handle.base_dn, BASE_FILTER,
+        return search_all(conn, base_dn or handle.base_dn, BASE_FILTER,
                                       attributes=["objectGUID", "userAccountControl", "sAMAccountName"], **options)
     finally:
         ldap_source.close(conn)
@@ -63,9 +63,9 @@ def test_paged_read_returns_every_person_past_the_limit(slapd, ldaps, page_size)
 def test_one_level_and_mapping_filter(slapd):
     conn = ldap_source.open_bound(settings_for(slapd))
     try:
-        staff = ldap_source.search_all(conn, slapd.ous[0], search_filter("(title=Analyst)"), recursive=False,
+        staff = search_all(conn, slapd.ous[0], search_filter("(title=Analyst)"), recursive=False,
                                        attributes=["title"])
-        below_base = ldap_source.search_all(conn, slapd.base_dn, BASE_FILTER, recursive=False)
+        below_base = search_all(conn, slapd.base_dn, BASE_FILTER, recursive=False)
     finally:
         ldap_source.close(conn)
     expected = [user for user in slapd.users if user.ou_dn == slapd.ous[0] and user.title == "Analyst"]
@@ -77,9 +77,10 @@ def test_one_level_and_mapping_filter(slapd):
 def test_values_in_filters_are_literal(slapd, value):
     conn = ldap_source.open_bound(settings_for(slapd))
     try:
-        assert ldap_source.find_people(conn, slapd.base_dn, "sAMAccountName", value) == []
+        assert search_all(conn, slapd.base_dn, equality_filter("sAMAccountName", value)) == []
         first = slapd.users[0]
-        found = ldap_source.find_people(conn, slapd.base_dn, "sAMAccountName", first.sam, ["mail"])
+        found = search_all(conn, slapd.base_dn, equality_filter("sAMAccountName", first.sam),
+                                       attributes=["mail"])
     finally:
         ldap_source.close(conn)
     assert [entry.first("mail") for entry in found] == [first.mail.encode()]
@@ -141,7 +142,7 @@ def test_missing_mapping_dn(slapd):
         assert ldap_source.dn_exists(conn, slapd.ous[0]) is True
         assert ldap_source.dn_exists(conn, f"OU=Nowhere,{slapd.base_dn}") is False
         with pytest.raises(SourceError, match="does not exist"):
-            ldap_source.search_all(conn, f"OU=Nowhere,{slapd.base_dn}", BASE_FILTER)
+            search_all(conn, f"OU=Nowhere,{slapd.base_dn}", BASE_FILTER)
     finally:
         ldap_source.close(conn)
 
@@ -158,7 +159,7 @@ def test_server_stopping_mid_read_fails_the_whole_read(fresh_slapd):
 
     conn.search = search_then_stop
     with pytest.raises(SourceError, match="failed after 10 entries.*nothing was written"):
-        ldap_source.search_all(conn, fresh_slapd.base_dn, BASE_FILTER, page_size=10)
+        search_all(conn, fresh_slapd.base_dn, BASE_FILTER, page_size=10)
     assert len(pages) == 2
 
 
@@ -203,7 +204,7 @@ def test_entries_decoded_lean_are_what_ldap3_decodes(slapd):
     attributes = ["objectGUID", "userAccountControl", "displayName", "sAMAccountName", "mail", "memberOf", "title"]
     conn = ldap_source.open_bound(settings_for(slapd))
     try:
-        lean = ldap_source.search_all(conn, slapd.base_dn, BASE_FILTER, attributes=attributes)
+        lean = search_all(conn, slapd.base_dn, BASE_FILTER, attributes=attributes)
         full = conn.extend.standard.paged_search(slapd.base_dn, BASE_FILTER, attributes=attributes, paged_size=1000,
                                                  generator=False)
     finally:

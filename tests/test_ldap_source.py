@@ -10,6 +10,7 @@ from ldap3.core.exceptions import LDAPSessionTerminatedByServerError
 from halointegrator.errors import Cancelled, SourceError
 from integrations.active_directory import directory as ldap_source
 from integrations.active_directory.directory import LdapSettings
+from tests.fixtures_directory import search_all
 
 COOKIE = "1.2.840.113556.1.4.319"
 
@@ -76,7 +77,7 @@ def page(entries: int, cookie: bytes | None, start: int = 0, result: int = 0, de
 
 def test_every_page_is_read_and_references_skipped():
     conn = PagedConnection([page(3, b"c1", 0, references=1), page(3, b"c2", 3), page(2, b"", 6, references=2)])
-    entries = ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+    entries = search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
     assert [entry.dn for entry in entries] == [f"CN=P{n},OU=S" for n in range(8)]
     assert entries[0].attributes == {"samaccountname": [b"p0"]}
     assert conn.calls == [(3, None), (3, b"c1"), (3, b"c2")]
@@ -91,13 +92,13 @@ def test_every_page_is_read_and_references_skipped():
 def test_a_failed_page_fails_the_whole_read(failing_page, message):
     conn = PagedConnection([page(3, b"c1"), failing_page])
     with pytest.raises(SourceError, match=message):
-        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+        search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
 
 
 def test_a_dropped_connection_fails_the_whole_read():
     conn = PagedConnection([page(3, b"c1"), page(3, b"c2")], fail_at=2)
     with pytest.raises(SourceError, match="failed after 3 entries .*nothing was written"):
-        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
+        search_all(conn, "OU=S", "(objectClass=user)", page_size=3)
 
 
 def test_stop_between_pages():
@@ -111,7 +112,7 @@ def test_stop_between_pages():
 
     conn.search = search_then_cancel
     with pytest.raises(Cancelled, match="nothing was written"):
-        ldap_source.search_all(conn, "OU=S", "(objectClass=user)", page_size=3, cancel=cancel)
+        search_all(conn, "OU=S", "(objectClass=user)", page_size=3, cancel=cancel)
     assert len(conn.calls) == 1
 
 
@@ -192,6 +193,6 @@ def test_lean_decoding_lasts_for_the_read_only():
         return real_search(*args, **kwargs)
 
     conn.search = search
-    assert len(ldap_source.search_all(conn, "OU=S", "(objectClass=user)")) == 1
+    assert len(search_all(conn, "OU=S", "(objectClass=user)")) == 1
     assert seen == ["ldap3", {"type": "searchResEntry", "dn": "CN=A", "raw_attributes": {}}]
     assert "decode_response_fast" not in vars(conn.strategy)

@@ -1,4 +1,5 @@
-"""Logging: daily files, redaction through real handlers, no crash without stderr, no duplicates."""
+"""Logging: daily files, redaction through real handlers (one redaction before any shortening, secrets
+learnt from Halo's records), no crash without stderr, no duplicates."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from halointegrator import redaction
 from halointegrator.local import logs
 
 TODAY = dt.date(2026, 3, 15)
@@ -185,3 +187,23 @@ def test_write_summary_is_atomic_json_with_secrets_masked(tmp_path: Path):
 
 def test_current_log_file_is_none_before_setup():
     assert logs.current_log_file() is None
+
+
+def test_the_log_keeps_the_secret_env_instruction_readable():
+    text = "run HaloIntegrator CONFIGURE --secret-env client_secret=VARIABLE."
+    assert logs.redact(text) == text
+    assert logs.redact("client_secret=hunter2-real") == "client_secret=***"
+
+
+# ---- one redaction, before any shortening ----------------------------------------------------------------
+
+def test_text_is_redacted_whole_before_it_is_shortened():
+    redaction.add_secret("Unit.Secret.7h3k2m9q")
+    text = "x" * 95 + "Unit.Secret.7h3k2m9q tail"
+    assert redaction.shorten(text, 100) == "x" * 95 + "*** …"
+
+
+def test_secrets_a_halo_record_carries_are_learnt():
+    redaction.learn_secrets({"id": 1, "integrator_password": "Learnt.Pw.2b8x", "ldap_strings": [
+        {"name": "Staff", "client_secret": "Learnt.Secret.5t"}], "password_hint": "plain"})
+    assert redaction.redact("Learnt.Pw.2b8x and Learnt.Secret.5t") == "*** and ***"

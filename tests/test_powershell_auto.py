@@ -19,7 +19,7 @@ import pytest
 from sandbox.halo_api import halo_error
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator
-from tests.e2e_world import RequestHooks, World, graph  # noqa: F401 - graph is a fixture
+from tests.e2e_world import RequestHooks, World
 from tests.powershell_standin import install, script_text
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a POSIX script")
@@ -208,7 +208,7 @@ def test_a_script_not_allowed_here_never_starts_and_check_says_why(ps):
     assert "- PowerShell is installed on this server: skipped:" in output
 
 
-def test_bad_input_gets_a_clear_result_message_and_everything_else_still_runs(ps, graph):  # noqa: F811
+def test_bad_input_gets_a_clear_result_message_and_everything_else_still_runs(ps, graph):
     world = World(ps.halo, ps.world.folder, graph=graph)  # Entra ID enabled too, in the same folder
     ps.script(10, file=False)
     ps.queue(100, 10)

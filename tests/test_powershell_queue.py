@@ -247,7 +247,7 @@ def test_bad_entries_fail_with_a_reason_and_the_good_one_still_runs(world):
     world.queue(3, 3, {"Name": "x" * 40_000})
     world.queue(4, 3, {"Name": "fine"})
     work = world.prepare(3)
-    assert [action.will_start_process for action in work.actions] == [False, False, False, True]
+    assert [action.reason == "" for action in work.actions] == [False, False, False, True]  # only the 4th starts one
     assert work.actions[0].description == ("Answer queued run 1 for ticket 1001 of script 'Script 3' (id 3) as "
                                            "failed without running it")
     assert work.actions[0].preview.startswith(work.actions[0].description + ": Halo sent the parameter")

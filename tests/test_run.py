@@ -255,3 +255,18 @@ def test_details_are_read_only_for_connections_this_integrator_runs_and_shared_r
     run_all(Listing(), {"fake": integration, **{one.name: one for one in shared}}, setup)
     assert reads.count("detail 1") == 1 and "detail 2" not in reads and "detail 3" not in reads
     assert reads.count("Control") == 1
+
+
+def test_a_failed_connection_is_not_logged_as_finished(caplog):
+    import logging
+
+    from halointegrator.engine.model import Report
+    from halointegrator.engine.runner import log_report
+
+    log = logging.getLogger("review-ux")
+    with caplog.at_level(logging.INFO, logger="review-ux"):
+        log_report(Report("active_directory", "HQ", failure="no OU mapping"), "Active Directory", log)
+        log_report(Report("active_directory", "HQ"), "Active Directory", log)
+    assert caplog.messages == ["Active Directory: HQ failed: no OU mapping",  # the failure itself is named
+                               "Active Directory: HQ stopped by that failure; done before it: nothing",
+                               "Active Directory: HQ finished: nothing to change"]

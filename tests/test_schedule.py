@@ -150,3 +150,17 @@ def test_schtasks_missing_is_a_plain_error():
 
     with pytest.raises(ScheduleError, match="Could not run schtasks"):
         create_windows_task(WINDOWS_TASK, user="", run=missing)
+
+
+def test_the_scheduled_task_names_a_relative_config_by_its_full_path(tmp_path, monkeypatch):
+    from halointegrator.local.schedule import task_for_program
+
+    monkeypatch.chdir(tmp_path)
+    program = tmp_path / "app" / "HaloIntegrator.exe"
+    task = task_for_program(frozen=True, executable=program, script=program, config_path=Path("other.config"),
+                            default_config_path=program.parent / "HaloIntegrator.config")
+    assert task.arguments == ("AUTO", "--config", str(tmp_path / "other.config"))
+    default = program.parent / "HaloIntegrator.config"
+    same = task_for_program(frozen=True, executable=program, script=program, config_path=default,
+                            default_config_path=default)
+    assert same.arguments == ("AUTO",)

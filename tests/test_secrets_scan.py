@@ -31,8 +31,7 @@ from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import HALO_SECRET, REPO, configure, integrator
 from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, RequestHooks, World, small_tenant
-from tests.fixtures_directory import fresh_slapd  # noqa: F401 - a fixture
-from tests.gui_fixtures import make_app  # noqa: F401 - a fixture (skips without a display)
+from tests.fixtures_directory import search_all
 
 WRONG_GRAPH_SECRET = "Wrong.Graph.Secret.8k"
 WRONG_HALO_SECRET = "Wrong.Halo.Secret.3x"
@@ -128,7 +127,7 @@ def test_nothing_an_entra_run_leaves_holds_a_secret_or_token(sandboxes, tmp_path
 
 
 @pytest.mark.slapd
-def test_nothing_an_active_directory_run_leaves_holds_the_bind_password(sandboxes, fresh_slapd, tmp_path):  # noqa: F811
+def test_nothing_an_active_directory_run_leaves_holds_the_bind_password(sandboxes, fresh_slapd, tmp_path):
     halo, graph, issued = sandboxes
     world = World(halo, tmp_path / "integrator", graph=graph, directory=fresh_slapd)
     outputs: dict[str, bytes] = {}
@@ -186,7 +185,7 @@ def test_switching_tls_checks_off_is_warned_about_on_every_run(sandboxes, tmp_pa
 
 
 @pytest.mark.slapd
-def test_plain_ldap_is_warned_about_on_every_run(fresh_slapd, tmp_path):  # noqa: F811 - the fixture
+def test_plain_ldap_is_warned_about_on_every_run(fresh_slapd, tmp_path):
     with HaloSandbox() as halo:
         world = World(halo, tmp_path / "integrator", directory=fresh_slapd)
         with halo.lock:
@@ -213,7 +212,7 @@ def test_a_value_in_an_ldap_filter_is_only_ever_a_value(value):
 
 
 @pytest.mark.slapd
-def test_injected_values_find_nobody_in_a_real_directory(fresh_slapd):  # noqa: F811 - the fixture
+def test_injected_values_find_nobody_in_a_real_directory(fresh_slapd):
     settings = ldap_source.settings_from(
         {"hostname": fresh_slapd.host, "port": str(fresh_slapd.ldaps_port), "use_ssl": True,
          "username": fresh_slapd.bind_dn, "integrator_password": fresh_slapd.password},
@@ -221,9 +220,10 @@ def test_injected_values_find_nobody_in_a_real_directory(fresh_slapd):  # noqa: 
     connection = ldap_source.open_bound(settings)
     try:
         someone = fresh_slapd.users[0].sam
-        assert len(ldap_source.find_people(connection, fresh_slapd.base_dn, "sAMAccountName", someone)) == 1
+        found = search_all(connection, fresh_slapd.base_dn, equality_filter("sAMAccountName", someone))
+        assert len(found) == 1
         for value in INJECTIONS:
-            assert ldap_source.find_people(connection, fresh_slapd.base_dn, "sAMAccountName", value) == []
+            assert search_all(connection, fresh_slapd.base_dn, equality_filter("sAMAccountName", value)) == []
     finally:
         ldap_source.close(connection)
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.halo_server import HaloSandbox
 from tests.e2e_sql import HEAD_OFFICE, SilentServer, SqlWorld
-from tests.fixtures_database import postgres  # noqa: F401 - fixture
 from tests.sql_helpers import DeviceTable, asset_import, devices, user_import
 
 pytestmark = pytest.mark.postgres
 LONDON, PARIS = 2, 5
-
-
-@pytest.fixture
-def halo():
-    with HaloSandbox() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture

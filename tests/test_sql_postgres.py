@@ -16,7 +16,6 @@ from integrations.sql.guard import QueryRefused
 from integrations.sql.odbc import connect, finish, read_rows
 from integrations.sql.settings import lansweeper_settings
 from sandbox.database_data import PLACEHOLDER_SERIAL
-from tests.fixtures_database import postgres  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.postgres
 

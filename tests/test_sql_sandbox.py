@@ -6,7 +6,8 @@ import requests
 
 from tests.test_sandbox_halo import get_token
 
-from integrations.sql import SOURCES, lansweeper_settings, sccm_settings, sql_import_settings
+from integrations.sql import lansweeper_settings, sccm_settings, sql_import_settings
+from integrations.sql.fields import SQL_IMPORT_LIST_PARAMS
 from sandbox.database import DatabaseHandle, halo_sql_records
 from sandbox.halo_server import HaloSandbox
 
@@ -27,8 +28,7 @@ def test_integratorenabled_lists_only_the_imports_enabled_for_the_integrator() -
     assert {r["name"] for r in everything} == {"Warehouse scanners", "HR people", "On"}  # the seed's two are off
     assert [r["id"] for r in enabled] == [on]
     assert control["halointegrator_lansweeper"] is False and control["halointegrator_sccm"] is False
-    source = next(s for s in SOURCES if s.name == "sql_import")
-    assert dict(source.list_params) == {"integratorenabled": "true"}
+    assert SQL_IMPORT_LIST_PARAMS == {"integratorenabled": "true"}  # what the SQL imports' listing asks
 
 
 def test_the_seed_examples_and_the_database_seed_parse_as_settings() -> None:

@@ -10,6 +10,8 @@ import pytest
 from halointegrator.errors import SourceError
 from integrations.sql import LOCAL_SETTINGS, SOURCES
 from integrations.sql import fields as names
+from integrations.sql.connections import import_name
+from integrations.sql.lookups import asset_identity
 from integrations.sql.settings import (
     ASSETS, USERS, import_entity, lansweeper_kind, lansweeper_settings, sccm_settings, sql_import_settings,
 )
@@ -19,14 +21,49 @@ SUBSET = json.loads((Path(__file__).resolve().parent.parent / "sandbox" / "opena
 SCHEMAS, LIST_FIELDS = SUBSET["schemas"], SUBSET["list_fields"]
 
 
+class Reads(dict):
+    """A Halo record that remembers which of its fields the code under test read (into ``seen``)."""
+
+    def __init__(self, data: dict, seen: set[str]) -> None:
+        super().__init__(data)
+        self.seen = seen
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+
+def sql_import_fields_read() -> tuple[set[str], set[str]]:
+    """The SQLImport fields and SQLImportField fields the import's settings read, over the branches that
+    read more (no password in ``sisqlpassword``, an ``import_table``)."""
+    record_seen: set[str] = set()
+    row_seen: set[str] = set()
+    record = {"id": 4, "name": "Scanners", "table": "Device", "sqlserver": "db", "sqldatabase": "W", "sqlusername": "r",
+              "sql": "SELECT 1 AS k", "keyfield": "k", "defaultsite": 1,
+              "fields": [Reads({"thirdpartyname": "k", "nhdname": "inventory_number"}, row_seen)]}
+    for variant in (record, {**record, "sisqlpassword": "x"}, {**record, "import_table": 3}):
+        try:
+            sql_import_settings(Reads(variant, record_seen))
+        except SourceError:
+            pass  # a custom table is refused, after its name was read for the sentence
+        import_name(Reads(variant, record_seen))
+    return record_seen, row_seen
+
+
 def test_every_field_name_read_or_written_is_in_halos_document() -> None:
     control, sql_import = SCHEMAS["Control"], SCHEMAS["SQLImport"]
     read = [n for pair in names.CONTROL_FIELDS.values() for n in pair if n]
     read += [n for pair in names.CONTROL_FLAGS.values() for group in pair for n in group]
     read += [*names.LANSWEEPER_CLOUD_FIELDS, *names.LANSWEEPER_KIND_FIELDS, names.GLOBAL_ASSET_IDENTIFIER]
     assert [n for n in read if n not in control] == []
-    assert [n for n in names.SQL_IMPORT_FIELDS if n not in sql_import] == []
-    assert [n for n in names.SQL_IMPORT_FIELD_FIELDS if n not in SCHEMAS["SQLImportField"]] == []
+    record_read, row_read = sql_import_fields_read()
+    assert {"sql", "keyfield", "sqlserver", "fields", "import_table_name", "new_sql_password"} <= record_read
+    assert sorted(record_read - set(sql_import)) == []
+    assert row_read == {"thirdpartyname", "nhdname", "field_id", "is_site_field"} <= set(SCHEMAS["SQLImportField"])
     for source in SOURCES:
         schema = control if source.list_path == "Control" else sql_import
         for field in (source.enabled_field, source.lastsync_field, source.lasterror_field, *source.allowed_fields):
@@ -35,7 +72,9 @@ def test_every_field_name_read_or_written_is_in_halos_document() -> None:
     assert [n for n in names.ASSET_FIELDS if SCHEMAS["Device"].get(n, {}).get("type") not in plain] == []
     assert [n for n in names.USER_FIELDS if SCHEMAS["Users"].get(n, {}).get("type") not in plain] == []
     # What recognises a record must be in the list item (Device_List, Users_List), not only the whole record.
-    assert set(names.ASSET_IDENTITY_SLOTS) <= set(LIST_FIELDS["Device"]) and "fields" in LIST_FIELDS["Device"]
+    types = [{"id": 1, "keyfield_id": 11, "keyfield2_id": 12, "keyfield3_id": 13}]
+    chosen = {asset_identity(identifier, types).field for identifier in (None, 11, 12, 13, 144)}
+    assert chosen == {"key_field", "key_field2", "key_field3", "fields"} and chosen <= set(LIST_FIELDS["Device"])
     assert set(names.USER_IDENTITY_FIELDS) <= set(LIST_FIELDS["Users"])
     assert set(names.USER_MATCH_ALIASES.values()) <= set(LIST_FIELDS["Users"])
     for extra in ("users", "assettype_id", "site_id", "inactive"):

@@ -9,7 +9,6 @@ from halointegrator.engine.status import ConnectionState
 from integrations.sql.declarations import LANSWEEPER_INTEGRATION, SQL_IMPORT_INTEGRATION
 from tests.core_helpers import run_connection
 from tests.fake_halo import FakeHalo
-from tests.fixtures_database import postgres  # noqa: F401 - fixture
 from tests.sql_helpers import (
     ASSET_TYPES, SITES, USERS, DeviceTable, asset_import, connection_fields, devices, user_import,
 )

@@ -19,14 +19,13 @@ from halointegrator.local.paths import state_path_for
 from sandbox.graph_server import GraphServer
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_world import APP_ID, APP_SECRET, TENANT_ID, World, duplicates, small_tenant
-from tests.fixtures_directory import fresh_slapd, samba, samba_ou  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slapd
 RECORD_PATHS = ("/api/users", "/api/asset")
 
 
 @pytest.fixture
-def world(tmp_path, fresh_slapd):  # noqa: F811 - the fixture imported above
+def world(tmp_path, fresh_slapd):
     with HaloSandbox() as halo, GraphServer(small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID,
                                             client_secret=APP_SECRET) as graph:
         yield World(halo, tmp_path, graph=graph, directory=fresh_slapd)
@@ -143,7 +142,7 @@ def test_a_halo_user_flagged_as_a_service_account_is_not_taken_for_missing(world
     assert world.record_writes() == 0
 
 
-def test_drift_in_a_field_the_list_does_not_show_is_found_by_the_rolling_check(tmp_path, fresh_slapd):  # noqa: F811
+def test_drift_in_a_field_the_list_does_not_show_is_found_by_the_rolling_check(tmp_path, fresh_slapd):
     with HaloSandbox() as halo:
         world = World(halo, tmp_path, directory=fresh_slapd, settings=("drift_checks_per_run=1000",))
         auto(world)
@@ -156,7 +155,7 @@ def test_drift_in_a_field_the_list_does_not_show_is_found_by_the_rolling_check(t
 
 
 @pytest.mark.samba
-def test_samba_lost_status_makes_no_duplicate(tmp_path: Path, samba_ou):  # noqa: F811
+def test_samba_lost_status_makes_no_duplicate(tmp_path: Path, samba_ou):
     with HaloSandbox() as halo:
         world = World(halo, tmp_path, directory=samba_ou)
         auto(world)

@@ -17,15 +17,7 @@ import pytest
 from halointegrator.engine.status import StatusStore
 from halointegrator.local.config import ConfigStore
 from halointegrator.local.logs import LOG_FILE_PATTERN
-from tests.fixtures_frozen import (  # noqa: F401 - fixtures
-    build_binary,
-    frozen_binary,
-    install_binary,
-    log_text,
-    next_patch_version,
-    run_binary,
-    run_unattended,
-)
+from tests.fixtures_frozen import build_binary, install_binary, log_text, next_patch_version, run_binary, run_unattended
 
 FIXTURE = Path(__file__).parent / "fixtures" / "config-v1.0.0"
 FIXTURE_FILES = ("HaloIntegrator.config", "HaloIntegrator.key", "HaloIntegrator.state")

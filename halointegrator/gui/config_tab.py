@@ -204,9 +204,6 @@ class ConfigTab(ttk.Frame):
         if shown != self.results.items:
             self.results.show(shown)
 
-    def mark_saved(self) -> None:
-        self._saved_values = self.values()
-
     @property
     def dirty(self) -> bool:
         return self.values() != self._saved_values

@@ -234,9 +234,6 @@ class ProcessesTab(ttk.Frame):
             self.log_text.update_idletasks()
             self.log_text.see("end")
 
-    def log_lines(self) -> list[str]:
-        return self.log_text.get("1.0", "end-1c").splitlines()
-
     def open_logs(self) -> None:
         try:
             self.app.open_folder(self.app.log_dir)

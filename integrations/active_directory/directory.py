@@ -31,7 +31,7 @@ from halointegrator.errors import Cancelled, SourceError
 from halointegrator.redaction import add_secret, shorten
 from halointegrator.values import flag
 from integrations.active_directory import bounds
-from integrations.active_directory.mapping import SourceEntry, equality_filter
+from integrations.active_directory.mapping import SourceEntry
 
 LDAPS_PORTS = (636, 3269)  # LDAPS and the Global Catalog over SSL
 MAX_PAGE_SIZE = 1000  # AD's default MaxPageSize: asking for more still gets 1000 a page
@@ -254,19 +254,11 @@ def close(conn: ldap3.Connection) -> None:
         pass
 
 
-def search_all(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recursive: bool = True,
-               attributes: Sequence[str] = (), page_size: int = MAX_PAGE_SIZE,
-               cancel: threading.Event | None = None) -> list[SourceEntry]:
-    """Every entry under ``base_dn`` matching ``ldap_filter``, page by page; any failure raises SourceError."""
-    pages = search_pages(conn, base_dn, ldap_filter, recursive=recursive, attributes=attributes,
-                         page_size=page_size, cancel=cancel)
-    return [entry for page in pages for entry in page]
-
-
 def search_pages(conn: ldap3.Connection, base_dn: str, ldap_filter: str, *, recursive: bool = True,
                  attributes: Sequence[str] = (), page_size: int = MAX_PAGE_SIZE,
                  cancel: threading.Event | None = None) -> Iterator[list[SourceEntry]]:
-    """The entries of ``search_all``, one page at a time, so a caller can map a page and let it go.
+    """Every entry under ``base_dn`` matching ``ldap_filter``, one page at a time, so a caller can map a
+    page and let it go.
 
     A failure on any page raises SourceError (or Cancelled) from the iteration: a caller that writes
     only after the last page has been read keeps "a short read writes nothing".
@@ -388,9 +380,3 @@ def dn_exists(conn: ldap3.Connection, dn: str) -> bool:
         return False
     _raise_for_result(conn.result or {}, dn, 0)
     return any(item.get("type") == "searchResEntry" for item in conn.response or [])
-
-
-def find_people(conn: ldap3.Connection, base_dn: str, attribute: str, value: str,
-                attributes: Sequence[str] = ()) -> list[SourceEntry]:
-    """People under ``base_dn`` whose ``attribute`` is ``value`` (escaped: ``*`` and ``)`` are literal)."""
-    return search_all(conn, base_dn, equality_filter(attribute, value), attributes=attributes, page_size=100)

@@ -315,13 +315,10 @@ def _key_within(entry: tuple[str, ...], base: tuple[str, ...]) -> bool:
     return bool(entry and base) and len(entry) >= len(base) and entry[len(entry) - len(base):] == base
 
 
-def is_within(dn: Any, base_dn: str) -> bool:
-    """Whether ``dn`` is ``base_dn`` or below it (case-insensitive, on RDN boundaries)."""
-    return _key_within(dn_key(dn), dn_key(base_dn))
-
-
 def scope_finder(scopes: Sequence[MappingScope]) -> Callable[[Any], str]:
-    """``scope_of_dn`` for many DNs: each mapping DN is normalised once, each DN text once (remembered)."""
+    """The scope of a DN: the most specific mapping DN that holds it (the first of equals; a DN is within
+    a base when it is the base or below it, case-insensitive, on RDN boundaries), or '' when none does.
+    Each mapping DN is normalised once, each DN text once (remembered)."""
     bases = sorted(((dn_key(scope.dn), scope.dn) for scope in scopes), key=lambda base: -len(base[0]))
     found: dict[str, str] = {}
 
@@ -347,8 +344,3 @@ def claim_finder(scopes: Sequence[MappingScope]) -> Callable[[Any], bool]:
                    for base, recursive in bases)
 
     return claimed
-
-
-def scope_of_dn(dn: Any, scopes: Sequence[MappingScope]) -> str:
-    """The most specific mapping DN that holds ``dn`` (the first of equals), or '' when none does."""
-    return scope_finder(scopes)(dn)

@@ -155,7 +155,6 @@ class GraphClient:
         self.deadline = deadline  # None: the run's (halointegrator.deadline.current())
         self.on_token = on_token
         self._token, self._token_expires = "", 0.0
-        self.requests_made = 0
         self.last_answer_bytes = 0
 
     def __repr__(self) -> str:  # never the secret or the token
@@ -164,7 +163,6 @@ class GraphClient:
     def _send(self, method: str, url: str, *, carries_secret: bool = False, **kwargs: Any) -> requests.Response:
         """One request through the shared retry policy (which logs its waits); reads and the token
         request are safe to repeat."""
-        self.requests_made += 1
         host = urlsplit(url).netloc
         try:
             response = self.retry.send(self.session, method, url, idempotent=True, carries_secret=carries_secret,

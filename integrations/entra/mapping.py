@@ -2,7 +2,7 @@
 
 Nothing here does I/O: a Halo connection record (``AzureADConnection``) is turned into a
 ``UserMapping`` / ``DeviceMapping`` once, and each Graph object is mapped with a plain function.
-Tested with tables in tests/test_azure_mapping.py.
+Tested with tables in tests/test_entra_mapping.py.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from halointegrator.engine.model import EntityKind, Wanted
+from halointegrator.engine.model import Wanted
 from halointegrator.values import as_bool
-
-USER_KIND = EntityKind("user", "Users", "users", "azureoid", "name")
-DEVICE_KIND = EntityKind("asset", "Asset", "assets", "intune_id", "inventory_number")
 
 # Graph user property -> Halo Users field, always applied; `mappings_user` adds to or overrides it.
 DEFAULT_USER_FIELDS: tuple[tuple[str, str], ...] = (

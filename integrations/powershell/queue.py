@@ -65,7 +65,6 @@ class ScriptAction:
     entry: QueueEntry
     description: str
     runner: Callable[[threading.Event | None], dict[str, Any]] = field(repr=False)
-    will_start_process: bool = True
     reason: str = ""  # why it is answered failed without running (its outcome's result_message says it too)
 
     def run(self, cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -257,7 +256,7 @@ def _refusal(journal: Journal, script: Script | None, entry: QueueEntry, reason:
     which = f" of script {script.label}" if script else ""
     description = f"Answer {entry.label}{which} as failed without running it"
     return ScriptAction(entry, description, partial(_refuse_cancellable, journal, script, entry, reason),
-                        will_start_process=False, reason=reason)
+                        reason=reason)
 
 
 def _refuse_cancellable(journal: Journal, script: Script | None, entry: QueueEntry, reason: str,

@@ -42,8 +42,6 @@ class Source:
     name: str
     title: str
     list_path: str
-    list_params: tuple[tuple[str, str], ...]
-    detail_path: str  # "" when the list answer is the whole record
     enabled_field: str
     allowed_fields: tuple[str, ...]
     lastsync_field: str
@@ -53,12 +51,12 @@ class Source:
 WATCH_ROWS = 1000  # how often a long read reports progress and looks for Stop
 
 SOURCES = (
-    Source(LANSWEEPER, "Lansweeper (on premises)", "Control", (), "", CONTROL_FIELDS["enabled"][0],
+    Source(LANSWEEPER, "Lansweeper (on premises)", "Control", CONTROL_FIELDS["enabled"][0],
            (CONTROL_FIELDS["allowed"][0],), CONTROL_FIELDS["lastsync"][0], CONTROL_FIELDS["lasterror"][0]),
-    Source(SCCM, "SCCM / MECM", "Control", (), "", CONTROL_FIELDS["enabled"][1],
+    Source(SCCM, "SCCM / MECM", "Control", CONTROL_FIELDS["enabled"][1],
            (CONTROL_FIELDS["allowed"][1],), CONTROL_FIELDS["lastsync"][1], CONTROL_FIELDS["lasterror"][1]),
-    Source(SQL_IMPORT, "SQL imports", "SQLImport", (("integratorenabled", "true"),), "SQLImport/{id}",
-           "integrator_enabled", ("halointegrator_allowed_clientids", "halointegrator_allowed_clientids_list"),
+    Source(SQL_IMPORT, "SQL imports", "SQLImport", "integrator_enabled",
+           ("halointegrator_allowed_clientids", "halointegrator_allowed_clientids_list"),
            "halointegrator_lastsync", "halointegrator_lasterror"),
 )
 

@@ -1,5 +1,6 @@
-"""Every Halo field name the SQL integrations read or write, in one place (tests check each against the
-OpenAPI document), and the small value helpers the parsers share.
+"""The Halo field names the SQL integrations read from the Control record and write into assets and users,
+and the small value helpers the parsers share. An SQLImport's fields are read by name in settings.py.
+Tests check every name here, and every SQLImport field the settings read, against the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -57,19 +58,8 @@ LANSWEEPER_CLOUD_FIELDS = ("lansweeper_authorized", "lansweeper_sitemappings", "
 LANSWEEPER_KIND_FIELDS = ("lansweeper_instance_type", "lansweeper_databasetype")
 GLOBAL_ASSET_IDENTIFIER = "assetimportidentifier"  # Control: used when the source names none
 
-SQL_IMPORT_FIELDS = (
-    "id", "name", "table", "import_table", "import_table_name", "udlpath", "sql", "keyfield",
-    "defaultsite", "updateonly", "integrator_enabled", "fields", "sqlserver", "sqldatabase", "sqlusername",
-    "sisqlpassword", "new_sql_password", "useusers_site", "dontupdatesite", "dontremoveusers", "dontupdatetype",
-    "halointegrator_lastsync", "halointegrator_lasterror", "halointegrator_allowed_clientids",
-    "halointegrator_allowed_clientids_list", "assetimportidentifier", "sql_provider", "sql_driver",
-    "sql_timeout", "sql_port", "entity_match_field",
-)
-SQL_IMPORT_FIELD_FIELDS = ("thirdpartyname", "nhdname", "field_id", "is_site_field")
-
 # --- what the mapping writes ---------------------------------------------------------------------
 # Plain Device (asset) fields a field mapping may name (nhdname); identity slots are in the Device_List.
-ASSET_IDENTITY_SLOTS = ("key_field", "key_field2", "key_field3", "inventory_number")
 ASSET_FIELDS = frozenset({
     "inventory_number", "key_field", "key_field2", "key_field3", "notes", "warranty_start", "warranty_end",
     "warranty_note", "supplier_purchasedate", "supplier_reference", "supplier_expirydate", "contract_ref",

@@ -7,20 +7,7 @@ import requests
 
 from halointegrator.halo import setup_check as checks
 from halointegrator.engine.model import Check
-from tests.fixtures_halo import (  # noqa: F401 (fixtures)
-    API,
-    SECRET,
-    TOKEN_URL,
-    TOKENS,
-    WEB,
-    add_discovery,
-    add_tokens,
-    halo,
-    halo_settings,
-    make_client,
-    rsps,
-    time,
-)
+from tests.fixtures_halo import API, SECRET, TOKEN_URL, WEB, add_discovery, halo_settings, make_client
 
 ADMIN = {"id": 4, "name": "Halo Integrator", "is_admin": True}
 LABELS = ["Web App URL is valid", f"Halo answers at {WEB}", "Client ID and secret accepted", "Agent", "Halo version"]
@@ -35,17 +22,17 @@ def labels(results: list[Check]) -> list[str]:
     return [check.label for check in results]
 
 
-def test_all_steps_pass(halo, time):
-    halo.get(API + "/Agent/me", json=ADMIN)
-    halo.get(API + "/InstanceInfo", json={"app_version": "2.184.7", "app_name": "HaloITSM"})
+def test_all_steps_pass(halo_api, time):
+    halo_api.get(API + "/Agent/me", json=ADMIN)
+    halo_api.get(API + "/InstanceInfo", json={"app_version": "2.184.7", "app_name": "HaloITSM"})
     results = run(time)
     assert all(check.ok for check in results)
     assert labels(results) == LABELS[:3] + ["Agent: Halo Integrator", "Halo version 2.184.7"]
     assert "auth.halopsa.com" in results[1].detail and "tenant acme" in results[1].detail
 
 
-def test_agent_that_is_not_an_administrator(halo, time):
-    halo.get(API + "/Agent/me", json={"id": 9, "name": "Sam Agent", "is_admin": False})
+def test_agent_that_is_not_an_administrator(halo_api, time):
+    halo_api.get(API + "/Agent/me", json={"id": 9, "name": "Sam Agent", "is_admin": False})
     results = run(time)
     assert results[3] == Check(
         "Agent: Sam Agent", False,
@@ -87,9 +74,9 @@ def test_missing_credentials_are_asked_for_without_a_request(rsps, time):
     assert [call.request.url for call in rsps.calls] == [API + "/AuthInfo"]
 
 
-def test_version_step_failure_is_a_cross(halo, time):
-    halo.get(API + "/Agent/me", json=ADMIN)
-    halo.get(API + "/InstanceInfo", status=403, json={"Message": "denied"})
+def test_version_step_failure_is_a_cross(halo_api, time):
+    halo_api.get(API + "/Agent/me", json=ADMIN)
+    halo_api.get(API + "/InstanceInfo", status=403, json={"Message": "denied"})
     results = run(time)
     assert [check.ok for check in results] == [True, True, True, True, False]
     assert results[4].label == "Halo version" and "lacks a permission" in results[4].detail
@@ -101,9 +88,9 @@ def test_html_answer_from_a_proxy(rsps, time):
     assert not results[1].ok and "HTML page instead of JSON" in results[1].detail
 
 
-def test_unknown_version_is_still_a_tick(halo, time):
-    halo.get(API + "/Agent/me", json=ADMIN)
-    halo.get(API + "/InstanceInfo", json={})
+def test_unknown_version_is_still_a_tick(halo_api, time):
+    halo_api.get(API + "/Agent/me", json=ADMIN)
+    halo_api.get(API + "/InstanceInfo", json={})
     assert run(time)[4] == Check("Halo version unknown", True, "InstanceInfo gave no app_version")
 
 

@@ -117,9 +117,9 @@ def test_an_odd_entra_connection_record_is_read_or_refused_in_words(record, loca
 @given(st.text(max_size=60), st.text(max_size=60))
 def test_dn_helpers_take_any_text(dn, base):
     ad_mapping.first_rdn_value(dn)
-    ad_mapping.scope_of_dn(dn, [MappingScope("x", base)])
+    ad_mapping.scope_finder([MappingScope("x", base)])(dn)
     if ad_mapping.normalize_dn(dn):
-        assert ad_mapping.is_within(dn, dn)
+        assert ad_mapping.scope_finder([MappingScope("x", dn)])(dn) == dn
 
 
 @SETTINGS

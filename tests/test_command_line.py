@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from halointegrator.local.config import ConfigStore
 from halointegrator.local.lock import RunLock
 from halointegrator.local.paths import lock_path_for
 from sandbox.halo_server import HaloSandbox
@@ -113,3 +114,70 @@ def test_auto_does_not_import_the_gui(config, start_in):
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
                             timeout=60)
     assert "no gui" in result.stdout, result.stdout + result.stderr
+
+
+# ---- CONFIGURE and AUTO at a prompt: what they refuse, what they store, what they say --------------
+
+def test_configure_refuses_an_unknown_connection_setting_or_integration(tmp_path, halo):
+    config = tmp_path / "HaloIntegrator.config"
+    configure(config, halo.url, cwd=tmp_path)
+    typo = integrator("CONFIGURE", "--config", str(config), "--connection", "azure_ad:1", "--set", "grpah_url=x",
+                      cwd=tmp_path)
+    assert typo.returncode == 2 and "grpah_url" in typo.stderr and "graph_url" in typo.stderr
+    wrong = integrator("CONFIGURE", "--config", str(config), "--connection", "azure:1", "--set", "graph_url=x",
+                       cwd=tmp_path)
+    assert wrong.returncode == 2 and "azure_ad" in wrong.stderr
+    switch = integrator("CONFIGURE", "--config", str(config), "--connection", "active_directory:1", "--set",
+                        "starttls=maybe", cwd=tmp_path)
+    assert switch.returncode == 2 and "true or false" in switch.stderr
+    assert ConfigStore(config).load().connections == {}
+    off = integrator("CONFIGURE", "--config", str(config), "--connection", "active_directory:1", "--set",
+                     "starttls=no", cwd=tmp_path)
+    assert off.returncode == 0 and ConfigStore(config).load().connections == {"active_directory:1": {"starttls": False}}
+
+
+def test_configure_with_a_connection_says_what_it_ignored_and_stores_only_the_connection(tmp_path, halo):
+    config = tmp_path / "HaloIntegrator.config"
+    configure(config, halo.url, cwd=tmp_path, secret="halo-secret-1")
+    result = integrator("CONFIGURE", "--config", str(config), "--url", "https://elsewhere.example", "--secret-env",
+                        "client_secret=S", "--connection", "azure_ad:1", "--secret-env", "app_secret=A",
+                        cwd=tmp_path, env={"S": "other-secret-2", "A": "app-secret-1"})
+    assert result.returncode == 0, result.stderr
+    assert "client_secret, --url ignored" in result.stdout
+    saved = ConfigStore(config).load()
+    assert (saved.halo.web_app_url, saved.halo.client_secret) == (halo.url, "halo-secret-1")
+    assert saved.connections == {"azure_ad:1": {"app_secret": "app-secret-1"}}
+
+
+def test_configure_messages_name_only_settable_keys_in_words(tmp_path):
+    config = tmp_path / "HaloIntegrator.config"
+    unknown = integrator("CONFIGURE", "--config", str(config), "--set", "foo=1", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown," not in unknown.stderr and "request_budget" in unknown.stderr
+    number = integrator("CONFIGURE", "--config", str(config), "--set", "request_budget=abc", cwd=tmp_path)
+    assert number.returncode == 2 and "takes a whole number" in number.stderr
+
+
+def test_configure_reads_an_address_without_https_as_test_configuration_does(tmp_path):
+    config = tmp_path / "HaloIntegrator.config"
+    done = integrator("CONFIGURE", "--config", str(config), "--url", "acme.halopsa.com", "--client-id", "id",
+                      "--set", "api_url=acme.halopsa.com/api", "--secret-env", "client_secret=S", cwd=tmp_path,
+                      env={"S": "secret-1"})
+    assert done.returncode == 0, done.stderr
+    saved = ConfigStore(config).load().halo
+    assert (saved.web_app_url, saved.api_url) == ("https://acme.halopsa.com", "https://acme.halopsa.com/api")
+
+
+def test_configure_into_a_missing_folder_says_the_folder_is_missing(tmp_path):
+    missing = tmp_path / "no-such-folder" / "HaloIntegrator.config"
+    done = integrator("CONFIGURE", "--config", str(missing), "--url", "https://acme.halopsa.com", "--client-id", "id",
+                      "--secret-env", "client_secret=S", cwd=tmp_path, env={"S": "secret-1"})
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Create the folder" in done.stderr
+    assert not missing.parent.exists()
+
+
+def test_auto_says_why_it_failed_at_a_prompt(tmp_path):
+    done = integrator("AUTO", "--config", str(tmp_path / "none.config"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "No configuration at" in done.stderr and "exit code 2" in done.stderr
+    assert "client_secret=VARIABLE" in log_text(tmp_path)
