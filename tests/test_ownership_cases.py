@@ -89,7 +89,7 @@ def test_entra_delta_link_does_not_move_past_a_user_left_waiting_for_a_whole_rea
     from halointegrator.engine.pipeline import Limits
     from integrations import entra
     from sandbox.graph_server import GraphServer, generate_tenant
-    from tests.test_azure_sync import APP_ID, CONNECTION, TENANT_ID
+    from tests.test_entra_sync import APP_ID, CONNECTION, TENANT_ID
 
     tenant = generate_tenant(users=12, groups=3, devices=0, disabled_ratio=0.0, seed=3)
     with GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID, client_secret="graph-secret") as graph:
@@ -142,7 +142,7 @@ def test_after_upgrading_from_1_0_0_entra_makes_no_duplicate_and_misses_no_leave
 
     from integrations import entra
     from sandbox.graph_server import GraphServer, generate_tenant
-    from tests.test_azure_sync import APP_ID, CONNECTION, TENANT_ID
+    from tests.test_entra_sync import APP_ID, CONNECTION, TENANT_ID
 
     tenant = generate_tenant(users=12, groups=3, devices=0, disabled_ratio=0.0, seed=3)
     as_1_0_0_wrote = [{"id": 100 + n, "name": user["displayName"], "azureoid": oid, "azure_connectionid": 1,
