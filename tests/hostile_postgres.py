@@ -1,0 +1,93 @@
+"""A hostile PostgreSQL server on 127.0.0.1: it asks for the password in clear (protocol 3
+AuthenticationCleartextPassword), keeps what it is sent, and answers with an error whose text it is
+told (``echo``: the error ends with the password it received, after ``filler`` characters), or
+(``hang_after_login``) accepts the login and then never answers a query.
+
+    with HostilePostgres(filler=450) as server:
+        server.port, server.passwords
+
+Declines SSL and GSS encryption (libpq's "prefer" falls back to plain). Every connection ends after a
+few seconds of silence; the server stops with the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import struct
+import threading
+
+SSL_REQUEST, GSS_REQUEST = 80877103, 80877104
+
+
+class HostilePostgres:
+    def __init__(self, *, filler: int = 0, message: str = "password authentication failed for user",
+                 hang_after_login: bool = False) -> None:
+        self.filler, self.message, self.hang_after_login = filler, message, hang_after_login
+        self.queries = 0
+        self.passwords: list[str] = []
+        self.startups: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.settimeout(120 if outer.hang_after_login else 5)
+                try:
+                    outer._serve(self.request)
+                except (OSError, ValueError, struct.error):
+                    pass
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "HostilePostgres":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _serve(self, sock: socket.socket) -> None:
+        while True:
+            length, code = struct.unpack("!ii", _read(sock, 8))
+            if code in (SSL_REQUEST, GSS_REQUEST):
+                sock.sendall(b"N")
+                continue
+            body = _read(sock, length - 8)
+            parts = body.split(b"\0")
+            self.startups.append({parts[i].decode(): parts[i + 1].decode() for i in range(0, len(parts) - 1, 2)
+                                  if parts[i]})
+            break
+        sock.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+        kind = _read(sock, 1)
+        length = struct.unpack("!i", _read(sock, 4))[0]
+        payload = _read(sock, length - 4)
+        if kind == b"p" and self.hang_after_login:  # log in, then never answer a query
+            self.passwords.append(payload.rstrip(b"\0").decode("utf-8", "replace"))
+            ok = b"R" + struct.pack("!ii", 8, 0)
+            status = b"".join(b"S" + struct.pack("!i", 4 + len(k) + len(v) + 2) + k + b"\0" + v + b"\0" for k, v in (
+                (b"server_version", b"15.0"), (b"client_encoding", b"UTF8"), (b"standard_conforming_strings", b"on"),
+                (b"DateStyle", b"ISO, MDY"), (b"integer_datetimes", b"on")))
+            sock.sendall(ok + status + b"K" + struct.pack("!iii", 12, 1, 2) + b"Z" + struct.pack("!i", 5) + b"I")
+            while sock.recv(65536):  # read and never answer, until the client gives up (or 120 s of silence)
+                self.queries += 1
+            return
+        if kind == b"p":
+            password = payload.rstrip(b"\0").decode("utf-8", "replace")
+            self.passwords.append(password)
+            text = f"{self.message} {'x' * self.filler}{password}"
+            fields = b"SFATAL\0VFATAL\0C28P01\0M" + text.encode() + b"\0\0"
+            sock.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
+
+
+def _read(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ValueError("closed")
+        data += chunk
+    return data
