@@ -79,7 +79,11 @@ def _halo_checks(ctx: Any, connection: Mapping[str, Any], imports: set[str]) -> 
     sites = {rule.site_id for rule in mapping.site_rules} | {mapping.unmatched_site}
     if "devices" in imports:
         sites.add(device_mapping_from(connection).default_site)
-    return checks + [_site_check(ctx.halo, site) for site in sorted(site for site in sites if site)]
+    mapped = sorted(site for site in sites if site)
+    # Halo places every imported user and device in a site: with none mapped nothing can be imported.
+    return checks + ([_site_check(ctx.halo, site) for site in mapped] or [Check(
+        SITES.label, False, "no site mapped: map groups to sites or choose the site for unmatched users in Halo",
+        SITES.key)])
 
 
 def _site_check(halo: Any, site_id: int) -> Check:
