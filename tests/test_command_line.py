@@ -106,6 +106,17 @@ def test_version_and_help(start_in):
     assert "AUTO" in help_text and "Exit codes" in help_text
 
 
+def test_help_and_the_readme_for_the_download_name_every_integration_for_only() -> None:
+    from halointegrator.app.cli import build_parser
+    from integrations import REGISTRY
+
+    only_help = " ".join(next(action.help for action in build_parser()._actions if action.dest == "only").split())
+    dist_readme = " ".join((REPO / "dist-README.txt").read_text(encoding="utf-8").split())
+    only_line = dist_readme[dist_readme.index("--only NAME"):][:200]
+    for name in REGISTRY:
+        assert name in only_help and name in only_line, name
+
+
 def test_auto_does_not_import_the_gui(config, start_in):
     code = ("import sys; from halointegrator.app.cli import main; rc = main(['AUTO', '--config', sys.argv[1]]); "
             "print('gui imported' if 'halointegrator.gui' in sys.modules or 'tkinter' in sys.modules else 'no gui'); "

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=config_file, help="the configuration file (default: HaloIntegrator.config "
                         "beside the program)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change in Halo, change nothing")
-    parser.add_argument("--only", metavar="NAME", help="run one integration only (active_directory, azure_ad)")
+    parser.add_argument("--only", metavar="NAME", help="run one integration only: active_directory, azure_ad, "
+                        "lansweeper, sccm, sql_import or powershell")
     parser.add_argument("--allow-mass-deactivation", action="store_true",
                         help="let a run deactivate more users than the safety threshold allows")
     parser.add_argument("--console", action="store_true", help="AUTO/CHECK: also print the log to the console")
