@@ -192,3 +192,14 @@ def test_auto_says_why_it_failed_at_a_prompt(tmp_path):
     assert done.returncode == 2
     assert "No configuration at" in done.stderr and "exit code 2" in done.stderr
     assert "client_secret=VARIABLE" in log_text(tmp_path)
+
+
+def test_the_readme_for_the_download_names_every_setting_kept_on_this_computer() -> None:
+    """--connection INTEGRATION:ID --set KEY=...: the user finds each KEY in dist-README.txt."""
+    from integrations import REGISTRY
+
+    text = (REPO / "dist-README.txt").read_text(encoding="utf-8")
+    paragraph = " ".join(text[text.index("--connection INTEGRATION:ID"):].split("\n\n")[0].split())
+    missing = {f"{name}: {setting.key}" for name, integration in REGISTRY.items()
+               for setting in integration.local_settings if setting.key not in paragraph}
+    assert not missing, missing
