@@ -1,13 +1,14 @@
 """One run's work on the queue: outcomes Halo has not been told yet, then one action per queued run.
 
 ``prepare_script`` (one script's queued runs) and ``prepare_orphans`` (runs whose script Halo no longer
-has) only read: Halo and the journal. They return a ``QueueWork``; connection.py hands it to the core
-(engine/jobs.py) as its ``Work``, and the core, in a real run, does
+has) only read: Halo and the journal. They return a ``QueueWork``; connection.as_work turns those into
+the core's ``Work`` (prepare = tidy_journal, pending, jobs = the actions), and the core (engine/jobs.py),
+in a real run, does
 
-    work.tidy_journal()                       local bookkeeping only (see Tidy)
-    for p in work.pending:  POST p.record to PowerShellScriptProcessing; work.posted(p.record)
-    for a in work.actions:  record = a.run(cancel); POST record; work.posted(record)
-    if work.problem:        report the connection failed with work.problem (the runs wait)
+    work.prepare()                          local bookkeeping only (QueueWork.tidy_journal, see Tidy)
+    for _, record in work.pending:          POST record to PowerShellScriptProcessing; work.posted(record)
+    for job in work.jobs:                   record = job.run(cancel); POST record; work.posted(record)
+    if work.problem:                        report the connection failed with work.problem (the runs wait)
 
 and in a dry run logs the descriptions and does none of it: nothing runs, nothing is written.
 ``action.run()`` journals "started" before the process starts and "finished" with the outcome after,
