@@ -12,7 +12,8 @@ from integrations.sql.connstr import (
     DRIVER_17, DRIVER_18, LEGACY_DRIVER, DbTarget, OdbcConnection, braced, choose_driver, connection_for,
     parse_server,
 )
-from integrations.sql.odbc import explain
+from integrations.sql.guard import POSTGRESQL, TSQL
+from integrations.sql.odbc import dialect_of, explain
 from integrations.sql.udl import decode_udl, parse_oledb_string, parse_udl_text, read_udl, target_from_udl
 
 LOGIN = DbTarget(server="sql01", database="lansweeperdb", user="halo_reader", password="S3cret")
@@ -22,17 +23,21 @@ LOGIN = DbTarget(server="sql01", database="lansweeperdb", user="halo_reader", pa
     (LOGIN, DRIVER_18,
      "DRIVER={ODBC Driver 18 for SQL Server};SERVER={sql01};DATABASE={lansweeperdb};UID={halo_reader};PWD={S3cret};Encrypt=yes"),
     (LOGIN, DRIVER_17,
-     "DRIVER={ODBC Driver 17 for SQL Server};SERVER={sql01};DATABASE={lansweeperdb};UID={halo_reader};PWD={S3cret}"),
+     "DRIVER={ODBC Driver 17 for SQL Server};SERVER={sql01};DATABASE={lansweeperdb};UID={halo_reader};PWD={S3cret};"
+     "Encrypt=yes"),
     (LOGIN, LEGACY_DRIVER,
-     "DRIVER={SQL Server};SERVER={sql01};DATABASE={lansweeperdb};UID={halo_reader};PWD={S3cret}"),
+     "DRIVER={SQL Server};SERVER={sql01};DATABASE={lansweeperdb};UID={halo_reader};PWD={S3cret};Encrypt=yes"),
     (DbTarget(server="sql01\\LANSWEEPER", database="lansweeperdb"), DRIVER_18,
      "DRIVER={ODBC Driver 18 for SQL Server};SERVER={sql01\\LANSWEEPER};DATABASE={lansweeperdb};Trusted_Connection=yes;Encrypt=yes"),
     (DbTarget(server="sql01", port=14330, database="CM_P01", user="u", password="p",
               trust_server_certificate=True), DRIVER_18,
      "DRIVER={ODBC Driver 18 for SQL Server};SERVER={sql01,14330};DATABASE={CM_P01};UID={u};PWD={p};Encrypt=yes;"
      "TrustServerCertificate=yes"),
+    # The legacy driver verifies whenever it encrypts: trusting any certificate can only leave Encrypt out.
     (DbTarget(server="sql01", database="db", user="u", password="p", trust_server_certificate=True), LEGACY_DRIVER,
      "DRIVER={SQL Server};SERVER={sql01};DATABASE={db};UID={u};PWD={p}"),
+    (DbTarget(server="sql01", database="db", user="u", password="p", encrypt="no"), DRIVER_17,
+     "DRIVER={ODBC Driver 17 for SQL Server};SERVER={sql01};DATABASE={db};UID={u};PWD={p};Encrypt=no"),  # a UDL's
     (DbTarget(server="sql01", database="db", user="u", password="p", encrypt="strict"), DRIVER_18,
      "DRIVER={ODBC Driver 18 for SQL Server};SERVER={sql01};DATABASE={db};UID={u};PWD={p};Encrypt=strict"),
 ])
@@ -40,6 +45,46 @@ def test_sql_server_connection_strings(target: DbTarget, driver: str, expected: 
     connection = connection_for(target, driver)
     assert connection.connection_string == expected
     assert connection.family == "sqlserver"
+
+
+@pytest.mark.parametrize("named,driver", [("", DRIVER_18), ("", DRIVER_17), ("", LEGACY_DRIVER),
+                                          ("SQL Server Native Client 11.0",) * 2,
+                                          ("ODBC Driver 13.1 for SQL Server",) * 2])
+def test_every_sql_server_driver_encrypts_and_verifies_by_default(named: str, driver: str) -> None:
+    """TLS verified by default: without Encrypt=yes, Driver 17 (and the legacy driver, the only one a fresh
+    Windows Server has) encrypt only when the server insists, so an attacker on the path answers "no
+    encryption" and reads the SQL login. Encrypt=yes with Microsoft's drivers also verifies the
+    certificate; only the local setting "Trust the server certificate" relaxes it."""
+    target = DbTarget(server="lansweeper01", database="lansweeperdb", user="halo", password="pw")
+    assert choose_driver(named, [driver]) == driver  # "": chosen as a fallback, the only one installed
+    text = connection_for(target, driver).connection_string
+    assert text.endswith(";Encrypt=yes") and "TrustServerCertificate" not in text
+
+
+@pytest.mark.parametrize("driver", ["MySQL ODBC 8.0 Unicode Driver", "MariaDB Unicode", "SQLite3",
+                                    "Oracle in OraDB19Home1", "FreeTDS", "Devart ODBC Driver for PostgreSQL"])
+def test_a_driver_of_another_database_is_refused_naming_the_supported_ones(driver: str) -> None:
+    """Halo's sql_driver (or the local odbc_driver) may name any installed driver. The guard reads a query
+    in T-SQL or PostgreSQL's SQL; MySQL would end a '#' comment at the line's end and take backslash
+    escapes, so the guard would see INTO inside a string. A driver is therefore used only when its name
+    says which of the two databases (and which connection keywords and TLS rules) it has."""
+    target = DbTarget(server="db", database="d", user="u", password="p")
+    with pytest.raises(SourceError) as refused:
+        connection_for(target, choose_driver(driver, [driver, DRIVER_18]))
+    message = str(refused.value)
+    assert f"'{driver}' is not one the Integrator can use" in message
+    assert DRIVER_18 in message and "PostgreSQL Unicode" in message and "odbc_driver" in message
+
+
+@pytest.mark.parametrize("driver,dialect", [
+    (DRIVER_18, TSQL), (LEGACY_DRIVER, TSQL), ("SQLOLEDB.1", TSQL), ("PostgreSQL Unicode", POSTGRESQL),
+    ("PostgreSQL ANSI(x64)", POSTGRESQL),
+])
+def test_the_driver_decides_which_sql_the_guard_reads(driver: str, dialect: str) -> None:
+    target = DbTarget(server="db", database="d", user="u", password="p")
+    assert dialect_of(connection_for(target, driver)) == dialect
+    with pytest.raises(SourceError, match="not one the Integrator can use"):
+        dialect_of(OdbcConnection("DRIVER={x}", "x", "", 15, 300, "d"))
 
 
 def test_values_are_braced_so_a_password_cannot_add_keywords() -> None:

@@ -114,3 +114,125 @@ def test_the_sccm_default_query_reads_the_configmgr_views_and_leaves_obsolete_re
     for word in ("TOP", "ISNULL", "NOLOCK", "["):  # T-SQL only: the same text must run on the sandbox too
         assert word not in SCCM_QUERY and word not in LANSWEEPER_QUERY
     assert set(DEFAULT_QUERIES) == {"lansweeper", "sccm"}
+
+
+# Queries as Lansweeper and ConfigMgr administrators write them (T-SQL: TOP, brackets, NOLOCK, CONVERT
+# styles, decimals, exponents, binary literals): the stricter number and brace rules must let them through.
+LANSWEEPER_AND_SCCM_READS = [
+    """Select Top 1000000 tblAssets.AssetID, tblAssets.AssetName, tsysAssetTypes.AssetTypename,
+       tblAssetCustom.Serialnumber, Convert(VarChar(10), tblAssets.Lastseen, 120) As LastSeen,
+       Cast(tblAssets.Memory / 1024.0 As decimal(10,1)) As MemoryGB, tblAssets.IPAddress
+     From tblAssets With (NoLock)
+       Inner Join tblAssetCustom On tblAssets.AssetID = tblAssetCustom.AssetID
+       Inner Join tsysAssetTypes On tsysAssetTypes.AssetType = tblAssets.Assettype
+     Where tblAssetCustom.State = 1 And tblAssets.Lastseen > DateAdd(dd, -30, GetDate())
+     Order By tblAssets.AssetName""",
+    """SELECT DISTINCT s.Name0, b.SerialNumber0, ISNULL(m.TotalPhysicalMemory0, 0) / 1048576 AS RamGB,
+       CASE WHEN s.Operating_System_Name_and0 LIKE '%Server%' THEN 'Server' ELSE 'Workstation' END AS [Type]
+     FROM v_R_System AS s
+       LEFT JOIN v_GS_PC_BIOS AS b ON b.ResourceID = s.ResourceID
+       LEFT JOIN v_GS_X86_PC_MEMORY m ON m.ResourceID = s.ResourceID
+     WHERE s.Client0 = 1 AND s.Obsolete0 = 0 AND s.SMS_Unique_Identifier0 <> 0x0""",
+    "SELECT a.AssetName FROM tblAssets a WHERE a.IPNumeric BETWEEN 3232235521 AND 3232235774",
+    "SELECT STUFF((SELECT ', ' + u.Username FROM tblAssetUserRelations u WHERE u.AssetID = a.AssetID "
+    "FOR XML PATH('')), 1, 2, '') AS Users FROM tblAssets a",
+    "SELECT 1e3 AS a, 1.5E-2 AS b, -2.75 AS c, 0x1F AS d, .5 AS e, 7. AS f, $12.50 AS g",
+    "SELECT x FROM t WHERE note LIKE '{%}' -- {fn now()} in a comment\n /* {call p} */",  # braces as text
+    "SELECT [a{b}], \"c}d\" FROM t",  # and in quoted names
+]
+# T-SQL ends a number where its digits end ("SELECT 1FROM t" is valid T-SQL), so a keyword glued to a
+# number is a keyword; "1=1COMMIT" would commit what the reader means to roll back. Microsoft's ODBC
+# driver turns {call p(...)} into a procedure call, even inside a batch, with no EXEC word written.
+HIDDEN_STATEMENTS = [
+    ("SELECT 1DELETE FROM dbo.tblAssets WHERE 1=1COMMIT", "a word glued to a number ('1DELETE')"),
+    ("SELECT 1DROP TABLE dbo.tblAssets SELECT 1COMMIT", "('1DROP')"),
+    ("SELECT 0xTRUNCATE TABLE dbo.tblAssets SELECT 1COMMIT", "('0xTRUNCATE')"),  # 0x: the empty binary literal
+    ("SELECT 1GRANT CONTROL ON DATABASE::CM_P01 TO public SELECT 1COMMIT", "('1GRANT')"),
+    ("SELECT 1.DELETE FROM t", "('1.DELETE')"),
+    ("SELECT 1e5UPDATE t SET a = 1", "('1e5UPDATE')"),
+    ("SELECT 0x1FDELETE FROM t", "('0x1FDELETE')"),  # hex digits, then a word
+    ("SELECT 1 AS x {call xp_cmdshell('powershell -enc ...')}", "'{' outside quotes"),
+    ("SELECT 1 AS x {call sp_addsrvrolemember('DOMAIN\\attacker', 'sysadmin')}", "'{' outside quotes"),
+    ("SELECT {fn USER()} AS who", "'{' outside quotes"),
+    ("SELECT a FROM t WHERE d > {d '2020-01-01'}", "'{' outside quotes"),
+    ("SELECT a } FROM t", "'}' outside quotes"),
+]
+
+
+@pytest.mark.parametrize("sql", LANSWEEPER_AND_SCCM_READS)
+def test_lansweeper_and_sccm_queries_as_administrators_write_them_pass(sql: str) -> None:
+    refuse_unless_read(sql, TSQL)
+
+
+@pytest.mark.parametrize("sql,reason", HIDDEN_STATEMENTS)
+@pytest.mark.parametrize("dialect", [TSQL, POSTGRESQL])
+def test_a_statement_glued_to_a_number_or_hidden_in_an_odbc_escape_is_refused(sql: str, reason: str,
+                                                                              dialect: str) -> None:
+    """The server, not the guard, decides where a number ends and what braces mean: the guard lexes as
+    the server does and refuses what only a trick needs, with a message saying what to change."""
+    with pytest.raises(QueryRefused) as refused:
+        refuse_unless_read(sql, dialect)
+    assert reason in str(refused.value) and "in Halo" in str(refused.value)
+
+
+@pytest.mark.parametrize("sql,texts", [
+    ("SELECT 1.5e3 FROM t", ["SELECT", "1.5e3", "FROM", "t"]),
+    ("SELECT 0x1F, 1E+2, 1e-2 FROM t", ["SELECT", "0x1F", ",", "1E+2", ",", "1e-2", "FROM", "t"]),
+    ("SELECT 1-2", ["SELECT", "1", "-", "2"]),
+    ("SELECT 3.", ["SELECT", "3."]),
+])
+def test_numbers_end_where_the_servers_numbers_end(sql: str, texts: list[str]) -> None:
+    assert [token.text for token in tokens(sql, TSQL)] == texts
+
+
+# Each acts outside the read, which neither the read-only transaction nor the rollback undoes: dblink
+# opens a second connection that commits; query_to_xml runs SQL text the guard sees only as a string.
+POSTGRESQL_CALLS_OUTSIDE_THE_READ = [
+    ("SELECT \"dblink_exec\"('dbname=lansweeper', 'DELETE FROM tblassets') AS serial", "dblink_exec()"),
+    ("SELECT pg_catalog.\"pg_terminate_backend\"(pid) AS serial FROM pg_stat_activity", "pg_terminate_backend()"),
+    ("SELECT query_to_xml('select dblink_exec(''dbname=x'', ''DROP TABLE t'')', true, false, '') AS serial",
+     "query_to_xml()"),
+    ("SELECT \"pg_read_file\"('/etc/passwd') AS serial", "pg_read_file()"),
+    ("SELECT g AS serial, pg_sleep_for('10 minutes') FROM generate_series(1, 1000000) g", "pg_sleep_for()"),
+    ("SELECT \"set_config\"('statement_timeout', '0', false) AS serial", "set_config()"),
+    ("SELECT * FROM DBLINK('dbname=x', 'SELECT 1') AS t(a int)", "dblink()"),  # bare words fold to lower case
+    ("SELECT public . dblink_connect /* a comment */ ('x')", "dblink_connect()"),
+    ("SELECT query_to_xml_and_xmlschema('SELECT 1', true, false, '')", "query_to_xml_and_xmlschema()"),
+    ("SELECT cursor_to_xml('c', 1, true, false, '')", "cursor_to_xml()"),
+    ("SELECT lo_import('/etc/passwd')", "lo_import()"),
+    ("SELECT lo_from_bytea(0, 'x')", "lo_from_bytea()"),
+    ("SELECT pg_sleep(1), pg_sleep_until(now())", "pg_sleep()"),
+    ("SELECT \"pg_ls_dir\"('.'), pg_stat_file('x')", "pg_ls_dir()"),
+    ("SELECT pg_read_binary_file('x')", "pg_read_binary_file()"),
+    ("SELECT pg_cancel_backend(1)", "pg_cancel_backend()"),
+    ("SELECT nextval('s')", "nextval()"),  # sequences are not rolled back
+    ("SELECT pg_advisory_lock(1)", "pg_advisory_lock()"),  # held past the rollback, for the session
+    ("SELECT * FROM ts_stat('DELETE FROM t RETURNING to_tsvector(a)')", "ts_stat()"),  # runs SQL text
+    ("SELECT pg_create_logical_replication_slot('s', 'test_decoding')", "pg_create_logical_replication_slot()"),
+]
+
+
+@pytest.mark.parametrize("sql,name", POSTGRESQL_CALLS_OUTSIDE_THE_READ)
+def test_a_postgresql_function_that_acts_outside_the_read_is_refused_however_it_is_spelt(sql: str, name: str) -> None:
+    """Names are compared as PostgreSQL resolves them: a bare word folded to lower case, a quoted one
+    exact, the schema aside; dangerous families by prefix, so that later members are refused too."""
+    with pytest.raises(QueryRefused) as refused:
+        refuse_unless_read(sql, POSTGRESQL)
+    assert f"calls {name}" in str(refused.value) and "in Halo" in str(refused.value)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT xpath('/a/text()', '<a>1</a>'::xml) AS serial",
+    "SELECT lo_limit, dblink FROM t",  # columns of those names: no call
+    "SELECT \"PG_SLEEP\"(1)",  # quoted is exact: a function of another name (PostgreSQL says none exists)
+    "SELECT t.lo_count + 1 AS n FROM t",
+])
+def test_postgresql_reads_that_only_look_like_those_calls_pass(sql: str) -> None:
+    refuse_unless_read(sql, POSTGRESQL)
+
+
+def test_a_postgresql_name_with_unicode_escapes_is_refused() -> None:
+    """U&"d\\0062link_exec" is dblink_exec to PostgreSQL; the guard does not decode escapes, it refuses them."""
+    with pytest.raises(QueryRefused, match="U&"):
+        refuse_unless_read('SELECT U&"d\\0062link_exec"(\'x\', \'y\')', POSTGRESQL)
+    refuse_unless_read("SELECT U&'d\\0061ta' AS serial", POSTGRESQL)  # a Unicode-escaped text is only text

@@ -15,7 +15,9 @@ from integrations.sql.connstr import DbTarget, connection_for
 from integrations.sql.guard import QueryRefused
 from integrations.sql.odbc import connect, finish, read_rows
 from integrations.sql.settings import lansweeper_settings
+from sandbox.database import READER
 from sandbox.database_data import PLACEHOLDER_SERIAL
+from tests.sql_helpers import literal
 
 pytestmark = pytest.mark.postgres
 
@@ -163,6 +165,46 @@ def test_a_statement_that_is_not_a_read_never_reaches_the_database(postgres) -> 
         read_rows(connection(postgres), "SELECT 1; INSERT INTO halo_audit DEFAULT VALUES")
     with pytest.raises(QueryRefused):
         read_rows(connection(postgres), "WITH x AS (INSERT INTO halo_audit DEFAULT VALUES RETURNING 1) SELECT * FROM x")
+
+
+@pytest.fixture
+def dblink(postgres):
+    """The dblink extension, and a table the reader may write to (as a login that is not read-only may)."""
+    postgres.admin_sql(f"CREATE EXTENSION IF NOT EXISTS dblink; CREATE TABLE dblink_log (note text); "
+                       f"GRANT INSERT, SELECT ON dblink_log TO {READER}")
+    yield
+    postgres.admin_sql("DROP TABLE IF EXISTS dblink_log; DROP EXTENSION IF EXISTS dblink")
+
+
+def dblink_write(postgres, spelling: str) -> str:
+    """A SELECT that has dblink's own connection (to this database, as the reader) insert a row."""
+    password = postgres.password.replace("\\", "\\\\").replace("'", "\\'")
+    where = (f"host={postgres.host} port={postgres.port} dbname={postgres.database} user={postgres.user} "
+             f"password='{password}'")
+    insert = literal("written through the Integrator").join(["INSERT INTO dblink_log VALUES (", ")"])
+    return f"SELECT 'SN-1' AS serial, {spelling}({literal(where)}, {literal(insert)}) AS x"
+
+
+def test_a_write_through_a_quoted_dblink_exec_never_reaches_the_database(postgres, dblink) -> None:
+    """For a login that may write, the read-only transaction and the rollback are no lock against dblink
+    (the test below shows it): the guard refuses the call however the name is spelt, before connecting."""
+    for spelling in ('"dblink_exec"', "pg_catalog . dblink_exec", "public.\"dblink_exec\"", "DBLINK_EXEC"):
+        with pytest.raises(QueryRefused, match="calls dblink_exec"):
+            with read_rows(connection(postgres), dblink_write(postgres, spelling)) as rows:
+                list(rows)
+    assert postgres.admin_sql("SELECT count(*) FROM dblink_log") == "0", "the write was committed"
+
+
+def test_dblink_commits_past_the_read_only_transaction_which_is_why_the_guard_refuses_it(postgres, dblink) -> None:
+    """The premise of the deny-list: the same call, run past the guard in a read-only transaction that is
+    then rolled back, still writes, because dblink commits on a second connection of its own."""
+    handle = connect(connection(postgres))
+    cursor = handle.cursor()
+    cursor.execute("SET TRANSACTION READ ONLY")
+    cursor.execute(dblink_write(postgres, "dblink_exec"))
+    cursor.fetchall()
+    finish(handle)
+    assert postgres.admin_sql("SELECT count(*) FROM dblink_log") == "1"
 
 
 def test_a_wrong_password_says_so_without_the_password(postgres) -> None:

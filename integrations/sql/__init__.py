@@ -66,8 +66,9 @@ LOCAL_SETTINGS = (
     LocalSetting("odbc_driver", "ODBC driver", "text",
                  "An installed ODBC driver to use instead of the one Halo names (e.g. ODBC Driver 18 for SQL Server)."),
     LocalSetting("trust_server_certificate", "Trust the server certificate", "bool",
-                 "Off by default: ODBC Driver 18 then refuses a SQL Server whose certificate this computer "
-                 "does not trust. On keeps the connection encrypted but unverified.", default=False),
+                 "Off by default: the SQL Server ODBC drivers then refuse a SQL Server whose certificate this "
+                 "computer does not trust. On keeps the connection encrypted but unverified (the legacy "
+                 "'SQL Server' driver: encrypted only where the server forces it).", default=False),
     LocalSetting("default_asset_type", "Default asset type (SCCM, SQL imports)", "text",
                  "A Halo asset type id or name for rows whose type Halo lacks (Halo's SCCM module has no default type)."),
     LocalSetting("deactivate_missing", "Deactivate records the query no longer returns", "bool",

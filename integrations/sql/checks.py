@@ -13,7 +13,7 @@ from typing import Callable
 
 from halointegrator.engine.model import Check
 from halointegrator.errors import IntegratorError, SourceError
-from integrations.sql.connstr import DEFAULT_SQL_SERVER_PORT, DRIVER_17, DRIVER_18, LEGACY_DRIVER, POSTGRESQL, \
+from integrations.sql.connstr import DEFAULT_SQL_SERVER_PORT, DRIVER_18, LEGACY_DRIVER, POSTGRESQL, \
     OdbcConnection, choose_driver, connection_for, driver_family
 from integrations.sql.lookups import HaloLookups
 from integrations.sql.mapping import resolve_columns
@@ -30,8 +30,8 @@ PROBE_SECONDS = 5.0
 def check_driver(settings: ImportSettings, installed: list[str] | None = None) -> str:
     installed = installed_drivers() if installed is None else installed
     driver = choose_driver(settings.target.driver, installed)
-    advice = {DRIVER_17.casefold(): "; it encrypts only when the server insists (Driver 18 encrypts by default)",
-              LEGACY_DRIVER.casefold(): "; the legacy driver has old TLS and no certificate options: install "
+    advice = {LEGACY_DRIVER.casefold(): "; the legacy driver has old TLS and, with 'Trust the server certificate' "
+                                        "ticked, encrypts only where the SQL Server forces it: install "
                                         f"'{DRIVER_18}'"}.get(driver.casefold(), "")
     return f"'{driver}'{advice}"
 

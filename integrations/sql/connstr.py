@@ -1,9 +1,13 @@
 """ODBC connection strings from Halo's SQL fields (or a UDL file), escaped, with the driver's TLS rules.
 
-SQL Server through Microsoft's ODBC drivers: "ODBC Driver 18 for SQL Server" (encrypts and verifies the
-server's certificate by default), "ODBC Driver 17 for SQL Server" (encrypts only when asked or when the
-server insists), and the legacy "SQL Server" driver that ships with Windows (old TLS, no verification
-options). PostgreSQL's own ODBC driver is understood too (the tests reach a real PostgreSQL with it).
+SQL Server through Microsoft's ODBC drivers: "ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL
+Server" (and older ones, Native Client), and the legacy "SQL Server" driver that ships with Windows (old
+TLS, no TrustServerCertificate). Each is asked for Encrypt=yes, which with Microsoft's drivers also
+verifies the server's certificate: Driver 17 would otherwise encrypt only when the server insists, so an
+attacker on the path could answer "no encryption" and read the login. Only the connection's local
+setting "Trust the server certificate" relaxes that. PostgreSQL through psqlODBC is understood too (the
+tests reach a real PostgreSQL with it). Any other driver is refused: the guard reads each query in the
+SQL of its database, and knows only T-SQL and PostgreSQL's.
 
 Every value goes into the string in braces (``PWD={a;b}}c}``): a ';' or '}' in a password can then
 neither end the value early nor add a keyword of its own. (PostgreSQL's driver unbraces only the
@@ -12,6 +16,7 @@ driver and the password; its other values must not need braces, see ``_rendered`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -71,11 +76,27 @@ class OdbcConnection:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
+# The drivers whose database, connection keywords and TLS behaviour the Integrator knows, by name.
+_SQL_SERVER_DRIVER = re.compile(r"odbc driver \d+(\.\d+)? for sql server|sql server native client \d+(\.\d+)?"
+                                r"|sql native client|sql server")
+_POSTGRESQL_DRIVER = re.compile(r"postgresql( unicode| ansi)?( ?\(x64\))?|psqlodbc\w*")
+SUPPORTED_DRIVERS = (f"SQL Server through Microsoft's '{DRIVER_18}', '{DRIVER_17}', 'SQL Server Native Client "
+                     f"11.0' or the legacy '{LEGACY_DRIVER}' driver, and PostgreSQL through psqlODBC's "
+                     "'PostgreSQL Unicode' or 'PostgreSQL ANSI'")
+
+
+def unsupported_driver(driver: str) -> str:
+    return (f"The ODBC driver '{driver}' is not one the Integrator can use: it checks every query in its "
+            f"database's own SQL before it runs it, and supports {SUPPORTED_DRIVERS}. Name one of these in the "
+            "import's SQL driver field in Halo or in the connection's local setting odbc_driver.")
+
+
 def driver_family(driver: str) -> str:
-    name = driver.casefold()
-    if "postgres" in name or name.startswith("psql"):
+    """SQLSERVER, POSTGRESQL, or "" for a driver of any other database (or one not known by name)."""
+    name = " ".join(driver.casefold().split())
+    if _POSTGRESQL_DRIVER.fullmatch(name):
         return POSTGRESQL
-    if "sql server" in name or any(name.startswith(provider) for provider in SQL_SERVER_PROVIDERS):
+    if _SQL_SERVER_DRIVER.fullmatch(name) or any(name.startswith(provider) for provider in SQL_SERVER_PROVIDERS):
         return SQLSERVER
     return ""
 
@@ -133,6 +154,8 @@ def _rendered(key: str, value: str, family: str) -> str:
 def connection_for(target: DbTarget, driver: str) -> OdbcConnection:
     """The ODBC connection for ``target`` through the installed ``driver`` (see ``choose_driver``)."""
     family = driver_family(driver)
+    if not family:
+        raise SourceError(unsupported_driver(driver))
     parts = [("DRIVER", driver)]
     if family == POSTGRESQL:
         parts += _postgresql_parts(target)
@@ -140,7 +163,7 @@ def connection_for(target: DbTarget, driver: str) -> OdbcConnection:
         parts += _sql_server_parts(target, driver)
     parts += list(target.extra)
     text = ";".join(f"{key}={_rendered(key, str(value), family)}" for key, value in parts)
-    return OdbcConnection(text, driver, family or SQLSERVER, target.login_timeout, target.query_timeout,
+    return OdbcConnection(text, driver, family, target.login_timeout, target.query_timeout,
                           f"{target.describe()} through '{driver}'", tuple(s for s in (target.password,) if s))
 
 
@@ -156,13 +179,20 @@ def _sql_server_parts(target: DbTarget, driver: str) -> list[tuple[str, str]]:
     else:
         parts += [("UID", target.user), ("PWD", target.password)]
     if driver.casefold() == LEGACY_DRIVER.casefold():
-        return parts  # the legacy driver knows neither Encrypt values of 18 nor TrustServerCertificate
-    encrypt = target.encrypt or ("yes" if driver.casefold() == DRIVER_18.casefold() else "")
-    if encrypt:
-        parts.append(("Encrypt", encrypt))
+        return parts + _legacy_encryption(target)
+    parts.append(("Encrypt", target.encrypt or "yes"))  # yes: encrypted, and the certificate verified
     if target.trust_server_certificate:
         parts.append(("TrustServerCertificate", "yes"))
     return parts
+
+
+def _legacy_encryption(target: DbTarget) -> list[tuple[str, str]]:
+    """The legacy driver takes Encrypt=yes|no only, and verifies whenever it encrypts (it has no
+    TrustServerCertificate). So the local opt-in to trust any certificate can only leave Encrypt out:
+    the connection is then encrypted only where the SQL Server forces encryption (check_driver says so)."""
+    if target.encrypt == "no" or (target.trust_server_certificate and not target.encrypt):
+        return []
+    return [("Encrypt", "yes")]
 
 
 def _postgresql_parts(target: DbTarget) -> list[tuple[str, str]]:

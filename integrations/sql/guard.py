@@ -8,6 +8,13 @@ changes the session or reaches another server (INSERT, DELETE, INTO, EXEC, OPENQ
 the statement. T-SQL needs no semicolon between statements (``SELECT 1 DELETE FROM x`` is two), which
 is why the words are refused anywhere, not only at a statement's start.
 
+Numbers are lexed as the server lexes them: a number ends where its digits end (``1DELETE`` is 1 and
+DELETE, ``0xTRUNCATE`` the empty binary 0x and TRUNCATE), and a word glued to a number is refused
+outright. Braces outside quotes and comments are refused: the ODBC driver turns ``{call p}`` and
+``{fn f()}`` into a procedure call no EXEC word announces. In PostgreSQL the functions that act
+outside the read (another connection, files, other sessions, SQL text they run, waiting) are refused
+by name, compared as PostgreSQL compares them ("dblink_exec" and pg_catalog.dblink_exec are dblink_exec).
+
 This is the first of three locks: the reader also runs the query in a transaction it rolls back (in a
 read-only transaction where the server has one), and dist-README recommends a read-only login.
 """
@@ -32,14 +39,24 @@ FORBIDDEN_WORDS = frozenset("""
     SHUTDOWN KILL RECONFIGURE WAITFOR BULK OPENQUERY OPENROWSET OPENDATASOURCE UPDATETEXT WRITETEXT
     SETUSER ENABLE DISABLE RECEIVE SEND CONVERSATION SIGNATURE
 """.split())
-# PostgreSQL functions that act outside the (read-only) transaction: a rollback cannot undo them.
+# PostgreSQL functions that act outside the (read-only) transaction, which a rollback cannot undo:
+# another connection (dblink_exec commits on its own), SQL text they run themselves (query_to_xml,
+# ts_stat), files and large objects, other sessions, settings, sequences, replication slots, waiting.
+# A family is refused by its prefix, so that a member added in a later release is refused too.
+POSTGRESQL_FORBIDDEN_PREFIXES = (
+    "dblink", "query_to_xml", "cursor_to_xml", "lo_", "pg_sleep", "pg_read_", "pg_ls_", "pg_file_",
+    "pg_advisory", "pg_try_advisory", "pg_create_", "pg_drop_", "pg_copy_", "pg_replication_",
+    "pg_logical_", "pg_stat_reset", "pg_stat_statements_reset", "pg_wal_replay_", "crosstab",
+)
 POSTGRESQL_FORBIDDEN_FUNCTIONS = frozenset("""
-    dblink dblink_exec dblink_send_query pg_terminate_backend pg_cancel_backend pg_reload_conf
-    pg_rotate_logfile set_config pg_advisory_lock pg_advisory_xact_lock lo_import lo_export
-    pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_sleep pg_notify
+    loread lowrite pg_stat_file set_config pg_terminate_backend pg_cancel_backend pg_reload_conf
+    pg_rotate_logfile pg_notify nextval setval ts_stat ts_rewrite connectby pg_promote pg_switch_wal
+    pg_backup_start pg_backup_stop pg_start_backup pg_stop_backup pg_log_backend_memory_contexts
+    pg_import_system_collations
 """.split())
 _WORD_START = re.compile(r"[^\W\d]|[_@#]", re.UNICODE)
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d][\w]*)?\$", re.UNICODE)
+_DIGITS, _HEX_DIGITS = "0123456789", "0123456789abcdefABCDEF"
 
 
 class QueryRefused(SourceError):
@@ -72,10 +89,12 @@ def refuse_unless_read(sql: str, dialect: str = TSQL) -> None:
 
 def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
     for index, token in enumerate(statement):
+        following = statement[index + 1] if index + 1 < len(statement) else Token("symbol", "")
+        if dialect == POSTGRESQL:
+            _refuse_postgresql_call(token, following)
         if token.kind != "word":
             continue
         word = token.text.upper()
-        following = statement[index + 1] if index + 1 < len(statement) else Token("symbol", "")
         if word in FORBIDDEN_WORDS:
             raise QueryRefused(f"The import's query contains {word}, which a read never needs: the Integrator "
                                "runs only a plain SELECT (no INTO, no EXEC, no changes). Edit the query in Halo.")
@@ -85,10 +104,24 @@ def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
         if word == "FOR" and following.text.upper() in ("SHARE", "NO", "KEY"):
             raise QueryRefused("The import's query locks rows (FOR SHARE / FOR UPDATE): the Integrator runs "
                                "only a plain SELECT. Edit the query in Halo.")
-        if (dialect == POSTGRESQL and token.text.lower() in POSTGRESQL_FORBIDDEN_FUNCTIONS
-                and following.text == "("):
-            raise QueryRefused(f"The import's query calls {token.text.lower()}(), which acts outside the "
-                               "transaction: the Integrator runs only a plain SELECT. Edit the query.")
+
+
+def _refuse_postgresql_call(token: Token, following: Token) -> None:
+    """A name (bare or quoted, schema-qualified or not: the last part is the function) before '('."""
+    if token.kind not in ("word", "quoted") or following.kind != "symbol" or following.text != "(":
+        return
+    name = postgresql_identifier(token)
+    if name in POSTGRESQL_FORBIDDEN_FUNCTIONS or name.startswith(POSTGRESQL_FORBIDDEN_PREFIXES):
+        raise QueryRefused(f"The import's query calls {name}(), which acts outside the read (another "
+                           "connection, files, other sessions, SQL text it runs itself, or waiting): the "
+                           "Integrator runs only a plain SELECT. Remove the call from the query in Halo.")
+
+
+def postgresql_identifier(token: Token) -> str:
+    """The name PostgreSQL resolves: a bare word folds to lower case, a quoted one is exact ("" is ")."""
+    if token.kind == "quoted":
+        return token.text[1:-1].replace('""', '"')
+    return token.text.lower()
 
 
 def _statements(items: list[Token]) -> list[list[Token]]:
@@ -128,17 +161,25 @@ def tokens(sql: str, dialect: str = TSQL) -> list[Token]:
         elif char == "$" and dialect == POSTGRESQL and _DOLLAR_TAG.match(sql, position):
             position = _dollar_string(sql, position, out)
         elif _WORD_START.match(char):
+            _refuse_unicode_escaped_name(sql, position, dialect)
             position = _word(sql, position, out)
-        elif char.isdigit():
-            end = position
-            while end < length and (sql[end].isalnum() or sql[end] in "._"):
-                end += 1
-            out.append(Token("number", sql[position:end]))
-            position = end
+        elif char in _DIGITS:
+            position = _number(sql, position, out)
+        elif char in "{}":
+            raise QueryRefused(f"The import's query contains '{char}' outside quotes: the ODBC driver turns "
+                               "braces ({call ...}, {fn ...}) into procedure calls. Write the plain SQL without "
+                               "braces in the query in Halo.")
         else:
             out.append(Token("symbol", char))
             position += 1
     return out
+
+
+def _refuse_unicode_escaped_name(sql: str, position: int, dialect: str) -> None:
+    """PostgreSQL's U&"d\\0062link_exec" is dblink_exec: rather than decode escapes, refuse them."""
+    if dialect == POSTGRESQL and sql[position] in "uU" and sql.startswith('&"', position + 1):
+        raise QueryRefused("The import's query writes a name as U&\"...\" (with Unicode escapes), which "
+                           "can hide what it calls: write the name plainly in the query in Halo.")
 
 
 def _end_of_block_comment(sql: str, start: int) -> int:
@@ -210,4 +251,33 @@ def _word(sql: str, start: int, out: list[Token]) -> int:
     while position < len(sql) and (sql[position].isalnum() or sql[position] in "_@#$"):
         position += 1
     out.append(Token("word", sql[start:position]))
+    return position
+
+
+def _number(sql: str, start: int, out: list[Token]) -> int:
+    """A number as the server reads it: 0x and hex digits (a binary literal), or digits, one '.', more
+    digits and an exponent (e, sign, digits). It ends there: "1DELETE" is 1 and DELETE to the server,
+    so a word glued to a number is refused rather than guessed at."""
+    if sql.startswith(("0x", "0X"), start):
+        position = _run_of(sql, start + 2, _HEX_DIGITS)
+    else:
+        position = _run_of(sql, start, _DIGITS)
+        if sql.startswith(".", position):
+            position = _run_of(sql, position + 1, _DIGITS)
+        if sql.startswith(("e", "E"), position):
+            exponent = position + 1 + sql.startswith(("+", "-"), position + 1)
+            if sql.startswith(tuple(_DIGITS), exponent):
+                position = _run_of(sql, exponent, _DIGITS)
+    out.append(Token("number", sql[start:position]))
+    if position < len(sql) and _WORD_START.match(sql[position]):
+        glued = sql[start:_word(sql, position, [])]
+        raise QueryRefused(f"The import's query has a word glued to a number ('{glued[:30]}'), which the "
+                           "database reads as a number followed by a keyword: put a space between them in "
+                           "the query in Halo.")
+    return position
+
+
+def _run_of(sql: str, position: int, allowed: str) -> int:
+    while position < len(sql) and sql[position] in allowed:
+        position += 1
     return position

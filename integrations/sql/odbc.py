@@ -20,7 +20,8 @@ from typing import Any, Iterator, Sequence
 
 from halointegrator.errors import SourceError
 from integrations.sql import guard
-from integrations.sql.connstr import POSTGRESQL, DbTarget, OdbcConnection, choose_driver, connection_for
+from integrations.sql.connstr import POSTGRESQL, SQLSERVER, DbTarget, OdbcConnection, choose_driver, \
+    connection_for, unsupported_driver
 from integrations.sql.settings import ImportSettings, with_target
 from integrations.sql.udl import read_udl, target_from_udl
 
@@ -63,7 +64,11 @@ def odbc_connection(target: DbTarget, installed: Sequence[str] | None = None) ->
 
 
 def dialect_of(connection: OdbcConnection) -> str:
-    return guard.POSTGRESQL if connection.family == POSTGRESQL else guard.TSQL
+    """The SQL the guard reads the query in: the driver's database's own (connection_for refuses others)."""
+    dialects = {POSTGRESQL: guard.POSTGRESQL, SQLSERVER: guard.TSQL}
+    if connection.family not in dialects:
+        raise SourceError(unsupported_driver(connection.driver))
+    return dialects[connection.family]
 
 
 def connect(connection: OdbcConnection):
@@ -97,7 +102,9 @@ class RowStream:
         try:
             self._cursor = self._handle.cursor()
             if self.connection.family == POSTGRESQL:
-                # The first statement of the transaction: everything after it may only read.
+                # The first statement of the transaction: everything after it may only read. It covers
+                # this connection only: dblink_exec() opens a second connection, neither read-only nor
+                # rolled back, which is why the guard refuses dblink and its kind by name.
                 self._cursor.execute("SET TRANSACTION READ ONLY")
                 self._cursor.execute("SET LOCAL standard_conforming_strings TO on")  # as the guard lexes
                 self._cursor.execute(f"SET LOCAL statement_timeout TO {int(self.connection.query_timeout) * 1000}")
