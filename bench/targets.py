@@ -6,6 +6,9 @@ Request targets are formulas in N, checked at every size measured (the issues st
   1% changed      record writes              <= max(2, ceil(changed / batch))  (2 at 10,000 users)
   steady state    whole-record reads by id (GET /Users/{id}, /Asset/{id}) == 0, unchanged and 1% changed
   status lost     records created == 0 (the state file deleted before the run)
+The issues state the targets for user syncs (AD, Entra ID). An SQL asset import also reads the two
+lookup lists its rows are mapped through, GET /Site (rows name their site) and GET /AssetType (rows
+name their type), once a run whatever N is: its first and unchanged limits are 2 higher (LOOKUP_LISTS).
 "Record writes" are POSTs of users/assets; the Last Sync / Last Error write-back on the connection
 record (one per connection per run, by design) is reported beside them, not counted in them.
 Resource targets: the core's bind + plan of 50,000 users < 2 s CPU; saving and loading the sync status
@@ -26,6 +29,7 @@ STATUS_LIMIT = 0.5
 RSS_LIMIT_MB, RSS_USERS = 300.0, 50000
 FIRST_REQUEST_LIMIT = 2.0
 INTEGRATOR_RUNNERS = ("auto", "frozen")
+LOOKUP_LISTS = {"sql": 2}  # per-run lookup reads a source's mapping needs beyond the user syncs' (see above)
 
 
 def target(name: str, where: str, value: Any, limit: Any, ok: bool | None, note: str = "") -> dict[str, Any]:
@@ -41,12 +45,13 @@ def request_targets(outcome: dict[str, Any]) -> list[dict[str, Any]]:
         where = f"{outcome['source']} {users} {run['runner']}"
         halo, failed = run["halo"], run["exit_code"] != 0
         note = f"exit code {run['exit_code']}" if failed else ""
+        lookups = LOOKUP_LISTS.get(outcome["source"], 0)
         if run["scenario"] == "first":
-            limit = ceil_div(users, BATCH) + ceil_div(users, HALO_PAGE_SIZE) + 10
+            limit = ceil_div(users, BATCH) + ceil_div(users, HALO_PAGE_SIZE) + 10 + lookups
             found.append(target("first sync: Halo requests", where, halo["total"], limit,
                                 halo["total"] <= limit and not failed, note))
         elif run["scenario"] == "unchanged":
-            limit = ceil_div(users, HALO_PAGE_SIZE) + 10
+            limit = ceil_div(users, HALO_PAGE_SIZE) + 10 + lookups
             writeback = f"+{halo['writeback_writes']} Last Sync write-back"
             found.append(target("unchanged: record writes", where, halo["data_writes"], 0,
                                 halo["data_writes"] == 0 and not failed, "; ".join(filter(None, [writeback, note]))))
