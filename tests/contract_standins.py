@@ -50,6 +50,7 @@ class StandIn:
         self.name, self.halo, self.folder, self.monkeypatch, self.fixtures_ = name, halo, folder, monkeypatch, fixtures
         self.connection_ids: list[int] = [1]
         self.local: dict[str, Any] = {}
+        self.shared: dict[str, Any] = {}  # the integration's settings kept once for all its connections
         self.services: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -220,6 +221,7 @@ class PowerShellStandIn(StandIn):
         self.monkeypatch.setenv("PS_STANDIN_RECORD", str(self.folder / "calls.jsonl"))
         script = self.folder / "task.ps1"
         script.write_text(script_text(stdout="done\n"), encoding="utf-8")
+        self.shared = {"script_folder": str(self.folder)}  # the one folder scripts run from
         self.halo.add("powershellscripts", {"id": self.SCRIPT_ID, "name": "Contract task", "location": str(script),
                                             "fieldmappings_powershell": [],
                                             "halointegrator_allowedclientids": CLIENT_ID})

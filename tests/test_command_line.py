@@ -147,6 +147,23 @@ def test_configure_refuses_an_unknown_connection_setting_or_integration(tmp_path
     assert off.returncode == 0 and ConfigStore(config).load().connections == {"active_directory:1": {"starttls": False}}
 
 
+def test_configure_sets_an_integrations_shared_setting_once_for_all_its_connections(tmp_path, halo):
+    """The PowerShell scripts folder is one for every script: set with --connection powershell (no id), and
+    refused per script with a message that says where it goes, so a script Halo adds cannot bring its own."""
+    config = tmp_path / "HaloIntegrator.config"
+    configure(config, halo.url, cwd=tmp_path)
+    shared = integrator("CONFIGURE", "--config", str(config), "--connection", "powershell", "--set",
+                        f"script_folder={tmp_path}", cwd=tmp_path)
+    assert shared.returncode == 0, shared.stderr
+    assert ConfigStore(config).load().connections == {"powershell:*": {"script_folder": str(tmp_path)}}
+    per_script = integrator("CONFIGURE", "--config", str(config), "--connection", "powershell:10", "--set",
+                            "script_folder=/elsewhere", cwd=tmp_path)
+    assert per_script.returncode == 2 and "--connection powershell." in per_script.stderr
+    none = integrator("CONFIGURE", "--config", str(config), "--connection", "azure_ad", "--set", "x=1", cwd=tmp_path)
+    assert none.returncode == 2 and "--connection azure_ad:ID" in none.stderr
+    assert ConfigStore(config).load().connections == {"powershell:*": {"script_folder": str(tmp_path)}}
+
+
 def test_configure_with_a_connection_says_what_it_ignored_and_stores_only_the_connection(tmp_path, halo):
     config = tmp_path / "HaloIntegrator.config"
     configure(config, halo.url, cwd=tmp_path, secret="halo-secret-1")

@@ -351,3 +351,21 @@ def test_module_exports_the_contract():
     for name in ("HaloSettings", "Config", "ConfigStore", "validate_halo_settings", "MIGRATIONS"):
         assert hasattr(config_module, name)
     assert ConfigStore(Path("x/HaloIntegrator.config")).key_path == Path("x/HaloIntegrator.key")
+
+
+@pytest.mark.parametrize("kept, wanted", [
+    ({}, {}),
+    ({"powershell:10": {"timeout_minutes": "5"}}, {"timeout_minutes": "5"}),
+    ({"powershell:*": {"script_folder": "/srv/scripts"}}, {"script_folder": "/srv/scripts"}),
+    ({"powershell:10": {"script_folder": "/tmp"}}, {}),  # an older per-script folder stands in for nothing
+    ({"powershell:10": {"script_folder": "/tmp", "timeout_minutes": "5"},
+      "powershell:*": {"script_folder": "/srv/scripts", "other": "x"}},
+     {"script_folder": "/srv/scripts", "timeout_minutes": "5"}),
+    ({"powershell:11": {"timeout_minutes": "9"}}, {}),
+])
+def test_a_connections_settings_take_the_shared_ones_only_from_the_shared_place(kept, wanted):
+    """A shared setting (the one scripts folder) comes only from the integration's shared place: a value kept
+    for one connection can neither widen it nor stand in for it when it is not set."""
+    from halointegrator.local.settings import settings_for
+
+    assert settings_for("powershell", 10, ["script_folder"], kept) == wanted

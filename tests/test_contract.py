@@ -29,7 +29,7 @@ from halointegrator.engine.runner import RunOptions, RunResult, RunSetup, last_e
 from halointegrator.errors import EXIT_INTEGRATION_FAILED, EXIT_OK
 from halointegrator.gui.widgets import NUMBER_KINDS
 from halointegrator.halo.client import HaloClient
-from halointegrator.local.settings import HaloSettings
+from halointegrator.local.settings import HaloSettings, shared_key
 from integrations import REGISTRY
 from sandbox.halo_server import HaloSandbox, load_subset
 from sandbox.halo_store import CONTROL, RESOURCES
@@ -130,9 +130,10 @@ def test_the_connection_fields_are_properties_of_the_schema_of_its_path(name: st
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_local_settings_are_ones_the_window_can_show_and_secrets_are_secret(name: str) -> None:
     integration = REGISTRY[name]
-    keys = [setting.key for setting in integration.local_settings]
+    every = (*integration.local_settings, *integration.shared_settings)  # one key, one place
+    keys = [setting.key for setting in every]
     assert len(set(keys)) == len(keys), keys
-    for setting in integration.local_settings:
+    for setting in every:
         assert setting.label.strip(), setting.key
         assert setting.kind in WINDOW_KINDS, f"{setting.key}: the window draws {sorted(WINDOW_KINDS)}"
         if any(word in setting.key.casefold() for word in SECRET_WORDS):
@@ -172,7 +173,7 @@ class World:
         """One run as AUTO does it (discover, sync or work, write back); the request log starts afresh."""
         self.halo.clear_requests()
         setup = RunSetup(client_id=CLIENT_ID, log=self.log, options=RunOptions(dry_run=dry_run),
-                         local_settings={key: dict(self.standin.local) for key in self.keys()}, states=self.states,
+                         local_settings=self.kept_settings(), states=self.states,
                          services=self.standin.services, config_path=self.standin.folder / "HaloIntegrator.config")
         result = run_all(self.client, {self.name: self.integration}, setup)
         self.refused += [f"{entry['method']} {entry['path']} -> {entry['status']}" for entry in self.halo.requests
@@ -182,9 +183,14 @@ class World:
     def keys(self) -> list[str]:
         return [f"{self.name}:{connection_id}" for connection_id in self.standin.connection_ids]
 
+    def kept_settings(self) -> dict[str, dict[str, Any]]:
+        """Config.connections: each connection's local settings, and the integration's shared ones."""
+        kept = {key: dict(self.standin.local) for key in self.keys()}
+        return {**kept, shared_key(self.name): dict(self.standin.shared)}
+
     def check(self) -> list:
         return check_all(self.client, {self.name: self.integration}, client_id=CLIENT_ID, log=self.log,
-                         local_settings={key: dict(self.standin.local) for key in self.keys()},
+                         local_settings=self.kept_settings(),
                          config_path=self.standin.folder / "HaloIntegrator.config")
 
     # ---- what Halo holds, and what it was asked -----------------------------------------------------

@@ -5,10 +5,13 @@ atomic write protects the new file before it takes the old one's place."""
 
 from __future__ import annotations
 
+import ntpath
 import subprocess
 from pathlib import Path
 
-from halointegrator.local import acl, fileio
+import pytest
+
+from halointegrator.local import acl, fileio, writers
 
 WINDOWS_USER = {"USERNAME": "halo-admin", "USERDOMAIN": "CORP"}
 
@@ -16,7 +19,7 @@ WINDOWS_USER = {"USERNAME": "halo-admin", "USERDOMAIN": "CORP"}
 def test_the_icacls_command_for_a_file_and_for_a_folder():
     granted = acl.accounts(WINDOWS_USER)
     assert acl.icacls_command(Path("C:/Halo/HaloIntegrator.key"), folder=False, granted=granted) == [
-        "icacls", str(Path("C:/Halo/HaloIntegrator.key")), "/inheritance:r", "/grant:r",
+        "C:\\Windows\\System32\\icacls.exe", str(Path("C:/Halo/HaloIntegrator.key")), "/inheritance:r", "/grant:r",
         "*S-1-5-18:F", "*S-1-5-32-544:F", "CORP\\halo-admin:F", "/Q"]
     assert acl.icacls_command(Path("C:/Halo/logs"), folder=True, granted=granted)[4:7] == [
         "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F", "CORP\\halo-admin:(OI)(CI)F"]
@@ -42,7 +45,8 @@ def test_protect_runs_icacls_without_a_console_window_on_windows_only(tmp_path):
     assert acl.protect(tmp_path / "f", system="posix", run=run) == "" and not calls
     assert acl.protect(tmp_path / "f", system="nt", run=run, environ=WINDOWS_USER) == ""
     command, options = calls[0]
-    assert command[0] == "icacls" and options["creationflags"] == acl.CREATE_NO_WINDOW and options["timeout"]
+    assert command[0] == acl.system_tool("icacls.exe")
+    assert options["creationflags"] == acl.CREATE_NO_WINDOW and options["timeout"]
 
 
 def test_a_failing_icacls_is_a_warning_that_says_what_to_check(tmp_path):
@@ -60,3 +64,52 @@ def test_an_atomic_write_protects_the_new_file_before_it_takes_the_old_ones_plac
     fileio.write_atomic(target, b"{}")
     (protected, target_existed), = seen
     assert protected != target and protected.parent == target.parent and not target_existed
+
+
+def test_icacls_is_run_by_its_full_path():
+    """Run at every atomic write (config, key, state, journal, logs) as the task's account: by bare name,
+    Windows looks in the program's folder and the Start-in folder first, where any user who can log on
+    may drop an icacls.exe (a folder made at the root of C: lets Authenticated Users modify it)."""
+    program = acl.icacls_command(Path("C:/HaloIntegrator/HaloIntegrator.state"), folder=False, granted=[acl.SYSTEM])[0]
+    assert ntpath.isabs(program) and program.lower().endswith("\\system32\\icacls.exe")
+    assert acl.system_tool("icacls.exe", {"SystemRoot": "D:\\WIN"}) == "D:\\WIN\\System32\\icacls.exe"
+
+
+USERS, EVERYONE, ME = "S-1-5-32-545", "S-1-1-0", "S-1-5-21-1-2-3-1001"
+READ_EXECUTE, MODIFY, FULL = 0x1200A9, 0x1301BF, 0x1F01FF
+
+
+@pytest.mark.parametrize("aces, folder, wanted", [
+    ([writers.Ace(0, 0, FULL, writers.SYSTEM), writers.Ace(0, 0, FULL, writers.ADMINISTRATORS),
+      writers.Ace(0, 0, READ_EXECUTE, USERS)], False, []),  # Program Files-like: only admins change it
+    ([writers.Ace(0, 0x10, MODIFY, "S-1-5-11")], False, ["S-1-5-11"]),  # C:\Scripts inherits Modify
+    ([writers.Ace(0, 0, 0x2, USERS)], False, [USERS]),  # write data alone
+    ([writers.Ace(0, 0, 0x4, USERS)], False, [USERS]),  # append alone
+    ([writers.Ace(0, 0, 0x40000, EVERYONE)], False, [EVERYONE]),  # may change the permissions
+    ([writers.Ace(0, 0, 0x40000000, USERS)], False, [USERS]),  # GENERIC_WRITE
+    ([writers.Ace(0, 0, 0x40 | READ_EXECUTE, USERS)], False, []),  # on a file 0x40 is execute
+    ([writers.Ace(0, 0, 0x40 | READ_EXECUTE, USERS)], True, [USERS]),  # on a folder: delete a child
+    ([writers.Ace(0, 0x08 | 0x03, FULL, "S-1-3-0")], True, []),  # CREATOR OWNER, inherit-only
+    ([writers.Ace(1, 0, FULL, USERS), writers.Ace(0, 0, MODIFY, USERS)], False, [USERS]),  # deny not credited
+    ([writers.Ace(0, 0, FULL, ME)], False, []),  # the Integrator's own account (trusted below)
+    ([writers.Ace(0, 0, FULL, writers.TRUSTED_INSTALLER)], True, []),
+    (None, False, [EVERYONE]),  # a NULL DACL lets everyone do everything
+])
+def test_who_besides_administrators_may_change_a_file_windows(aces, folder, wanted):
+    """The Windows decision on a script file or folder, from its DACL entries: any account other than
+    SYSTEM, Administrators, TrustedInstaller and the Integrator's own that may change it is named."""
+    assert writers.untrusted_writers(aces, folder=folder, trusted=[ME]) == wanted
+
+
+def test_a_posix_file_others_may_change_or_own_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "x.ps1"
+    path.write_text("param()")
+    path.chmod(0o644)
+    assert writers.change_problem(path, folder=False, what="the script file") is None
+    path.chmod(0o620)
+    assert "may be changed by other users" in writers.change_problem(path, folder=False, what="the script file")
+    path.chmod(0o644)
+    real_stat = writers.os.stat
+    monkeypatch.setattr(writers.os, "stat", lambda target: writers.os.stat_result(
+        (*tuple(real_stat(target))[:4], 4242, *tuple(real_stat(target))[5:])))  # st_uid: another user's
+    assert "belongs to another user (uid 4242)" in writers.change_problem(path, folder=False, what="the script file")

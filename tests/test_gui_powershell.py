@@ -8,6 +8,7 @@ import os
 import pytest
 
 from integrations.powershell import INTEGRATION, NAME
+from integrations.powershell.checks import SCRIPT_FILE
 from tests.gui_fixtures import CROSS, TICK, idle, saved_app, screenshot
 from tests.powershell_standin import install, script_text
 
@@ -27,6 +28,9 @@ def test_the_powershell_tab_lists_the_scripts_and_checks_the_one_we_may_run(make
     tab = app.integration_tabs[NAME]
     app.select_tab(NAME)
     idle(app)
+    tab.shared_form.variables["script_folder"].set(str(tmp_path))  # once, for every script
+    assert app.config.connections["powershell:*"] == {"script_folder": str(tmp_path)}
+    assert app.save(), app.dialogs.calls
     tab.check_button.invoke()
     idle(app)
     shown = {tab.tree.item(iid, "values")[0]: tab.tree.item(iid, "values") for iid in tab.tree.get_children()}
@@ -37,10 +41,10 @@ def test_the_powershell_tab_lists_the_scripts_and_checks_the_one_we_may_run(make
     rows = dict((text.partition(": ")[0], (mark, text.partition(": ")[2])) for mark, text in tab.prerequisites.rows)
     assert rows["PowerShell is installed on this server"][0] == TICK
     assert rows["PowerShell is installed on this server"][1].startswith("Windows PowerShell (powershell.exe) 5.1.19041")
-    assert rows["The script file exists and is readable"] == (TICK, str(script))
+    assert rows[SCRIPT_FILE.label] == (TICK, str(script))
     assert rows["Its parameter names are valid PowerShell parameter names"] == (TICK, "FullName")
     assert rows["Queued runs"][0] == TICK and rows["Queued runs"][1].startswith("1 queued run waits")
-    assert [form_key for form_key in tab.form.variables] == ["timeout_minutes", "script_folder", "powershell_path"]
+    assert [form_key for form_key in tab.form.variables] == ["timeout_minutes", "powershell_path"]
     assert sandbox.get("powershellqueue", 70)["processed"] is False  # checking runs nothing
     screenshot(app.root, "7-powershell-checked")
     tab.tree.selection_set("1")

@@ -20,6 +20,7 @@ from sandbox.halo_api import halo_error
 from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure, integrator
 from tests.e2e_world import RequestHooks, World
+from integrations.powershell.checks import SCRIPT_FILE
 from tests.powershell_standin import install, script_text
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a POSIX script")
@@ -30,9 +31,11 @@ QUEUE_POST = ("POST", "/api/powershellscriptprocessing")
 class Scripts:
     """The PowerShell side of a world: scripts in Halo and on disk, the queue, the stand-in's calls."""
 
-    def __init__(self, world: World, root: Path) -> None:
+    def __init__(self, world: World, root: Path, *, folder: bool = True) -> None:
         self.world, self.halo, self.root = world, world.halo, root
         (root / "scripts").mkdir()
+        if folder:
+            self.shared(f"script_folder={root / 'scripts'}")  # the one folder scripts run from, set once
 
     def script(self, script_id: int, parameters=(), *, file: bool = True, allowed: str | None = OURS,
                behaviour: dict | None = None, **fields) -> Path:
@@ -64,8 +67,15 @@ class Scripts:
         return sum(1 for request in self.halo.requests
                    if (request["method"], request["path"].lower()) == QUEUE_POST)
 
+    def shared(self, *settings: str) -> None:
+        """Settings kept once for every script (CONFIGURE --connection powershell)."""
+        self._configure("powershell", settings)
+
     def local(self, script_id: int, *settings: str) -> None:
-        extra = ("--connection", f"powershell:{script_id}")
+        self._configure(f"powershell:{script_id}", settings)
+
+    def _configure(self, target: str, settings) -> None:
+        extra = ("--connection", target)
         for setting in settings:
             extra += ("--set", setting)
         configure(self.world.config, self.halo.url, cwd=self.world.folder, extra=extra)
@@ -254,11 +264,11 @@ def test_check_shows_powershell_the_script_file_and_the_parameters(ps):
     ours = lines[lines.index("PowerShell scripts: Script 10 (script 10)") + 1:]
     assert ours[:6] == [
         f"  \u2714 Allows this Integrator's client id: ours ({OURS}) is allowed",
-        "  \u2714 Settings kept on this computer are usable: time limit 10 min per run; scripts from any folder; "
-        "PowerShell found on PATH",
+        "  \u2714 Settings kept on this computer are usable: time limit 10 min per run; scripts only from "
+        f"{ps.root / 'scripts'}; PowerShell found in its usual place or on PATH",
         f"  \u2714 PowerShell is installed on this server: Windows PowerShell (powershell.exe) 5.1.19041.4291 at "
         f"{ps.root / 'bin' / 'powershell'}",
-        f"  \u2714 The script file exists and is readable: {path}",
+        f"  \u2714 {SCRIPT_FILE.label}: {path}",
         "  \u2714 Its parameter names are valid PowerShell parameter names: FirstName, Department",
         "  \u2714 Queued runs: 1 queued run waits; none has run here yet; this script's run also answers the runs "
         "of scripts Halo no longer has (0 queued now)",
@@ -266,3 +276,76 @@ def test_check_shows_powershell_the_script_file_and_the_parameters(ps):
     assert "  \u2714 PowerShell is installed on this server: PowerShell 7 (pwsh) 7.4.6 at" in output
     assert "does not exist on this server" in output and "'Bad Name' is not a valid PowerShell parameter name" in output
     assert [call["argv"][-1] for call in ps.calls()] == ["$PSVersionTable.PSVersion.ToString()"] * 2
+
+
+# ---- where scripts may come from, and how long they may take -------------------------------------
+
+def halo_script(ps: Scripts, script_id: int, location: Path) -> None:
+    """A script record someone who may edit PowerShell scripts in Halo adds, pointing wherever they like."""
+    ps.halo.add("powershellscripts", {"id": script_id, "name": "Innocent name", "location": str(location),
+                                      "fieldmappings_powershell": [], "halointegrator_allowedclientids": OURS})
+
+
+def test_a_script_halo_adds_outside_the_scripts_folder_is_answered_failed_and_not_run(ps, tmp_path):
+    """The scripts folder is one for every script: a Halo editor who adds a script pointing elsewhere (C:\\Users\\
+    Public, C:\\Windows\\Temp) gets no code run, and the run is answered with what to fix."""
+    ps.script(10, behaviour={"stdout": "ok\n"})
+    ps.queue(100, 10)
+    dropped = tmp_path / "public" / "payload.ps1"
+    dropped.parent.mkdir()
+    dropped.write_text(script_text(stdout="attacker code ran as the Integrator's account\n"))
+    halo_script(ps, 11, dropped)
+    ps.queue(200, 11)
+    ps.world.auto()
+    assert [call["argv"][call["argv"].index("-File") + 1] for call in ps.calls()] == [str(ps.root / "scripts" /
+                                                                                       "script-10.ps1")]
+    refused = ps.entry(200)
+    assert refused["processed"] and not refused["success"]
+    assert "outside the scripts folder" in refused["result_message"] and "Move the script" in refused["result_message"]
+    assert ps.entry(100)["success"] is True
+
+
+def test_without_a_scripts_folder_no_script_runs_and_each_run_says_where_to_set_it(tmp_path, standin_path):
+    """Until the scripts folder is set, nothing runs: each queued run is answered failed (not silently left)
+    with the window's and CONFIGURE's place to set it."""
+    with HaloSandbox() as halo:
+        ps = Scripts(World(halo, tmp_path / "integrator"), tmp_path, folder=False)
+        ps.script(12)
+        ps.queue(201, 12)
+        result = ps.world.auto()
+        entry = ps.entry(201)
+        assert result.returncode == 1 and not ps.calls()
+        assert entry["processed"] and not entry["success"]
+        assert "No scripts folder is set on this computer" in entry["result_message"]
+        assert "CONFIGURE --connection powershell --set script_folder=" in entry["result_message"]
+        assert "Scripts folder" in entry["result_message"]
+
+
+def test_a_script_other_users_may_rewrite_is_not_run(ps):
+    """A world-writable script in the scripts folder could be rewritten by anyone between the check and the
+    run: it is refused, saying how to take away their write permission."""
+    planted = ps.script(12, behaviour={"stdout": "planted\n"})
+    planted.chmod(0o666)
+    ps.queue(201, 12)
+    ps.world.auto()
+    message = ps.entry(201)["result_message"]
+    assert not ps.calls() and "may be changed by other users" in message and "chmod go-w" in message
+
+
+def test_the_run_time_limit_stops_a_script_and_says_so(tmp_path, standin_path):
+    """run_time_limit_minutes bounds a script too (its own limit is 10 minutes): the run stops with a
+    message naming the run's time limit instead of holding the run lock; the script's outcome says the
+    run's limit ended it, is kept, and is posted by the next run without running the script again."""
+    with HaloSandbox() as halo:
+        ps = Scripts(World(halo, tmp_path / "integrator", settings=("run_time_limit_minutes=0.05",)), tmp_path)
+        ps.script(13, behaviour={"sleep": 600})
+        ps.queue(202, 13)
+        result = ps.world.auto(timeout=120)  # only catches a hang: the script alone would take 10 minutes
+        assert result.returncode != 0 and "time limit of 0.05 minutes" in ps.world.run_log()
+        assert len(ps.calls()) == 1
+        configure(ps.world.config, halo.url, cwd=ps.world.folder, extra=("--set", "run_time_limit_minutes=120"))
+        ps.world.auto()
+        entry = ps.entry(202)
+        assert entry["processed"] and not entry["success"] and len(ps.calls()) == 1
+        assert "when the Integrator's run reached its time limit of 0.05 minutes" in entry["result_message"]
+        assert "run_time_limit_minutes" in entry["result_message"]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from integrations.powershell.checks import check_parameter_names, check_powershell, check_script_file, checks_for
-from integrations.powershell.command import find_interpreter, probe_version, script_argv
+from integrations.powershell.command import find_interpreter, installed_locations, probe_version, script_argv
+from integrations.powershell.location import resolve_script, unc_problem
 from integrations.powershell.outcome import judge, result_message
 from integrations.powershell.process import BoundedOutput, decode_output, run_process
 from integrations.powershell.records import script_from
@@ -85,6 +86,42 @@ def test_relative_path_entries_and_the_current_folder_are_not_searched(tmp_path,
     monkeypatch.chdir(planted)
     monkeypatch.setenv("PATH", os.pathsep.join([".", "here", "", str(tmp_path / "empty")]))
     assert find_interpreter(False) is None and find_interpreter(True) is None
+
+
+def test_an_interpreter_in_a_path_folder_anyone_may_write_is_not_used(tmp_path):
+    """A folder any local user may write, earlier on PATH than PowerShell's own: a powershell planted
+    there would run every script as the Integrator's account, so such a folder is skipped."""
+    writable = tmp_path / "tools"
+    writable.mkdir()
+    writable.chmod(0o777)
+    planted = writable / "powershell"
+    planted.write_text("#!/bin/sh\nexit 0\n")
+    planted.chmod(0o755)
+    system = install(tmp_path / "system")
+    found = find_interpreter(False, environ={"PATH": f"{writable}{os.pathsep}{system}"}, installed=[])
+    assert found is not None and found.path == str(system / "powershell")
+
+
+def test_powershells_own_install_location_is_looked_at_before_path(tmp_path):
+    """Where PowerShell installs itself (admin-only folders) wins over whatever PATH names first."""
+    installed = install(tmp_path / "opt") / "pwsh"
+    on_path = install(tmp_path / "bin")
+    found = find_interpreter(True, environ={"PATH": str(on_path)},
+                             installed=[str(tmp_path / "nowhere"), str(installed)])
+    assert found is not None and found.path == str(installed)
+
+
+@pytest.mark.parametrize("seven, system, environ, wanted", [
+    (True, "nt", {"ProgramFiles": "D:\\Programs"}, ["D:\\Programs\\PowerShell\\7\\pwsh.exe"]),
+    (True, "nt", {}, ["C:\\Program Files\\PowerShell\\7\\pwsh.exe"]),
+    (False, "nt", {"SystemRoot": "C:\\WINNT"}, ["C:\\WINNT\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"]),
+    (False, "nt", {}, ["C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"]),
+    (True, "posix", {}, ["/usr/bin/pwsh", "/opt/microsoft/powershell/7/pwsh"]),
+    (False, "posix", {}, []),
+])
+def test_the_install_locations_looked_at_first(seven, system, environ, wanted):
+    """pwsh and powershell.exe are looked for where their installers put them before PATH is searched."""
+    assert installed_locations(seven, environ, system) == wanted
 
 
 def test_an_override_path_is_used_only_when_it_exists(standin, tmp_path):
@@ -226,7 +263,7 @@ def script_record(location: str, **fields) -> dict:
 def test_the_checks_name_the_version_the_file_and_the_parameters(standin):
     script = script_from(script_record(str(standin.script()), usepowershellseven=True,
                                        fieldmappings_powershell=[{"parametername": "TicketId"}]))
-    checks = checks_for(script, RunSettings())
+    checks = checks_for(script, RunSettings(script_folder=str(standin.root / "scripts")))
     assert [check.ok for check in checks] == [True, True, True]
     assert [check.prerequisite for check in checks] == ["powershell", "script_file", "parameters"]
     assert "PowerShell 7 (pwsh) 7.4.6 at" in checks[0].detail and checks[2].detail == "TicketId"
@@ -237,30 +274,76 @@ def test_the_checks_say_what_is_wrong(standin, tmp_path, monkeypatch):
     script = script_from(script_record(str(tmp_path / "gone.ps1"),
                                        fieldmappings_powershell=[{"parametername": "Bad Name"},
                                                                  {"parametername": "x"}, {"parametername": "X"}]))
-    checks = checks_for(script, RunSettings())
+    checks = checks_for(script, RunSettings(script_folder=str(tmp_path)))
     assert [check.ok for check in checks] == [False, False, False]
-    assert "Windows PowerShell (powershell.exe) is not on this server's PATH" in checks[0].detail
+    assert "Windows PowerShell (powershell.exe) is not in its usual place" in checks[0].detail
     assert "does not exist on this server" in checks[1].detail
     assert "'Bad Name' is not a valid PowerShell parameter name" in checks[2].detail
     assert "'X' is mapped twice" in checks[2].detail
 
 
 @pytest.mark.parametrize("location, folder, fragment", [
-    ("", "", "has no location"),
-    ("scripts/x.ps1", "", "is not a full path"),
-    ("/etc/hosts", "", "is not a .ps1 file"),
-    ("{scripts}", "", "is a folder"),
+    ("", "{root}", "has no location"),
+    ("scripts/x.ps1", "{root}", "is not a full path"),
+    ("/etc/hosts", "{root}", "is not a .ps1 file"),
+    ("{scripts}", "{root}", "is a folder"),
     ("{other}/x.ps1", "{scripts}", "outside the scripts folder"),
+    ("{other}/x.ps1", "", "No scripts folder is set on this computer"),
+    ("{other}/x.ps1", "{root}/missing", "does not exist on this server"),
+    ("{other}/x.ps1", "scripts", "is not a full path"),
+    ("{scripts}/link.ps1", "{scripts}", "resolves to"),
 ])
 def test_script_file_problems(standin, tmp_path, location, folder, fragment):
+    """A script runs only from the scripts folder set on this computer; each refusal says what to fix."""
     scripts, other = tmp_path / "scripts.ps1", tmp_path / "other"
     scripts.mkdir()
     other.mkdir()
     (other / "x.ps1").write_text("param()")
-    place = {"scripts": str(scripts), "other": str(other)}
+    (scripts / "link.ps1").symlink_to(other / "x.ps1")  # inside by name, outside once resolved
+    place = {"scripts": str(scripts), "other": str(other), "root": str(tmp_path)}
     check = check_script_file(script_from(script_record(location.format(**place))),
                               RunSettings(script_folder=folder.format(**place)))
     assert not check.ok and fragment in check.detail
+
+
+def test_without_a_scripts_folder_the_check_names_where_to_set_it(standin):
+    """No folder set: the check (and each queued run's answer) says where to set it, window and CONFIGURE."""
+    check = check_script_file(script_from(script_record(str(standin.script()))), RunSettings())
+    assert not check.ok
+    assert "Scripts folder" in check.detail and "CONFIGURE --connection powershell --set script_folder=" in check.detail
+
+
+UNC_PATHS = [r"\\attacker.example\share\New-User.ps1", r"\\?\UNC\attacker\s\x.ps1", r"\\.\pipe\x.ps1",
+             r"\\127.0.0.1@SSL@443\DavWWWRoot\x.ps1", "//attacker.example/share/x.ps1", r"\\?\C:\Scripts\x.ps1"]
+
+
+@pytest.mark.parametrize("location", UNC_PATHS)
+def test_a_share_or_device_path_is_refused_as_location_and_as_scripts_folder(tmp_path, location):
+    """On Windows a UNC path is a full path: PowerShell would fetch the script from that share, and Windows
+    would authenticate to it as the Integrator's account (its NTLM hash included). Refused before any file
+    is touched, for the script's location and for the scripts folder, saying to use a local folder."""
+    as_location = resolve_script(location, str(tmp_path))[1]
+    as_folder = resolve_script(str(tmp_path / "x.ps1"), location.rsplit("\\", 1)[0])[1]
+    for problem in (as_location, as_folder):
+        assert problem is not None and "network share or device path" in problem and "local path" in problem
+    assert unc_problem(str(tmp_path / "x.ps1"), "The script's location") is None
+
+
+def test_a_script_others_may_change_is_refused(standin, tmp_path):
+    """Whoever may rewrite a script (or its folder) may run code as the Integrator's account: a group- or
+    world-writable script, subfolder or scripts folder is refused with the chmod that fixes it."""
+    folder = tmp_path / "scripts"
+    (folder / "sub").mkdir(parents=True)
+    script = standin.script("sub/task.ps1")
+    assert resolve_script(str(script), str(folder)) == (str(script), None)
+    for changed, mode, what in ((script, 0o666, "The script file"), (script.parent, 0o777, "The folder"),
+                                (folder, 0o775, "The scripts folder")):
+        before = changed.stat().st_mode & 0o777
+        changed.chmod(mode)
+        real, problem = resolve_script(str(script), str(folder))
+        changed.chmod(before)
+        assert real == "" and problem.startswith(f"{what} {str(changed)!r} may be changed by other users")
+        assert f"chmod go-w '{changed}'" in problem
 
 
 def test_a_script_inside_the_scripts_folder_passes(standin):

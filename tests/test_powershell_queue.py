@@ -81,11 +81,13 @@ class World:
 
     def prepare(self, script_id: int, settings: RunSettings | None = None):
         return prepare_script(self.client, self.loaded(script_id), self.journal(),
-                              settings=settings or RunSettings(timeout_seconds=30))
+                              settings=settings or RunSettings(timeout_seconds=30,
+                                                                script_folder=str(self.root / "scripts")))
 
     def run(self, script_id: int, *, dry_run: bool = False, **local):
         """One script's connection through the core: connection.work(), then engine.jobs.perform."""
         record = next(r for r in list_script_records(self.client) if r["id"] == script_id)
+        local = {"script_folder": str(self.root / "scripts"), **local}
         ctx = context_for(self.client, local=local, dry_run=dry_run, client_id=CLIENT_ID)
         ctx.config_path = self.root / "HaloIntegrator.config"
         return jobs.perform(INTEGRATION, record, ctx, self.client)
@@ -389,7 +391,8 @@ def test_an_outcome_not_posted_before_a_crash_is_posted_first_and_not_run_again(
 def test_a_run_killed_mid_way_is_reported_interrupted_and_never_run_again(world):
     world.script(3, behaviour={"sleep": 600})
     world.queue(1, 3)
-    child = subprocess.Popen([sys.executable, "-c", CRASHING_RUNNER, world.halo.url, str(world.journal_path)],
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_RUNNER, world.halo.url, str(world.journal_path),
+                              str(world.root / "scripts")],
                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         script_pid = wait_for_call(world)
@@ -416,7 +419,8 @@ from integrations.powershell import Journal, RunSettings, list_script_records, l
 client = HaloClient(HaloSettings(web_app_url=sys.argv[1], client_id="halo-integrator",
                                  client_secret="sandbox-secret", request_budget=0))
 script = load_script(client, list_script_records(client)[0])
-work = prepare_script(client, script, Journal.load(sys.argv[2]), settings=RunSettings(timeout_seconds=600))
+work = prepare_script(client, script, Journal.load(sys.argv[2]), settings=RunSettings(timeout_seconds=600,
+                                                                                 script_folder=sys.argv[3]))
 work.actions[0].run()
 """
 

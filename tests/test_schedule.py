@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ntpath
 import shlex
 import subprocess
 import xml.etree.ElementTree as ET
@@ -10,6 +11,7 @@ from pathlib import Path, PureWindowsPath
 import pytest
 
 from halointegrator.errors import ConfigError
+from halointegrator.local.acl import system_tool
 from halointegrator.local.schedule import (
     TASK_NAMESPACE,
     ScheduledTask,
@@ -128,7 +130,7 @@ def test_create_windows_task_hands_utf16_xml_to_schtasks_with_explicit_streams(t
     said = create_windows_task(WINDOWS_TASK, user="CORP\\admin", run=fake, temp_dir=tmp_path)
     assert "SUCCESS" in said
     (command, kwargs, xml_bytes), = fake.calls
-    assert command[:2] == ["schtasks", "/Create"] and command[-3:] == ["/TN", "Halo Integrator", "/F"]
+    assert command[:2] == [system_tool("schtasks.exe"), "/Create"] and command[-3:] == ["/TN", "Halo Integrator", "/F"]
     assert command == schtasks_command(Path(command[3]), "Halo Integrator")
     assert kwargs["stdin"] == subprocess.DEVNULL
     assert kwargs["stdout"] == subprocess.PIPE and kwargs["stderr"] == subprocess.PIPE
@@ -164,3 +166,10 @@ def test_the_scheduled_task_names_a_relative_config_by_its_full_path(tmp_path, m
     same = task_for_program(frozen=True, executable=program, script=program, config_path=default,
                             default_config_path=default)
     assert same.arguments == ("AUTO",)
+
+
+def test_schtasks_is_run_by_its_full_path():
+    """Run from the window by the administrator who creates the scheduled task: by bare name Windows looks
+    in the program's folder and the current folder first, where another local user may put a schtasks.exe."""
+    program = schtasks_command(Path("C:/Temp/x/HaloIntegratorTask.xml"), "Halo Integrator")[0]
+    assert ntpath.isabs(program) and program.lower().endswith("\\system32\\schtasks.exe")

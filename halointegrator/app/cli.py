@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     configure.add_argument("--url", help="the Halo Web App URL, e.g. https://yourcompany.halopsa.com")
     configure.add_argument("--client-id", help="the Client ID from Configuration > Integrations > Halo Integrator")
     configure.add_argument("--connection", metavar="INTEGRATION:ID",
-                           help="apply --set/--secret-env to the local settings of one Halo connection, e.g. azure_ad:1")
+                           help="apply --set/--secret-env to the local settings of one Halo connection, e.g. "
+                           "azure_ad:1; INTEGRATION alone: its settings for all its connections, e.g. powershell")
     configure.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="a setting (api_url, auth_url, tenant, ca_bundle, proxy, verify_tls, request_budget, ...)")
     configure.add_argument("--secret-env", action="append", default=[], metavar="KEY=ENVVAR",

@@ -25,7 +25,7 @@ from halointegrator.local.config import (
     proxy_credentials,
     validate_halo_settings,
 )
-from halointegrator.local.settings import HALO_FIELDS
+from halointegrator.local.settings import HALO_FIELDS, shared_key
 from halointegrator.values import as_bool
 
 SECRET_SUFFIXES = ("secret", "password")
@@ -80,7 +80,7 @@ def _set_connection(config: Config, args: Namespace, values: dict[str, Any]) -> 
     for name in values:
         if name not in local_keys and name not in halo_keys:
             raise ConfigError(f"Unknown setting '{shown(name)}' for {shown(args.connection)}; its settings: "
-                              f"{', '.join(sorted(local_keys))}.")
+                              f"{', '.join(sorted(local_keys))}.{_shared_hint(args.connection, name)}")
     ignored = [name for name in values if name not in local_keys]
     ignored += [option for option, given in (("--url", args.url), ("--client-id", args.client_id)) if given is not None]
     if ignored:
@@ -90,15 +90,30 @@ def _set_connection(config: Config, args: Namespace, values: dict[str, Any]) -> 
     config.connections.setdefault(key, {}).update(local)
 
 
+def _shared_hint(target: str, key: str) -> str:
+    """" It is kept once for all of powershell's connections: --connection powershell." when it is."""
+    name = target.partition(":")[0]
+    integration = default_registry().get(name)
+    if integration is None or key not in {setting.key for setting in integration.shared_settings}:
+        return ""
+    return f" '{shown(key)}' is kept once for all of {shown(name)}'s connections: --connection {shown(name)}."
+
+
 def _connection_target(target: str) -> tuple[str, dict[str, Any]]:
-    """The config key of ``INTEGRATION:ID`` and the local settings that integration knows."""
-    name, _, connection_id = target.partition(":")
+    """The config key of ``INTEGRATION:ID`` (or of ``INTEGRATION``'s shared settings) and the settings it takes."""
+    name, colon, connection_id = target.partition(":")
     registry = default_registry()
-    if not connection_id.strip() or name not in registry or not_text(target, "--connection"):
+    integration = registry.get(name.strip())
+    if integration is not None and not colon and not not_text(target, "--connection"):
+        if integration.shared_settings:
+            return shared_key(integration.name), {setting.key: setting for setting in integration.shared_settings}
+        raise ConfigError(f"{shown(name)} keeps no settings for all its connections on this computer: give one "
+                          f"connection as --connection {shown(name)}:ID (the ID is shown on its integration tab).")
+    if not connection_id.strip() or integration is None or not_text(target, "--connection"):
         raise ConfigError(f"--connection takes INTEGRATION:ID, for example azure_ad:1, not '{shown(target)}'; "
                           f"integrations: {', '.join(sorted(registry))}. The ID is shown on the connection's "
                           "integration tab, or in Halo.")
-    return f"{name}:{connection_id.strip()}", {setting.key: setting for setting in registry[name].local_settings}
+    return f"{name}:{connection_id.strip()}", {setting.key: setting for setting in integration.local_settings}
 
 
 def _collect_values(args: Namespace, problems: list[str]) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def check_connection(halo: Any, connection: Connection, client_id: str, local_se
         skipped = f"skipped: {connection.reason}; this Integrator does not contact it"
         return ConnectionCheck(connection, checks + [Check(item.label, False, skipped, item.key)
                                                      for item in integration.prerequisites], integration)
-    ctx = RunContext(halo=ReadOnlyHalo(halo), log=log, local_settings=dict(local_settings.get(connection.key, {})),
+    ctx = RunContext(halo=ReadOnlyHalo(halo), log=log, local_settings=connection.local_settings(local_settings),
                      client_id=client_id, config_path=config_path)
     try:
         checks += list(integration.check(ctx, connection.record))

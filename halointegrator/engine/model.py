@@ -312,6 +312,10 @@ class Integration:
     integration declares ``read(ctx, connection)``: it reads the source completely and returns a
     ``SourceRead``; the core does everything after that. A job integration (queued scripts) declares
     ``work(ctx, connection)`` instead: it reads and returns the ``Work`` of the run, and the core runs it.
+
+    ``shared_settings`` are kept on this computer once for the whole integration (CONFIGURE --connection
+    NAME, the tab's "for every ..." box), e.g. the one folder PowerShell scripts may run from: a connection
+    Halo adds gets them too, and a connection's own settings never override them.
     """
 
     name: str
@@ -323,3 +327,4 @@ class Integration:
     check: Callable[..., list[Check]]
     read: Callable[..., SourceRead] | None = None
     work: Callable[..., Work] | None = None
+    shared_settings: tuple[LocalSetting, ...] = ()

@@ -23,6 +23,7 @@ from halointegrator.engine.context import ReadOnlyHalo, RunContext, StatusView
 from halointegrator.engine.model import Integration, Report
 from halointegrator.engine.status import ConnectionState
 from halointegrator.errors import EXIT_CONFIG, EXIT_INTEGRATION_FAILED, EXIT_OK, Cancelled, ConfigError, IntegratorError
+from halointegrator.local.settings import settings_for
 from halointegrator.redaction import learn_secrets, shorten
 from halointegrator.values import flag, rows_of
 
@@ -53,6 +54,11 @@ class Connection:
     def key(self) -> str:
         """Where its local settings and sync status are kept: "active_directory:1"."""
         return f"{self.integration.name}:{self.record.get('id')}"
+
+    def local_settings(self, kept: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Its settings kept on this computer (Config.connections): its own, and its integration's shared ones."""
+        return settings_for(self.integration.name, self.record.get("id"),
+                            (setting.key for setting in self.integration.shared_settings), kept)
 
 
 @dataclass
@@ -208,8 +214,8 @@ class RunSetup:
     config_path: Path | None = None  # handed to every RunContext (files an integration keeps beside it)
 
     def context(self, halo: Any, connection: Connection, state: ConnectionState) -> RunContext:
-        ctx = RunContext(halo=ReadOnlyHalo(halo), log=self.log, local_settings=dict(
-            self.local_settings.get(connection.key, {})), state=dict(state.source), dry_run=self.options.dry_run,
+        ctx = RunContext(halo=ReadOnlyHalo(halo), log=self.log, local_settings=connection.local_settings(
+            self.local_settings), state=dict(state.source), dry_run=self.options.dry_run,
             client_id=self.client_id, cancel=self.cancel, progress=self.progress or (lambda stage, done, total: None),
             deadline=self.deadline, services=self.services, config_path=self.config_path)
         ctx.status = StatusView(state, ctx.existing)

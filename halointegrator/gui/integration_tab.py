@@ -15,7 +15,7 @@ from halointegrator.errors import ConfigError
 from halointegrator.engine.checking import prerequisites_of
 from halointegrator.engine.model import Check, Integration, LocalSetting, Prerequisite
 from halointegrator.engine.runner import Connection
-from halointegrator.local.settings import connection_key
+from halointegrator.local.settings import connection_key, shared_key
 
 from . import jobs
 from .widgets import (
@@ -141,6 +141,7 @@ class IntegrationTab(ttk.Frame):
         self._build_connections()
         self._build_prerequisites()
         self._build_local_settings()
+        self._build_shared_settings()
         self.show_prerequisites()
 
     def _build_connections(self) -> None:
@@ -187,6 +188,31 @@ class IntegrationTab(ttk.Frame):
         self.save_button = ttk.Button(self.local_box, text="Save", command=self.app.save)
         self.save_button.grid(row=1, column=0, sticky="w", pady=(6, 0))
         self._show_local_settings()
+
+    def _build_shared_settings(self) -> None:
+        """The settings kept once for every connection (e.g. the PowerShell scripts folder), always editable."""
+        self.shared_form = None
+        if not self.integration.shared_settings:
+            return
+        noun = self.integration.connections.noun
+        box = ttk.LabelFrame(self.body, text=f"Settings kept on this computer for every {noun}", padding=8)
+        box.grid(row=4, column=0, sticky="ew", pady=(8, 0))
+        box.columnconfigure(0, weight=1)
+        self.shared_form = SettingsForm(box, self.integration.shared_settings, dialogs=self.app.dialogs,
+                                        on_change=self._shared_changed)
+        self.shared_form.grid(row=0, column=0, sticky="ew")
+        ttk.Button(box, text="Save", command=self.app.save).grid(row=1, column=0, sticky="w", pady=(6, 0))
+        self.shared_form.set_values(self.app.config.connections.get(shared_key(self.integration.name), {}))
+
+    def _shared_changed(self) -> None:
+        key = shared_key(self.integration.name)
+        updated = local_values(self.integration.shared_settings, self.shared_form.values(),
+                               self.app.config.connections.get(key, {}))
+        if updated:
+            self.app.config.connections[key] = updated
+        else:
+            self.app.config.connections.pop(key, None)
+        self.app.refresh_dirty()
 
     def _fit_columns(self, rows: list[tuple[str, ...]]) -> None:
         """Column widths from the fonts on screen (they follow Windows' scaling), not fixed pixels."""

@@ -8,13 +8,15 @@ Administrators, the account running the Integrator and, when set, the account th
 (the ``task_account`` setting). It is applied to a file's temporary copy before that copy replaces the
 real file, so no moment exists in which the new file is open to others.
 
-``icacls`` does the work (it ships with every Windows since Vista). SYSTEM and Administrators are named
+``icacls`` does the work (it ships with every Windows since Vista), run by its full System32 path
+(``system_tool``). SYSTEM and Administrators are named
 by their well-known SIDs: the group's name is translated on non-English Windows.
 """
 
 from __future__ import annotations
 
 import logging
+import ntpath  # the Windows meaning, whichever system builds the command line (tests)
 import os
 import subprocess
 from pathlib import Path
@@ -51,10 +53,17 @@ def accounts(environ: Mapping[str, str] = os.environ) -> list[str]:
     return seen
 
 
+def system_tool(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A Windows tool by its full System32 path: a bare name is looked up in the program's own folder and
+    the current (Start-in) folder first, where another local user may have put a program of that name."""
+    return ntpath.join(environ.get("SystemRoot") or r"C:\Windows", "System32", name)
+
+
 def icacls_command(path: Path, *, folder: bool, granted: list[str]) -> list[str]:
     """The icacls command line that leaves exactly ``granted`` with full control over ``path``."""
     rights = "(OI)(CI)F" if folder else "F"  # a folder's grants are inherited by the files made in it
-    return ["icacls", str(path), "/inheritance:r", "/grant:r", *(f"{account}:{rights}" for account in granted), "/Q"]
+    grants = (f"{account}:{rights}" for account in granted)
+    return [system_tool("icacls.exe"), str(path), "/inheritance:r", "/grant:r", *grants, "/Q"]
 
 
 def protect(path: Path, *, folder: bool = False, system: str = os.name,

@@ -23,6 +23,7 @@ from typing import Callable, Mapping
 from xml.sax.saxutils import escape
 
 from halointegrator.errors import ConfigError, IntegratorError
+from halointegrator.local.acl import system_tool
 
 TASK_NAME = "Halo Integrator"
 TASK_NAMESPACE = "http://schemas.microsoft.com/windows/2004/02/mit/task"
@@ -161,7 +162,7 @@ def current_windows_user(environ: Mapping[str, str] = os.environ) -> str:
 
 def schtasks_command(xml_path: Path, name: str) -> list[str]:
     """Create (or replace: /F) the task from its XML file."""
-    return ["schtasks", "/Create", "/XML", str(xml_path), "/TN", name, "/F"]
+    return [system_tool("schtasks.exe"), "/Create", "/XML", str(xml_path), "/TN", name, "/F"]
 
 
 def create_windows_task(

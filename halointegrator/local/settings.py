@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
 SECRET_SUFFIXES = ("secret", "password")
@@ -47,6 +47,25 @@ def is_secret_key(name: str) -> bool:
 
 def connection_key(integration: str, connection_id: Any) -> str:
     return f"{integration}:{connection_id}"
+
+
+def shared_key(integration: str) -> str:
+    """Where the settings one integration shares across all its connections are kept (Config.connections)."""
+    return f"{integration}:*"
+
+
+def settings_for(integration: str, connection_id: Any, shared_keys: Iterable[str],
+                 kept: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One connection's local settings: its own, with the integration's shared settings over them.
+
+    A shared setting is read only from the shared place, so a value kept for one connection (an older
+    version's per-script scripts folder, say) can neither widen nor stand in for it.
+    """
+    shared_keys = set(shared_keys)
+    own = {key: value for key, value in kept.get(connection_key(integration, connection_id), {}).items()
+           if key not in shared_keys}
+    shared = {key: value for key, value in kept.get(shared_key(integration), {}).items() if key in shared_keys}
+    return {**own, **shared}
 
 
 def proxy_credentials(proxy: str) -> tuple[str, str] | None:

@@ -35,7 +35,7 @@ from integrations.powershell.reading import (
     QUEUE_PATH, SCRIPT_PATH, list_script_records, listed_scripts, load_script, read_queue, script_details,
 )
 from integrations.powershell.records import Script, script_from, ticket_status_change
-from integrations.powershell.settings import LOCAL_SETTINGS, RunSettings, settings_from
+from integrations.powershell.settings import LOCAL_SETTINGS, SHARED_SETTINGS, RunSettings, settings_from
 
 NAME = "powershell"
 TITLE = "PowerShell scripts"
@@ -58,12 +58,13 @@ INTEGRATION = Integration(
                                  name_of=script_name, noun="script"),
     prerequisites=PREREQUISITES,
     local_settings=LOCAL_SETTINGS,
+    shared_settings=SHARED_SETTINGS,
     check=connection.check,
     work=connection.work,
 )
 
 __all__ = [
-    "INTEGRATION", "LOCAL_SETTINGS", "NAME", "PREREQUISITES", "QUEUE_PATH", "TITLE",
+    "INTEGRATION", "LOCAL_SETTINGS", "NAME", "SHARED_SETTINGS", "PREREQUISITES", "QUEUE_PATH", "TITLE",
     "Journal", "JournalError", "PendingOutcome", "QueueWork", "RunSettings", "Script", "ScriptAction",
     "checks_for", "journal_path_for", "list_script_records", "load_script", "prepare_orphans",
     "prepare_script", "queue_summary", "read_queue", "script_from", "settings_from", "ticket_status_change",

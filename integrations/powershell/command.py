@@ -17,8 +17,10 @@ but it also quotes on any whitespace, not only space and tab). What a command li
 
 from __future__ import annotations
 
+import ntpath
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -46,25 +48,55 @@ def interpreter_names(seven: bool) -> tuple[str, ...]:
     return ("pwsh",) if seven else ("powershell",)
 
 
-def find_interpreter(seven: bool, override: str = "", environ: Mapping[str, str] | None = None) -> Interpreter | None:
-    """The interpreter a script asks for: the local override when set, else the first on PATH.
+def installed_locations(seven: bool, environ: Mapping[str, str], system: str = os.name) -> list[str]:
+    """Where PowerShell installs itself, in folders only administrators may change: looked at before PATH."""
+    if system == "nt":
+        if seven:
+            return [ntpath.join(environ.get("ProgramFiles") or r"C:\Program Files", "PowerShell", "7", "pwsh.exe")]
+        windows = environ.get("SystemRoot") or r"C:\Windows"
+        return [ntpath.join(windows, "System32", "WindowsPowerShell", "v1.0", "powershell.exe")]
+    return ["/usr/bin/pwsh", "/opt/microsoft/powershell/7/pwsh"] if seven else []
+
+
+def find_interpreter(seven: bool, override: str = "", environ: Mapping[str, str] | None = None,
+                     installed: Sequence[str] | None = None) -> Interpreter | None:
+    """The interpreter a script asks for: the local override when set, else where PowerShell installs
+    itself (``installed``, default ``installed_locations``), else the first on PATH.
 
     PATH is searched by hand: only absolute folders, never the current directory (Windows' own search
-    and shutil.which look there first, so a powershell.exe planted in the Start-in folder would run).
+    and shutil.which look there first, so a powershell.exe planted in the Start-in folder would run),
+    and on POSIX never a folder any user may write to (a powershell planted there would run).
     """
     if override.strip():
         path = Path(override.strip())
         return Interpreter(str(path), seven) if path.is_absolute() and path.is_file() else None
     environ = os.environ if environ is None else environ
+    for location in installed_locations(seven, environ) if installed is None else installed:
+        if _runnable(Path(location)):
+            return Interpreter(location, seven)
     for folder in (environ.get("PATH") or "").split(os.pathsep):
         folder = folder.strip().strip('"')
-        if not folder or not os.path.isabs(folder):
+        if not folder or not os.path.isabs(folder) or _anyone_may_write(folder):
             continue
         for name in interpreter_names(seven):
             for candidate in _candidates(Path(folder) / name, environ):
-                if candidate.is_file() and (os.name == "nt" or os.access(candidate, os.X_OK)):
+                if _runnable(candidate):
                     return Interpreter(str(candidate), seven)
     return None
+
+
+def _runnable(path: Path) -> bool:
+    return path.is_file() and (os.name == "nt" or os.access(path, os.X_OK))
+
+
+def _anyone_may_write(folder: str) -> bool:
+    """POSIX: a PATH folder every user may write to (a planted powershell there would run)."""
+    if os.name == "nt":
+        return False
+    try:
+        return bool(os.stat(folder).st_mode & stat.S_IWOTH)
+    except OSError:
+        return True  # not there: nothing to find in it
 
 
 def _candidates(base: Path, environ: Mapping[str, str]) -> Iterable[Path]:

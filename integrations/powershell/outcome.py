@@ -17,14 +17,22 @@ RESULT_MESSAGE_LIMIT = 8000  # characters; Halo shows result_message on the tick
 NOT_AGAIN = "It is not run again automatically: check what it did, then requeue it in Halo if it should run again."
 
 
-def judge(script: Script, result: ProcessResult) -> tuple[bool, str]:
-    """(success, the first sentence of the result message)."""
+def judge(script: Script, result: ProcessResult, run_limit_minutes: float | None = None) -> tuple[bool, str]:
+    """(success, the first sentence of the result message).
+
+    ``run_limit_minutes``: the whole run's time limit was nearer than the script's own and bounded it.
+    """
     took = f"after {_duration(result.seconds)}"
     if result.start_error:
         return False, f"Not run: PowerShell {result.start_error}."
     if result.cancelled:
         return False, (f"Stopped from the Integrator {took}: the script and everything it started were ended. "
                        f"It may have made part of its changes. {NOT_AGAIN}")
+    if result.timed_out and run_limit_minutes is not None:
+        return False, (f"Failed: still running {took} when the Integrator's run reached its time limit of "
+                       f"{run_limit_minutes:g} minutes, so the script and everything it started were ended. It may "
+                       f"have made part of its changes. {NOT_AGAIN} If runs need longer, raise the run's limit: "
+                       "CONFIGURE --set run_time_limit_minutes=MINUTES.")
     if result.timed_out:
         return False, (f"Failed: still running {took}, past its time limit, so the script and everything it "
                        f"started were ended. It may have made part of its changes. {NOT_AGAIN} If it needs "
@@ -53,9 +61,10 @@ def _judge_output(script: Script, result: ProcessResult, took: str) -> tuple[boo
     return False, f"Failed: exit code 0 {took}, but the output is not {shown} (the script's result string in Halo)."
 
 
-def run_outcome(script: Script, entry_id: int, result: ProcessResult) -> dict[str, Any]:
+def run_outcome(script: Script, entry_id: int, result: ProcessResult,
+                run_limit_minutes: float | None = None) -> dict[str, Any]:
     """The outcome record of a run that happened (or failed to start)."""
-    success, headline = judge(script, result)
+    success, headline = judge(script, result, run_limit_minutes)
     return outcome_record(entry_id, success, result_message(headline, result))
 
 

@@ -33,7 +33,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from integrations.powershell.checks import not_found_message, script_file_problem
+from halointegrator import deadline as run_deadline
+from integrations.powershell.checks import not_found_message
+from integrations.powershell.location import resolve_script
 from integrations.powershell.command import (
     Interpreter,
     argument_problem,
@@ -221,7 +223,7 @@ def build_action(script: Script, entry: QueueEntry, attempt: int, interpreter: I
 
 def prepared_argv(script: Script, entry: QueueEntry, interpreter: Interpreter, settings: RunSettings) -> list[str]:
     """The exact argv of this run; EntryRefused says why it cannot be run as queued."""
-    problem = script_file_problem(script.location, settings.script_folder)
+    real_path, problem = resolve_script(script.location, settings.script_folder)
     if problem:
         raise EntryRefused(problem)
     arguments = script_arguments(script, entry)
@@ -229,7 +231,7 @@ def prepared_argv(script: Script, entry: QueueEntry, interpreter: Interpreter, s
         problem = argument_problem(name, value)
         if problem:
             raise EntryRefused(problem)
-    argv = script_argv(interpreter, script.location, arguments)
+    argv = script_argv(interpreter, real_path, arguments)  # the file checked, however Halo spells it
     problem = command_line_problem(argv)
     if problem:
         raise EntryRefused(problem)
@@ -238,14 +240,20 @@ def prepared_argv(script: Script, entry: QueueEntry, interpreter: Interpreter, s
 
 def _run_entry(script: Script, entry: QueueEntry, attempt: int, argv: list[str], journal: Journal,
                settings: RunSettings, log: logging.Logger, cancel: threading.Event | None) -> dict[str, Any]:
-    problem = script_file_problem(script.location, settings.script_folder)  # it may have gone since the plan
+    real_path, problem = resolve_script(script.location, settings.script_folder)  # it may have changed since
     if problem:
         return _refuse(journal, script, entry, problem, log)
+    where = argv.index("-File") + 1
+    argv = [*argv[:where], real_path, *argv[where + 1:]]  # the file just checked
+    deadline = run_deadline.current()
+    deadline.check(f"queued run {entry.id} of script {script.label} waited to start")  # it stays queued
+    timeout = deadline.limit(settings.timeout_seconds)
+    run_limit = deadline.minutes if timeout < settings.timeout_seconds else None
     journal.start(entry.id, script_id=script.id, ticket_id=entry.ticket_id, requeued=entry.requeued,
                   attempt=attempt)  # JournalError: nothing starts
-    result = run_process(argv, timeout=settings.timeout_seconds, cancel=cancel,
-                         cwd=str(Path(script.location).parent), output_limit=settings.output_limit)
-    outcome = run_outcome(script, entry.id, result)
+    result = run_process(argv, timeout=timeout, cancel=cancel, cwd=str(Path(real_path).parent),
+                         output_limit=settings.output_limit)
+    outcome = run_outcome(script, entry.id, result, run_limit)
     try:
         journal.finish(outcome, script_id=script.id, ticket_id=entry.ticket_id)
     except JournalError as error:

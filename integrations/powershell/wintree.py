@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import subprocess
 from ctypes import wintypes
+
+from halointegrator.local.acl import system_tool
 
 log = logging.getLogger("halointegrator.powershell")  # under the app logger, so it reaches the log file
 
@@ -115,4 +116,4 @@ class WindowsTree:
 
 def _taskkill() -> str:
     """taskkill.exe by its full path: a bare name would be looked up in the Start-in folder first."""
-    return os.path.join(os.environ.get("SystemRoot") or r"C:\Windows", "System32", "taskkill.exe")
+    return system_tool("taskkill.exe")
