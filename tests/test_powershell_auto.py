@@ -305,9 +305,10 @@ def test_a_script_halo_adds_outside_the_scripts_folder_is_answered_failed_and_no
     assert ps.entry(100)["success"] is True
 
 
-def test_without_a_scripts_folder_no_script_runs_and_each_run_says_where_to_set_it(tmp_path, standin_path):
-    """Until the scripts folder is set, nothing runs: each queued run is answered failed (not silently left)
-    with the window's and CONFIGURE's place to set it."""
+def test_without_a_scripts_folder_no_script_runs_and_the_runs_wait_saying_where_to_set_it(tmp_path, standin_path):
+    """Until the scripts folder is set on this computer, nothing runs. That is this computer's setup, not the
+    queued run's fault: the runs stay queued (as when PowerShell is missing), and the run fails with the
+    window's and CONFIGURE's place to set the folder, in the script's Last Error and the log."""
     with HaloSandbox() as halo:
         ps = Scripts(World(halo, tmp_path / "integrator"), tmp_path, folder=False)
         ps.script(12)
@@ -315,10 +316,11 @@ def test_without_a_scripts_folder_no_script_runs_and_each_run_says_where_to_set_
         result = ps.world.auto()
         entry = ps.entry(201)
         assert result.returncode == 1 and not ps.calls()
-        assert entry["processed"] and not entry["success"]
-        assert "No scripts folder is set on this computer" in entry["result_message"]
-        assert "CONFIGURE --connection powershell --set script_folder=" in entry["result_message"]
-        assert "Scripts folder" in entry["result_message"]
+        assert not entry["processed"]
+        last_error = halo.get("powershellscripts", 12).get("halointegrator_lasterror") or ""
+        for text in (last_error, ps.world.log()):
+            assert "No scripts folder is set on this computer" in text and "1 queued run(s) wait for it" in text
+            assert "CONFIGURE --connection powershell --set script_folder=" in text and "Scripts folder" in text
 
 
 def test_a_script_other_users_may_rewrite_is_not_run(ps):

@@ -42,7 +42,7 @@ def script_file_problem(location: str, script_folder: str = "") -> str | None:
 
 def resolve_script(location: str, script_folder: str) -> tuple[str, str | None]:
     """(the real path to start, None) when the script may run; ("", why not) otherwise."""
-    problem = _location_problem(location) or _folder_problem(script_folder)
+    problem = _location_problem(location) or folder_problem(script_folder)
     if problem:
         return "", problem
     real_folder = os.path.realpath(script_folder)
@@ -67,7 +67,8 @@ def _location_problem(location: str) -> str | None:
     return None
 
 
-def _folder_problem(script_folder: str) -> str | None:
+def folder_problem(script_folder: str) -> str | None:
+    """Why this computer's scripts folder setting lets no script run (None when it is usable)."""
     if not script_folder:
         return (f"No scripts folder is set on this computer, so no PowerShell script runs here. Put the scripts in "
                 f"a folder only administrators may change and set it: {WHERE_FOLDER}.")

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 
 from halointegrator import deadline as run_deadline
 from integrations.powershell.checks import not_found_message
-from integrations.powershell.location import resolve_script
+from integrations.powershell.location import folder_problem, resolve_script
 from integrations.powershell.command import (
     Interpreter,
     argument_problem,
@@ -118,6 +118,12 @@ def prepare_script(halo: Any, script: Script, journal: Journal, *, settings: Run
     _reconcile(halo, unposted, {entry.id: entry for entry in entries}, work)
     runnable = _to_run(entries, journal, work)
     if not runnable:
+        return work
+    # This computer's setup, not the queued run's fault: the runs stay queued (as when PowerShell is missing)
+    # until the folder is set, or for another Integrator that has it.
+    problem = folder_problem(settings.script_folder)
+    if problem:
+        work.problem = f"{problem} {len(runnable)} queued run(s) wait for it."
         return work
     interpreter = find_interpreter(script.use_seven, settings.powershell_path)
     if interpreter is None:
