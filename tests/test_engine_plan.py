@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.fake_halo import FakeHalo
 from halointegrator.engine.applying import apply
-from halointegrator.engine.planning import Policy
+from halointegrator.engine.planning import Policy, next_history, window_verdict
+from halointegrator.engine.status import Entry, KindStatus
 from tests.core_helpers import plan_records as plan
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
 
@@ -115,10 +116,11 @@ CASES = [
         [(UPDATE, 1, "Update user Ada Lovelace: site_id 3 -> '4'", {"id": 1, "site_id": "4"})],
     ),
     Case(
-        "reactivation",
+        "reactivation of a user this connection deactivated",
         [{**ADA, "inactive": True}],
         [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
         [(UPDATE, 1, "Reactivate user Ada Lovelace", {"id": 1, "inactive": False})],
+        options={"status": KindStatus({"oid-ada": Entry(1, {}, gone=True)})},
     ),
     Case(
         "reactivation with another change",
@@ -126,6 +128,13 @@ CASES = [
         [wanted("oid-ada", "Ada Lovelace", **{**ADA_WANTED, "title": "Lead"})],
         [(UPDATE, 1, "Reactivate user Ada Lovelace: title 'Engineer' -> 'Lead'",
           {"id": 1, "inactive": False, "title": "Lead"})],
+        options={"status": KindStatus({"oid-ada": Entry(1, {}, gone=True)})},
+    ),
+    Case(  # another connection or a person deactivated it: not reactivated, and no duplicate either
+        "an inactive user this connection did not deactivate is left as it is",
+        [{**ADA, "inactive": True}],
+        [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
+        [],
     ),
     Case(
         "link by email, matched case-insensitively",
@@ -306,6 +315,46 @@ def test_mass_deactivation_refusal_names_the_setting_and_the_numbers() -> None:
     assert '"allow_mass_deactivation"' in reason
     assert "`--allow-mass-deactivation`" in reason
     assert result.count(DEACTIVATE) == 0
+
+
+DAY = 86400.0
+NOW = 100 * DAY
+
+
+@pytest.mark.parametrize("history, count, active, refused, earlier, population", [
+    ([], 10, 40, False, 0, 40),  # ten at once: not more than 10
+    ([], 11, 40, True, 0, 40),  # more than 10 and more than 10% of 40
+    ([], 11, 200, False, 0, 200),  # 11 of 200 is under 10%
+    ([(NOW - DAY, 10, 40)], 10, 30, True, 10, 40),  # the second ten in a week: 20 of the 40 at the start
+    ([(NOW - DAY, 10, 40)], 1, 30, True, 10, 40),  # one more past ten in the week is refused
+    ([(NOW - 8 * DAY, 10, 40)], 10, 30, False, 0, 30),  # last week's ten have left the window
+    ([(NOW - 6 * DAY, 5, 200), (NOW - DAY, 10, 195)], 10, 185, True, 15, 200),  # 25 > 10% of 200 at the start
+    ([(NOW - 6 * DAY, 5, 200), (NOW - DAY, 10, 195)], 4, 185, False, 15, 200),  # 19 <= 20
+    ([(NOW - DAY, 30, 40)], 0, 10, False, 30, 40),  # nothing to deactivate now: nothing to refuse
+    ([(NOW + DAY, 30, 40)], 10, 40, False, 0, 40),  # a time in the future (a clock set back) does not count
+])
+def test_the_guard_counts_deactivations_over_a_rolling_window(history, count, active, refused, earlier,
+                                                              population) -> None:
+    verdict = window_verdict(history, NOW, count, active, Policy())
+    assert (verdict.refused, verdict.earlier, verdict.population) == (refused, earlier, population)
+
+
+def test_allowing_a_mass_deactivation_lets_it_through_and_starts_the_window_afresh() -> None:
+    allowed = Policy(allow_mass_deactivation=True)
+    assert not window_verdict([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed).refused
+    assert next_history([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed) == []
+    assert next_history([(NOW - 8 * DAY, 1, 9), (NOW - DAY, 10, 40)], NOW, 3, 30, Policy()) == \
+        [(NOW - DAY, 10, 40), (NOW, 3, 30)]
+    assert next_history([(NOW - DAY, 10, 40)], NOW, 0, 30, Policy()) == [(NOW - DAY, 10, 40)]
+
+
+def test_a_refusal_over_the_window_says_how_many_went_in_it_and_how_to_allow_it() -> None:
+    status = KindStatus({f"oid-{n}": Entry(n) for n in range(1, 31)}, deactivated=[(NOW - DAY, 10, 40)])
+    result = plan(USER, wanted_for(owned_users(25)), owned_users(30), owns=owns, status=status, now=NOW)
+    (reason,) = result.refused
+    assert "Refused to deactivate 5 more of the 30 active user(s)" in reason
+    assert "10 were deactivated in the last 7 days already" in reason and "of the 40 there were then" in reason
+    assert '"allow_mass_deactivation"' in reason and result.count(DEACTIVATE) == 0
 
 
 def test_mass_guard_counts_only_what_empty_scopes_left() -> None:

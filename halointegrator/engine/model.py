@@ -223,6 +223,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
     failure: str = ""  # set when the connection failed as a whole
+    warnings: list[str] = field(default_factory=list)  # records left alone, and why (Last Error shows them)
     failed: list[RecordError] = field(default_factory=list)  # jobs that ran and failed (their outcome says why)
 
     @property
@@ -240,6 +241,7 @@ class Report:
         self.failed += other.failed
         self.refused += other.refused
         self.notes += other.notes
+        self.warnings += other.warnings
         self.skipped += other.skipped
         self.failure = self.failure or other.failure
 
