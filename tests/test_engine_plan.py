@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.fake_halo import FakeHalo
 from halointegrator.engine.applying import apply
-from halointegrator.engine.planning import Policy, next_history, window_verdict
+from halointegrator.engine.planning import (MARK, Policy, identity_mark, next_history, shows_another_identity,
+                                             window_verdict)
 from halointegrator.engine.status import Entry, KindStatus
 from tests.core_helpers import plan_records as plan
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
@@ -355,6 +356,45 @@ def test_a_refusal_over_the_window_says_how_many_went_in_it_and_how_to_allow_it(
     assert "Refused to deactivate 5 more of the 30 active user(s)" in reason
     assert "10 were deactivated in the last 7 days already" in reason and "of the 40 there were then" in reason
     assert '"allow_mass_deactivation"' in reason and result.count(DEACTIVATE) == 0
+
+
+AD_USER = EntityKind("user", "Users", "users", "third_party_guid", listed=frozenset(
+    {"id", "name", "activedirectory_dn", "login", "emailaddress", "azure_id", "inactive"}),
+    shown_identity=("activedirectory_dn", "onpremise_activedirectory_dn", "azure_id", "login", "emailaddress"))
+SQL_ASSET = EntityKind("asset", "Asset", "assets", "key_field", listed=frozenset({"id", "key_field", "intune_id"}),
+                       shown_identity=("key_field", "intune_id"))
+WRITTEN = {"activedirectory_dn": "CN=Ada,OU=Staff", "login": "", "emailaddress": "ada@example.com", "name": "Ada"}
+
+
+@pytest.mark.parametrize("kind, key, written, record, another", [
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Ada,OU=Staff", "emailaddress": "ADA@example.com "}, ""),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Bob,OU=Staff", "emailaddress": "ada@example.com"},
+     "activedirectory_dn"),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Ada,OU=Staff", "emailaddress": "ceo@example.com"},
+     "emailaddress"),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "", "emailaddress": "", "azure_id": "oid-9"}, ""),  # blanked;
+    # another import's azure_id: no field this connection wrote shows another value
+    (AD_USER, "g1", WRITTEN, {"login": "someone"}, ""),  # login was written blank: not marked
+    (AD_USER, "g1", None, {"activedirectory_dn": "CN=Bob,OU=Staff"}, ""),  # no mark (an earlier version's entry)
+    (SQL_ASSET, "serial-1", None, {"key_field": "SERIAL-2"}, "key_field"),  # the listed identity field itself
+    (SQL_ASSET, "serial-1", None, {"key_field": " Serial-1"}, ""),
+])
+def test_a_leaver_that_shows_another_identity_than_was_written_is_found(kind, key, written, record,
+                                                                         another) -> None:
+    entry = Entry(1, {MARK: identity_mark(kind, written)} if written else {})
+    assert shows_another_identity(kind, key, entry, {"id": 1, **record}) == another
+
+
+def test_an_owned_leaver_showing_another_identity_is_not_deactivated_and_the_rest_are() -> None:
+    kind = AD_USER
+    records = [{"id": n, "name": f"User {n}", "activedirectory_dn": f"CN={n}", "inactive": False} for n in (1, 2)]
+    status = KindStatus({f"g{n}": Entry(n, {MARK: identity_mark(kind, {"activedirectory_dn": f"CN={n}"})})
+                         for n in (1, 2)})
+    records[1]["activedirectory_dn"] = "CN=The CEO"  # the entry names a record that is someone else now
+    result = plan(kind, [], records, owns=lambda record: None, status=status)
+    assert [(change.action, change.halo_id) for change in result.changes] == [(DEACTIVATE, 1)]
+    (reason,) = result.refused
+    assert "#2 (activedirectory_dn)" in reason and "not deactivated" in reason
 
 
 def test_mass_guard_counts_only_what_empty_scopes_left() -> None:

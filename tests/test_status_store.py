@@ -105,10 +105,11 @@ def test_a_status_changed_outside_the_integrator_is_set_aside_and_reads_as_lost(
 
 def test_an_unsigned_status_of_an_earlier_version_is_accepted_once_and_signed_on_save(tmp_path, caplog):
     path = tmp_path / "HaloIntegrator.state"
-    StatusStore(path).save(signed_state())  # as the version before the MAC wrote it
+    earlier = {"active_directory:1": ConnectionState({"user": KindStatus({"guid-1": Entry(5, {"department": "ab"})})})}
+    StatusStore(path).save(earlier)  # as the version before the MAC wrote it: no marks, no history
     store = StatusStore(path, mac_key=MAC_KEY)
     loaded = store.load()
-    assert loaded["active_directory:1"].kinds["user"].entries == signed_state()["active_directory:1"].kinds["user"].entries
+    assert loaded["active_directory:1"].kinds["user"].entries == {"guid-1": Entry(5, {"department": "ab"})}
     assert "not signed" in caplog.text
     store.save(loaded)
     assert "mac" in json.loads(path.read_text()) and StatusStore(path, mac_key=MAC_KEY).load() != {}
@@ -123,3 +124,14 @@ def test_the_state_mac_key_comes_from_the_key_file_and_follows_it(tmp_path):
     assert first != keystore.load_key(key_path, create=False, protector=keystore.PlainProtector())
     key_path.unlink()
     assert keystore.state_mac_key(key_path, keystore.PlainProtector()) != first
+
+
+def test_a_status_of_this_version_with_its_mac_stripped_is_not_taken_for_an_earlier_versions(tmp_path, caplog):
+    path = tmp_path / "HaloIntegrator.state"
+    StatusStore(path, mac_key=MAC_KEY).save(signed_state())  # it has a deactivation history: this version's
+    document = json.loads(path.read_text())
+    del document["mac"]
+    document["connections"]["active_directory:1"]["kinds"]["user"]["records"]["forged"] = [99, {}]
+    path.write_text(json.dumps(document))
+    assert StatusStore(path, mac_key=MAC_KEY).load() == {}
+    assert "changed outside the Integrator" in caplog.text

@@ -57,6 +57,9 @@ class EntityKind:
     label_field: str = "name"  # Halo field that names a record to a person
     list_params: tuple[tuple[str, str], ...] = ()  # what the list read asks for (inactive records too, ...)
     listed: frozenset[str] = frozenset()  # the fields a list item may show (its *_List schema); others only by id
+    # Listed fields that name whom a record is (a DN, a login, a serial): a record this connection owns that
+    # shows another value in one of them than it wrote is not deactivated (planning.identity_mark)
+    shown_identity: tuple[str, ...] = ()
 
 
 def _same_text(field_name: str, value: Any) -> str:

@@ -9,11 +9,12 @@ connection owns it and the safety guards let it through.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterable
 
-from halointegrator.engine.binding import STATUS, Binding
+from halointegrator.engine.binding import STATUS, Binding, identity_of
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, Change, EntityKind, Plan, Wanted
 from halointegrator.engine.status import Entry, KindStatus
 from halointegrator.values import as_bool, fingerprint, identity_key, same_value, show_value
@@ -105,6 +106,35 @@ def clip_long_texts(kind: EntityKind, wanted: list[Wanted], notes: list[str], li
                      f"hold more: " + "; ".join(cut[:5]) + ("; ..." if len(cut) > 5 else "") + ".")
 
 
+MARK = "="  # the entry's fields key of its identity mark: no Halo field is named so
+
+
+def identity_mark(kind: EntityKind, fields: dict[str, Any]) -> str:
+    """A short digest of each shown identity field this connection writes a value to ("2:1a2b3c4d,4:..."),
+    kept in the record's status entry: what the record said of whom it is when this connection last
+    wrote it."""
+    return ",".join(f"{index}:{_digest(fields[name])}" for index, name in enumerate(kind.shown_identity)
+                    if name in fields and identity_key(fields[name]))
+
+
+def _digest(value: Any) -> str:
+    return fingerprint(identity_key(value))[:8]  # 32 bits: enough to tell one identity from another
+
+
+def shows_another_identity(kind: EntityKind, key: str, entry: Entry | None, record: dict) -> str:
+    """The field in which a Halo record shows another identity than the one this connection wrote ("" for
+    none): a marked field that now holds another value, or the identity field itself where it is listed."""
+    shown = identity_of(record, kind.identity_field) if kind.identity_field in kind.listed else ""
+    if shown and shown != key:
+        return kind.identity_field
+    for part in (entry.fields.get(MARK, "") if entry is not None else "").split(","):
+        index, _, digest = part.partition(":")
+        name = kind.shown_identity[int(index)] if index.isdigit() and int(index) < len(kind.shown_identity) else ""
+        if name and identity_key(record.get(name)) and _digest(record.get(name)) != digest:
+            return name
+    return ""
+
+
 def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindStatus, *,
          scope_of: Callable[[dict], str] = lambda record: "", empty_scopes: Collection[str] = (),
          policy: Policy = Policy(), now: float = 0.0) -> Plan:
@@ -127,7 +157,8 @@ def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindS
         result.notes.append(f"{uncreated} {kind.name}(s) not in Halo were not created: {why}.")
     if policy.deactivate_missing:
         window = (status.deactivated, now)
-        result.changes += _deactivations(kind, wanted, binding, scope_of, empty_scopes, policy, window,
+        candidates = _not_another(kind, wanted, status, binding, result.refused)
+        result.changes += _deactivations(kind, wanted, candidates, scope_of, empty_scopes, policy, window,
                                          result.refused)
     result.changes.sort(key=_change_order)
     return result
@@ -217,6 +248,25 @@ def owned_active(binding: Binding) -> list[tuple[int, str]]:
     """(Halo id, key) of every active record this connection owns."""
     return [(halo_id, key) for halo_id, key in binding.owned.items()
             if not _is_inactive(binding.records.get(halo_id, {}))]
+
+
+def _not_another(kind: EntityKind, wanted: list[Wanted], status: KindStatus, binding: Binding,
+                 refused: list[str]) -> Binding:
+    """The binding without the leavers that show another identity than this connection wrote (a DN,
+    login, e-mail or serial changed in Halo, or a status entry that names the wrong record): those are
+    never deactivated, and the log says so."""
+    wanted_keys = {identity_key(record.key) for record in wanted}
+    others = {halo_id: name for halo_id, key in binding.owned.items() if key not in wanted_keys
+              and not _is_inactive(record := binding.records.get(halo_id, {}))
+              and (name := shows_another_identity(kind, key, status.entries.get(key), record))}
+    if not others:
+        return binding
+    named = ", ".join(f"#{halo_id} ({name})" for halo_id, name in sorted(others.items())[:5])
+    refused.append(f"{len(others)} Halo {kind.name}(s) this connection's status names show another identity in "
+                   f"Halo than the one it wrote ({named}{', ...' if len(others) > 5 else ''}): they are not "
+                   f"deactivated. If one did leave, deactivate it in Halo by hand.")
+    owned = {halo_id: key for halo_id, key in binding.owned.items() if halo_id not in others}
+    return dataclasses.replace(binding, owned=owned)
 
 
 def _deactivations(kind: EntityKind, wanted: list[Wanted], binding: Binding, scope_of: Callable[[dict], str],

@@ -101,6 +101,23 @@ class KindStatus:
         return cls(entries, foreign, raw.get("rebuilding") is True, _events(raw.get("deactivated")))
 
 
+def _written_by_this_version(connections: dict[str, Any]) -> bool:
+    """Whether a status holds what only a version that signs its status writes (an identity mark, a
+    deactivation history)."""
+    for connection in connections.values():
+        kinds = connection.get("kinds") if isinstance(connection, dict) else None
+        for kind in kinds.values() if isinstance(kinds, dict) else ():
+            if not isinstance(kind, dict):
+                continue
+            if kind.get("deactivated"):
+                return True
+            records = kind.get("records") if isinstance(kind.get("records"), dict) else {}
+            if any(isinstance(raw, list) and len(raw) > 1 and isinstance(raw[1], dict) and "=" in raw[1]
+                   for raw in records.values()):
+                return True
+    return False
+
+
 def _events(raw: Any) -> list[tuple[float, int, int]]:
     """The deactivation history as saved; odd rows are dropped."""
     events = []
@@ -183,10 +200,13 @@ class StatusStore:
         if self._mac_key is None:
             return True
         mac = document.get("mac")
+        if mac is None and _written_by_this_version(connections):
+            return False  # identity marks or a deactivation history, but no MAC: the MAC was stripped
         if mac is None:
             # A state file of an earlier version carries no MAC: it is accepted this once and signed when
-            # the run saves it. (Someone who strips the MAC from a later file is accepted the same way; the
-            # log says so on every such load, and ownership is still checked against what Halo shows.)
+            # the run saves it. (Someone who rewrites a later file as an earlier version wrote it, without
+            # the marks and history this version adds, is accepted the same way: the log says so on every
+            # such load.)
             log.warning("The state file %s is not signed (written by an earlier version of the Integrator); "
                         "it is accepted this once and signed from now on.", self.path)
             return True
