@@ -45,7 +45,7 @@ def run_connection(integration: Integration, record: dict, halo: Any, *, state: 
 def plan_records(kind: EntityKind, wanted: Iterable[Wanted], existing: Iterable[dict], *,
                  owns: Callable[[dict], bool | None], match_fields: Sequence[str] = (),
                  scope_of: Callable[[dict], str] = lambda record: "", empty_scopes: Collection[str] = (),
-                 policy: Policy = Policy(), status: KindStatus | None = None) -> Plan:
+                 policy: Policy = Policy(), status: KindStatus | None = None, now: float = 0.0) -> Plan:
     """The plan for Halo records that show every field: ownership is decided on the records themselves."""
     notes: list[str] = []
     unique = unique_wanted(kind, wanted, notes)
@@ -56,4 +56,5 @@ def plan_records(kind: EntityKind, wanted: Iterable[Wanted], existing: Iterable[
     records = [{kind.identity_field: None, **record} for record in existing]
     binding = bind(kind, unique, records, status, identity, rebuilding=rebuilding)
     binding.notes[:0] = notes
-    return plan(kind, unique, binding, status, scope_of=scope_of, empty_scopes=empty_scopes, policy=policy)
+    return plan(kind, unique, binding, status, scope_of=scope_of, empty_scopes=empty_scopes, policy=policy,
+                now=now)

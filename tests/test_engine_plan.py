@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from tests.fake_halo import FakeHalo
 from halointegrator.engine.applying import apply
-from halointegrator.engine.planning import Policy
+from halointegrator.engine.planning import (MARK, Policy, identity_mark, next_history, shows_another_identity,
+                                             window_verdict)
+from halointegrator.engine.status import Entry, KindStatus
 from tests.core_helpers import plan_records as plan
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, EntityKind, Wanted
 
@@ -115,10 +117,11 @@ CASES = [
         [(UPDATE, 1, "Update user Ada Lovelace: site_id 3 -> '4'", {"id": 1, "site_id": "4"})],
     ),
     Case(
-        "reactivation",
+        "reactivation of a user this connection deactivated",
         [{**ADA, "inactive": True}],
         [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
         [(UPDATE, 1, "Reactivate user Ada Lovelace", {"id": 1, "inactive": False})],
+        options={"status": KindStatus({"oid-ada": Entry(1, {}, gone=True)})},
     ),
     Case(
         "reactivation with another change",
@@ -126,6 +129,13 @@ CASES = [
         [wanted("oid-ada", "Ada Lovelace", **{**ADA_WANTED, "title": "Lead"})],
         [(UPDATE, 1, "Reactivate user Ada Lovelace: title 'Engineer' -> 'Lead'",
           {"id": 1, "inactive": False, "title": "Lead"})],
+        options={"status": KindStatus({"oid-ada": Entry(1, {}, gone=True)})},
+    ),
+    Case(  # another connection or a person deactivated it: not reactivated, and no duplicate either
+        "an inactive user this connection did not deactivate is left as it is",
+        [{**ADA, "inactive": True}],
+        [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
+        [],
     ),
     Case(
         "link by email, matched case-insensitively",
@@ -306,6 +316,85 @@ def test_mass_deactivation_refusal_names_the_setting_and_the_numbers() -> None:
     assert '"allow_mass_deactivation"' in reason
     assert "`--allow-mass-deactivation`" in reason
     assert result.count(DEACTIVATE) == 0
+
+
+DAY = 86400.0
+NOW = 100 * DAY
+
+
+@pytest.mark.parametrize("history, count, active, refused, earlier, population", [
+    ([], 10, 40, False, 0, 40),  # ten at once: not more than 10
+    ([], 11, 40, True, 0, 40),  # more than 10 and more than 10% of 40
+    ([], 11, 200, False, 0, 200),  # 11 of 200 is under 10%
+    ([(NOW - DAY, 10, 40)], 10, 30, True, 10, 40),  # the second ten in a week: 20 of the 40 at the start
+    ([(NOW - DAY, 10, 40)], 1, 30, True, 10, 40),  # one more past ten in the week is refused
+    ([(NOW - 8 * DAY, 10, 40)], 10, 30, False, 0, 30),  # last week's ten have left the window
+    ([(NOW - 6 * DAY, 5, 200), (NOW - DAY, 10, 195)], 10, 185, True, 15, 200),  # 25 > 10% of 200 at the start
+    ([(NOW - 6 * DAY, 5, 200), (NOW - DAY, 10, 195)], 4, 185, False, 15, 200),  # 19 <= 20
+    ([(NOW - DAY, 30, 40)], 0, 10, False, 30, 40),  # nothing to deactivate now: nothing to refuse
+    ([(NOW + DAY, 30, 40)], 10, 40, False, 0, 40),  # a time in the future (a clock set back) does not count
+])
+def test_the_guard_counts_deactivations_over_a_rolling_window(history, count, active, refused, earlier,
+                                                              population) -> None:
+    verdict = window_verdict(history, NOW, count, active, Policy())
+    assert (verdict.refused, verdict.earlier, verdict.population) == (refused, earlier, population)
+
+
+def test_allowing_a_mass_deactivation_lets_it_through_and_starts_the_window_afresh() -> None:
+    allowed = Policy(allow_mass_deactivation=True)
+    assert not window_verdict([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed).refused
+    assert next_history([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed) == []
+    assert next_history([(NOW - 8 * DAY, 1, 9), (NOW - DAY, 10, 40)], NOW, 3, 30, Policy()) == \
+        [(NOW - DAY, 10, 40), (NOW, 3, 30)]
+    assert next_history([(NOW - DAY, 10, 40)], NOW, 0, 30, Policy()) == [(NOW - DAY, 10, 40)]
+
+
+def test_a_refusal_over_the_window_says_how_many_went_in_it_and_how_to_allow_it() -> None:
+    status = KindStatus({f"oid-{n}": Entry(n) for n in range(1, 31)}, deactivated=[(NOW - DAY, 10, 40)])
+    result = plan(USER, wanted_for(owned_users(25)), owned_users(30), owns=owns, status=status, now=NOW)
+    (reason,) = result.refused
+    assert "Refused to deactivate 5 more of the 30 active user(s)" in reason
+    assert "10 were deactivated in the last 7 days already" in reason and "of the 40 there were then" in reason
+    assert '"allow_mass_deactivation"' in reason and result.count(DEACTIVATE) == 0
+
+
+AD_USER = EntityKind("user", "Users", "users", "third_party_guid", listed=frozenset(
+    {"id", "name", "activedirectory_dn", "login", "emailaddress", "azure_id", "inactive"}),
+    shown_identity=("activedirectory_dn", "onpremise_activedirectory_dn", "azure_id", "login", "emailaddress"))
+SQL_ASSET = EntityKind("asset", "Asset", "assets", "key_field", listed=frozenset({"id", "key_field", "intune_id"}),
+                       shown_identity=("key_field", "intune_id"))
+WRITTEN = {"activedirectory_dn": "CN=Ada,OU=Staff", "login": "", "emailaddress": "ada@example.com", "name": "Ada"}
+
+
+@pytest.mark.parametrize("kind, key, written, record, another", [
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Ada,OU=Staff", "emailaddress": "ADA@example.com "}, ""),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Bob,OU=Staff", "emailaddress": "ada@example.com"},
+     "activedirectory_dn"),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "CN=Ada,OU=Staff", "emailaddress": "ceo@example.com"},
+     "emailaddress"),
+    (AD_USER, "g1", WRITTEN, {"activedirectory_dn": "", "emailaddress": "", "azure_id": "oid-9"}, ""),  # blanked;
+    # another import's azure_id: no field this connection wrote shows another value
+    (AD_USER, "g1", WRITTEN, {"login": "someone"}, ""),  # login was written blank: not marked
+    (AD_USER, "g1", None, {"activedirectory_dn": "CN=Bob,OU=Staff"}, ""),  # no mark (an earlier version's entry)
+    (SQL_ASSET, "serial-1", None, {"key_field": "SERIAL-2"}, "key_field"),  # the listed identity field itself
+    (SQL_ASSET, "serial-1", None, {"key_field": " Serial-1"}, ""),
+])
+def test_a_leaver_that_shows_another_identity_than_was_written_is_found(kind, key, written, record,
+                                                                         another) -> None:
+    entry = Entry(1, {MARK: identity_mark(kind, written)} if written else {})
+    assert shows_another_identity(kind, key, entry, {"id": 1, **record}) == another
+
+
+def test_an_owned_leaver_showing_another_identity_is_not_deactivated_and_the_rest_are() -> None:
+    kind = AD_USER
+    records = [{"id": n, "name": f"User {n}", "activedirectory_dn": f"CN={n}", "inactive": False} for n in (1, 2)]
+    status = KindStatus({f"g{n}": Entry(n, {MARK: identity_mark(kind, {"activedirectory_dn": f"CN={n}"})})
+                         for n in (1, 2)})
+    records[1]["activedirectory_dn"] = "CN=The CEO"  # the entry names a record that is someone else now
+    result = plan(kind, [], records, owns=lambda record: None, status=status)
+    assert [(change.action, change.halo_id) for change in result.changes] == [(DEACTIVATE, 1)]
+    (reason,) = result.refused
+    assert "#2 (activedirectory_dn)" in reason and "not deactivated" in reason
 
 
 def test_mass_guard_counts_only_what_empty_scopes_left() -> None:

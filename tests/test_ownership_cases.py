@@ -110,9 +110,10 @@ def test_entra_delta_link_does_not_move_past_a_user_left_waiting_for_a_whole_rea
 
 def test_a_person_moving_from_one_ad_connections_ou_to_anothers_is_not_deactivated_every_run(monkeypatch):
     """Two AD connections of one domain (Staff -> site 2, Labs -> site 3). Person 1 moves from Staff to Labs.
-    Connection 1 deactivates the record (its leaver); connection 2 finds it by e-mail, reads it whole, sees
-    the GUID and takes it (reactivating it). Connection 1's status keeps the record as owned (gone), so on
-    every later run it deactivates it again, and connection 2 reactivates it: the user flips every run."""
+    Connection 1 deactivates the record (its leaver). Connection 2 finds it, but a record it did not
+    deactivate is never reactivated by a match (README, Ownership): it is left with a warning saying to
+    reactivate it in Halo. Once someone has, connection 1 lets it go and connection 2 takes it: no run
+    after that flips it (before, connection 1 deactivated it and connection 2 reactivated it every run)."""
     from tests.test_ad_sync import LABS
     directory = FakeDirectory(monkeypatch, {STAFF: [person(1), *[person(n) for n in range(10, 30)]],
                                             LABS: [person(2, LABS), *[person(n, LABS) for n in range(30, 50)]]})
@@ -122,7 +123,7 @@ def test_a_person_moving_from_one_ad_connections_ou_to_anothers_is_not_deactivat
     states = {1: ConnectionState(), 2: ConnectionState()}
 
     def cycle():
-        return [_ad(halo, first, states[1]).summary(), _ad(halo, second, states[2]).summary()]
+        return [_ad(halo, first, states[1]), _ad(halo, second, states[2])]
 
     cycle()
     directory.entries[STAFF] = [person(n) for n in range(10, 30)]
@@ -130,7 +131,13 @@ def test_a_person_moving_from_one_ad_connections_ou_to_anothers_is_not_deactivat
     cycle()
     third = cycle()
     moved = next(user for user in halo.records("Users") if user.get("third_party_guid") == guid(1))
-    assert third == ["nothing to change", "nothing to change"] and not moved.get("inactive"), third
+    assert [report.summary() for report in third] == ["nothing to change", "nothing to change, 1 skipped"]
+    assert moved.get("inactive") and f"matches inactive Halo user #{moved['id']}" in " ".join(third[1].warnings)
+    halo.post("Users", [{"id": moved["id"], "inactive": False}])  # someone reactivates it, as the warning says
+    cycle()
+    assert [report.summary() for report in cycle()] == ["nothing to change", "nothing to change"]
+    moved = halo.record("Users", moved["id"])
+    assert not moved.get("inactive") and moved["site_id"] == 3
 
 
 def test_after_upgrading_from_1_0_0_entra_makes_no_duplicate_and_misses_no_leaver():

@@ -60,3 +60,78 @@ def test_odd_entries_inside_a_valid_file_are_dropped_not_fatal(store):
 def test_the_file_is_private(store):
     store.save({"a:1": ConnectionState()})
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+MAC_KEY = b"k" * 32
+
+
+def signed_state() -> dict[str, ConnectionState]:
+    return {"active_directory:1": ConnectionState({"user": KindStatus({"guid-1": Entry(5, {"department": "ab12"})},
+                                                                      deactivated=[(1700000000.0, 3, 40)])})}
+
+
+def test_a_signed_status_reads_back_whole_including_its_deactivation_history(tmp_path):
+    path = tmp_path / "HaloIntegrator.state"
+    StatusStore(path, mac_key=MAC_KEY).save(signed_state())
+    assert "mac" in json.loads(path.read_text())
+    loaded = StatusStore(path, mac_key=MAC_KEY).load()["active_directory:1"].kinds["user"]
+    assert loaded.entries == {"guid-1": Entry(5, {"department": "ab12"})}
+    assert loaded.deactivated == [(1700000000.0, 3, 40)]
+
+
+@pytest.mark.parametrize("edit", ["add an entry", "change an id", "drop the history", "another key"])
+def test_a_status_changed_outside_the_integrator_is_set_aside_and_reads_as_lost(tmp_path, edit, caplog):
+    """Ownership comes from the status: an entry someone wrote into the file would let them choose what is
+    deactivated. A MAC that does not verify makes the file lost (rebuilt from Halo), with a warning."""
+    path = tmp_path / "HaloIntegrator.state"
+    StatusStore(path, mac_key=MAC_KEY).save(signed_state())
+    document = json.loads(path.read_text())
+    kind = document["connections"]["active_directory:1"]["kinds"]["user"]
+    key = MAC_KEY
+    if edit == "add an entry":
+        kind["records"]["forged"] = [99, {}]
+    elif edit == "change an id":
+        kind["records"]["guid-1"][0] = 99
+    elif edit == "drop the history":
+        del kind["deactivated"]
+    else:
+        key = b"x" * 32  # the key file was replaced: the same as a changed file, and as harmless
+    if key == MAC_KEY:
+        path.write_text(json.dumps(document))
+    assert StatusStore(path, mac_key=key).load() == {}
+    assert "changed outside the Integrator" in caplog.text
+    assert list(tmp_path.glob("HaloIntegrator.state.changed-*")) and not path.exists()
+
+
+def test_an_unsigned_status_of_an_earlier_version_is_accepted_once_and_signed_on_save(tmp_path, caplog):
+    path = tmp_path / "HaloIntegrator.state"
+    earlier = {"active_directory:1": ConnectionState({"user": KindStatus({"guid-1": Entry(5, {"department": "ab"})})})}
+    StatusStore(path).save(earlier)  # as the version before the MAC wrote it: no marks, no history
+    store = StatusStore(path, mac_key=MAC_KEY)
+    loaded = store.load()
+    assert loaded["active_directory:1"].kinds["user"].entries == {"guid-1": Entry(5, {"department": "ab"})}
+    assert "not signed" in caplog.text
+    store.save(loaded)
+    assert "mac" in json.loads(path.read_text()) and StatusStore(path, mac_key=MAC_KEY).load() != {}
+
+
+def test_the_state_mac_key_comes_from_the_key_file_and_follows_it(tmp_path):
+    from halointegrator.local import keystore
+
+    key_path = tmp_path / "HaloIntegrator.key"
+    first = keystore.state_mac_key(key_path, keystore.PlainProtector())
+    assert first == keystore.state_mac_key(key_path, keystore.PlainProtector()) and len(first) == 32
+    assert first != keystore.load_key(key_path, create=False, protector=keystore.PlainProtector())
+    key_path.unlink()
+    assert keystore.state_mac_key(key_path, keystore.PlainProtector()) != first
+
+
+def test_a_status_of_this_version_with_its_mac_stripped_is_not_taken_for_an_earlier_versions(tmp_path, caplog):
+    path = tmp_path / "HaloIntegrator.state"
+    StatusStore(path, mac_key=MAC_KEY).save(signed_state())  # it has a deactivation history: this version's
+    document = json.loads(path.read_text())
+    del document["mac"]
+    document["connections"]["active_directory:1"]["kinds"]["user"]["records"]["forged"] = [99, {}]
+    path.write_text(json.dumps(document))
+    assert StatusStore(path, mac_key=MAC_KEY).load() == {}
+    assert "changed outside the Integrator" in caplog.text

@@ -13,9 +13,11 @@ from halointegrator.engine.runner import RunOptions, RunResult, RunSetup, run_al
 from halointegrator.engine.status import StatusStore
 from halointegrator.errors import ConfigError
 from halointegrator.local.config import Config, ConfigStore, validate_halo_settings
+from halointegrator.local.keystore import state_mac_key
 from halointegrator.local.lock import RunLock
 from halointegrator.local.logs import add_secret, setup_logging
-from halointegrator.local.paths import choose_log_dir, default_config_path, lock_path_for, state_path_for
+from halointegrator.local.paths import (choose_log_dir, default_config_path, key_path_for, lock_path_for,
+                                        state_path_for)
 
 
 def config_path(args: Namespace) -> Path:
@@ -74,7 +76,7 @@ def run_with_config(config: Config, path: Path, options: RunOptions, log: loggin
 
 def _run_locked(config: Config, path: Path, options: RunOptions, log: logging.Logger, *,
                 cancel, progress, registry) -> RunResult:
-    store = StatusStore(state_path_for(path))
+    store = StatusStore(state_path_for(path), mac_key=state_mac_key(key_path_for(path)))  # signed: see status.py
     if config.options.get("allow_mass_deactivation"):
         options = dataclasses.replace(options, allow_mass_deactivation=True)
     # One deadline for the whole run: the Halo client takes it, every RunContext carries it (ctx.deadline),

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import EntityKind, Identity, Wanted
 from halointegrator.engine.status import KindStatus
-from halointegrator.values import as_bool, identity_key
+from halointegrator.values import as_bool, as_id, identity_key
 
 STATUS, IDENTITY, RECOGNISED = "status", "identity", "recognised"
 
@@ -39,7 +39,9 @@ class Binding:
     foreign: set[int] = field(default_factory=set)  # ids read whole and found to be another's
     released: set[str] = field(default_factory=set)  # keys whose record someone else brought back: not ours now
     held: set[str] = field(default_factory=set)  # keys not created while claims wait (one may be that record)
+    left: dict[str, int] = field(default_factory=dict)  # key -> the Halo record it matched but may not take
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # why rows were left: the log warns, Last Error says it
 
     def record_for(self, key: str) -> dict | None:
         halo_id = self.bound.get(key)
@@ -66,16 +68,22 @@ def identity_of(record: Mapping[str, Any], field_name: str) -> str:
 
 
 def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status: KindStatus,
-         identity: Identity, whole: Mapping[int, dict] | None = None, *, rebuilding: bool = False) -> Binding:
+         identity: Identity, whole: Mapping[int, dict] | None = None, *, rebuilding: bool = False,
+         clients: frozenset[int] | None = None) -> Binding:
     """Bind ``wanted`` (unique keys, see planning.unique_wanted) to Halo's ``listed`` records.
 
     ``rebuilding``: the status is missing (a first run, a lost state file) or still being rebuilt, so
     records it does not know may be this connection's: they are claimed (read whole, a bounded number a
     run) and, while any claim waits, nothing is created (a waiting claim may be that very record). In
     steady state the status alone says what this connection owns.
+
+    ``clients``: the Halo clients the connection's sites belong to (None: not known). A record found by
+    its identity, recognised or matched is taken only inside them, and only when it is active or this
+    connection deactivated it; otherwise the wanted record is ``left`` (neither taken nor created: a
+    duplicate would be worse) with a warning.
     """
     whole = whole or {}
-    binder = _Binder(kind, identity, status, Binding(merged_records(listed, whole), set(whole)))
+    binder = _Binder(kind, identity, status, Binding(merged_records(listed, whole), set(whole)), clients)
     binder.from_status(wanted)
     binder.from_identity(wanted)
     binder.from_recognition(wanted)
@@ -83,21 +91,38 @@ def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status:
     if rebuilding:
         binder.claims()
         binder.hold_creates(wanted)
+    binder.warn_left(wanted)
     return binder.binding
 
 
 class _Binder:
     """The steps of ``bind``, sharing the indexes they build."""
 
-    def __init__(self, kind: EntityKind, identity: Identity, status: KindStatus, binding: Binding) -> None:
+    def __init__(self, kind: EntityKind, identity: Identity, status: KindStatus, binding: Binding,
+                 clients: frozenset[int] | None) -> None:
         self.kind, self.identity, self.status, self.binding = kind, identity, status, binding
         self.owns = identity.owner_test(kind)
         self.linked: set[int] = set()
+        self.clients = clients
+        self.deactivated_here = {entry.halo_id for entry in status.entries.values() if entry.gone}
 
     def _unbound(self, wanted: list[Wanted]) -> list[tuple[str, Wanted]]:
         b = self.binding
         return [(key, record) for record in wanted if (key := identity_key(record.key))
-                and key not in b.bound and key not in b.links and key not in b.pending]
+                and key not in b.bound and key not in b.links and key not in b.pending and key not in b.left]
+
+    def _outside(self, record: dict) -> bool:
+        """Whether a Halo record shows a client none of the connection's sites belongs to."""
+        client = as_id(record.get("client_id"))
+        return self.clients is not None and client is not None and client not in self.clients
+
+    def _left_alone(self, key: str, record: dict) -> bool:
+        """A found record this connection may not take (another client's; inactive, and not by this
+        connection's doing): the wanted record is left, neither taken nor created."""
+        if self._outside(record) or (_inactive(record) and record["id"] not in self.deactivated_here):
+            self.binding.left[key] = record["id"]
+            return True
+        return False
 
     def _take(self, key: str, halo_id: int, how: str) -> None:
         self.binding.bound[key], self.binding.how[key] = halo_id, how
@@ -140,7 +165,7 @@ class _Binder:
         self._note_shared_identities(by_identity)
         for key, _record in self._unbound(wanted):
             found = next((record for record in by_identity.get(key, ()) if self._free(record["id"])), None)
-            if found is not None:
+            if found is not None and not self._left_alone(key, found):
                 self._take(key, found["id"], IDENTITY)
 
     def from_recognition(self, wanted: list[Wanted]) -> None:
@@ -158,6 +183,8 @@ class _Binder:
                     # A departed person's record at the same DN: read it whole before it is taken for a new one.
                     self.binding.to_read.append(found["id"])
                     self.binding.pending.add(key)
+                    continue
+                if self._left_alone(key, found):
                     continue
                 self._take(key, found["id"], RECOGNISED)
                 recognised += 1
@@ -195,14 +222,16 @@ class _Binder:
                 self.binding.to_read.append(halo_id)
                 self.binding.pending.add(key)
                 return True
-            if carried == key:
-                self._take(key, halo_id, IDENTITY)
-                return True
-            if carried:
+            if carried and carried != key:
                 refusals.append(f"{self._name(candidate)} has the same {field_name} but already carries "
                                 f"{self.kind.identity_field} {candidate.get(self.kind.identity_field)!r} and is never "
                                 f"linked to another")
                 continue
+            if self._left_alone(key, candidate):
+                return True
+            if carried == key:
+                self._take(key, halo_id, IDENTITY)
+                return True
             self.binding.links[key] = (halo_id, field_name)
             self.linked.add(halo_id)
             return True
@@ -230,6 +259,36 @@ class _Binder:
                 return True
         return False
 
+    def warn_left(self, wanted: list[Wanted], shown: int = 10) -> None:
+        """One warning per wanted record left (the first ``shown``), naming its key and the Halo record."""
+        b, lines = self.binding, []
+        quiet = 0  # disabled in the source and matching an inactive record: nothing to bring back
+        for record in wanted:
+            key = identity_key(record.key)
+            if key not in b.left:
+                continue
+            found = b.records[b.left[key]]
+            if not self._outside(found) and as_bool(record.fields.get("inactive")):
+                quiet += 1
+                continue
+            lines.append(self._left_reason(record, found))
+        if len(lines) > shown:
+            lines = lines[:shown] + [f"{len(lines) - shown} more {self.kind.name}(s) were left for the same reasons."]
+        b.warnings += lines
+        if quiet:
+            b.notes.append(f"{quiet} {self.kind.name}(s) disabled in the source match inactive Halo "
+                           f"{self.kind.name}s this connection did not deactivate: left as they are.")
+
+    def _left_reason(self, record: Wanted, found: dict) -> str:
+        what = f"{self.kind.name} {record.label or record.key} (key {record.key!r})"
+        if self._outside(found):
+            return (f"{what} matches Halo {self.kind.name} #{found['id']}, which belongs to another client "
+                    f"(client {as_id(found.get('client_id'))}) than this connection's sites: it was not taken "
+                    f"and nothing was created for it. If it really is this connection's, move it in Halo to one "
+                    f"of the connection's sites; if not, correct the source's key.")
+        return (f"{what} matches inactive Halo {self.kind.name} #{found['id']}, which this connection did not "
+                f"deactivate; reactivate it in Halo if it should be imported (nothing was created for it).")
+
     def hold_creates(self, wanted: list[Wanted]) -> None:
         """While a claim waits for its whole read, an unbound wanted record may be that very record: none is
         created this run."""
@@ -245,7 +304,7 @@ class _Binder:
         for halo_id, record in b.records.items():
             if halo_id in b.owned or halo_id in self.linked or halo_id in self.status.foreign:
                 continue
-            if _inactive(record) or not self.identity.claims(record):
+            if _inactive(record) or not self.identity.claims(record) or self._outside(record):
                 continue  # an inactive record needs no deactivation: whose it is can wait until it is wanted
             verdict = self.owns(record)
             if verdict is None and halo_id in b.whole_ids:

@@ -57,6 +57,9 @@ class EntityKind:
     label_field: str = "name"  # Halo field that names a record to a person
     list_params: tuple[tuple[str, str], ...] = ()  # what the list read asks for (inactive records too, ...)
     listed: frozenset[str] = frozenset()  # the fields a list item may show (its *_List schema); others only by id
+    # Listed fields that name whom a record is (a DN, a login, a serial): a record this connection owns that
+    # shows another value in one of them than it wrote is not deactivated (planning.identity_mark)
+    shown_identity: tuple[str, ...] = ()
 
 
 def _same_text(field_name: str, value: Any) -> str:
@@ -223,6 +226,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
     failure: str = ""  # set when the connection failed as a whole
+    warnings: list[str] = field(default_factory=list)  # records left alone, and why (Last Error shows them)
     failed: list[RecordError] = field(default_factory=list)  # jobs that ran and failed (their outcome says why)
 
     @property
@@ -240,6 +244,7 @@ class Report:
         self.failed += other.failed
         self.refused += other.refused
         self.notes += other.notes
+        self.warnings += other.warnings
         self.skipped += other.skipped
         self.failure = self.failure or other.failure
 

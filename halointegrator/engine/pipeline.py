@@ -18,12 +18,15 @@ from typing import Any
 from halointegrator.engine.applying import Applied, apply
 from halointegrator.engine.binding import Binding, bind, describe_waiting, waiting
 from halointegrator.engine.context import RunContext
-from halointegrator.engine.model import Integration, KindRead, Plan, Report, Wanted
-from halointegrator.engine.planning import Policy, clip_long_texts, plan, unique_wanted
+from halointegrator.engine.model import DEACTIVATE, Integration, KindRead, Plan, Report, Wanted
+from halointegrator.engine.planning import Policy, clip_long_texts, next_history, owned_active, plan, unique_wanted
 from halointegrator.engine.remember import remember
 from halointegrator.engine.status import ConnectionState, KindStatus
 from halointegrator.errors import Cancelled, HaloError, IntegratorError
-from halointegrator.values import as_int, flag
+from halointegrator.halo.resources import sites as site_kind
+from halointegrator.values import as_id, as_int, flag
+
+SITE_LIST = site_kind("name")  # the same list read as integrations/sql's look-ups: ctx.existing shares it
 
 READ_ROUNDS = 3  # a read may settle one candidate and raise the next; a few rounds settle nearly all
 
@@ -48,6 +51,8 @@ class _Kind:
     plan: Plan
     checked: set[int]
     rebuilding: bool
+    policy: Policy
+    now: float  # when it was planned: its place in the rolling window of deactivations
 
 
 def sync(integration: Integration, connection: dict, ctx: RunContext, state: ConnectionState, writer: Any, *,
@@ -65,7 +70,8 @@ def sync(integration: Integration, connection: dict, ctx: RunContext, state: Con
     report = Report(integration.name, name, dry_run=ctx.dry_run, notes=list(source.notes))
     for kind in kinds:
         report.notes += list(kind.read.notes)
-        report.skipped += kind.read.skipped
+        report.skipped += kind.read.skipped + len(kind.binding.left)
+        report.warnings += kind.binding.warnings
     for kind in kinds:
         _write(ctx, writer, integration.name, name, kind, state, report, batch)
     settled = not any(waiting(kind.binding) for kind in kinds)  # a waiting record must be read again next run
@@ -85,7 +91,8 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
     whole: dict[int, dict] = {}
     checked = _drift_sample(status, limits.drift_checks)
     _read_whole(ctx, read.kind, checked, whole)
-    binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding)
+    clients = connection_clients(ctx, wanted, listed)
+    binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding, clients=clients)
     spent = 0
     for _round in range(READ_ROUNDS):
         wanted_ids = [halo_id for halo_id in dict.fromkeys(binding.to_read) if halo_id not in whole]
@@ -93,7 +100,8 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
         if not wanted_ids or budget <= 0:
             break
         spent += len(_read_whole(ctx, read.kind, wanted_ids[:budget], whole))
-        binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding)
+        binding = bind(read.kind, wanted, listed, status, read.identity, whole, rebuilding=rebuilding,
+                       clients=clients)
     binding.notes[:0] = notes
     binding.notes += describe_waiting(read.kind, binding, whole)
     if spent or checked:
@@ -101,9 +109,28 @@ def _prepare(ctx: RunContext, read: KindRead, state: ConnectionState, limits: Li
                              f"({len(checked)} to look for changes made in Halo).")
     policy = Policy(deactivate_missing=read.deactivate_missing, create_missing=read.create_missing,
                     create_only=read.create_only, allow_mass_deactivation=allow_mass)
+    now = ctx.services.get("clock", time.time)()
     kind_plan = plan(read.kind, wanted, binding, status, scope_of=read.identity.scope_of,
-                     empty_scopes=read.empty_scopes, policy=policy)
-    return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole), rebuilding)
+                     empty_scopes=read.empty_scopes, policy=policy, now=now)
+    return _Kind(read, wanted, listed, binding, kind_plan, set(checked) & set(whole), rebuilding, policy, now)
+
+
+def connection_clients(ctx: RunContext, wanted: list[Wanted], listed: list[dict]) -> frozenset[int] | None:
+    """The Halo clients of the sites the wanted records name (None: they name none, so no bound is known).
+    Halo's list items show each record's site and client; only a site no listed record is in, while some
+    record shows a client not known to be ours, needs the Site list (read once per run and shared, as the
+    SQL imports' look-ups read it)."""
+    sites = {site for record in wanted if (site := as_id(record.fields.get("site_id"))) is not None}
+    if not sites:
+        return None
+    client_of = {site: client for item in listed if (site := as_id(item.get("site_id"))) in sites
+                 and (client := as_id(item.get("client_id"))) is not None}
+    shown = {client for item in listed if (client := as_id(item.get("client_id"))) is not None}
+    if not sites <= set(client_of) and not shown <= set(client_of.values()):  # else no record can be outside
+        client_of.update({site: client for item in ctx.existing(SITE_LIST)
+                          if (site := as_id(item.get("id"))) in sites
+                          and (client := as_id(item.get("client_id"))) is not None})
+    return frozenset(client_of[site] for site in sites if site in client_of)
 
 
 def _drift_sample(status: Any, count: int) -> list[int]:
@@ -159,7 +186,11 @@ def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: App
     if ctx.dry_run:
         return
     status = state.kind(kind.read.kind.name)
-    remember(status, kind.read.kind, kind.wanted, kind.binding, kind.plan,
-             applied.landed if applied else [], listed=kind.listed, checked=kind.checked, now=time.time())
+    landed = applied.landed if applied else []
+    remember(status, kind.read.kind, kind.wanted, kind.binding, kind.plan, landed, listed=kind.listed,
+             checked=kind.checked, now=time.time())
     status.rebuilding = kind.rebuilding and bool(kind.binding.unsettled)  # claims left: go on rebuilding
+    deactivated = sum(1 for change, _halo_id in landed if change.action == DEACTIVATE)
+    status.deactivated = next_history(status.deactivated, kind.now, deactivated, len(owned_active(kind.binding)),
+                                      kind.policy)
 

@@ -9,11 +9,12 @@ connection owns it and the safety guards let it through.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterable
 
-from halointegrator.engine.binding import STATUS, Binding
+from halointegrator.engine.binding import STATUS, Binding, identity_of
 from halointegrator.engine.model import CREATE, DEACTIVATE, LINK, UPDATE, Change, EntityKind, Plan, Wanted
 from halointegrator.engine.status import Entry, KindStatus
 from halointegrator.values import as_bool, fingerprint, identity_key, same_value, show_value
@@ -32,6 +33,46 @@ class Policy:
     max_deactivations: int = 10  # refuse when deactivations exceed BOTH this count ...
     max_deactivation_ratio: float = 0.10  # ... and this share of the owned records
     allow_mass_deactivation: bool = False  # the setting that lets a refused mass deactivation through
+    window_days: float = 7.0  # ... counted over this rolling window of runs, not one run alone
+
+
+Event = tuple[float, int, int]  # (when, how many were deactivated, owned active records before), see KindStatus
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the rolling window says of a run's deactivations (``window_verdict``)."""
+
+    refused: bool
+    earlier: int  # deactivated by this connection and kind within the window, before this run
+    population: int  # owned active records at the window's start: what the share is of
+
+
+def window_verdict(history: Iterable[Event], now: float, count: int, owned_active: int, policy: Policy) -> Window:
+    """Whether ``count`` deactivations now would bring the rolling window's total past the guard: more
+    than ``max_deactivations`` and more than ``max_deactivation_ratio`` of the records there were at the
+    window's start (its first deactivation's "before", or now when it has none). A directory that loses
+    ten people a run is stopped as surely as one that loses forty at once."""
+    start = now - policy.window_days * 86400
+    inside = sorted(event for event in history if start < event[0] <= now)
+    earlier = sum(event[1] for event in inside)
+    population = inside[0][2] if inside else owned_active
+    total = earlier + count
+    refused = (count > 0 and not policy.allow_mass_deactivation and total > policy.max_deactivations
+               and total > policy.max_deactivation_ratio * population)
+    return Window(refused, earlier, population)
+
+
+def next_history(history: Iterable[Event], now: float, deactivated: int, owned_active: int,
+                 policy: Policy) -> list[Event]:
+    """The history to keep after a run that deactivated ``deactivated`` of ``owned_active`` records: the
+    window's events plus this run's. A run that allows mass deactivation starts the window afresh: the
+    admin has accepted what left so far."""
+    if policy.allow_mass_deactivation:
+        return []
+    start = now - policy.window_days * 86400
+    kept = [event for event in history if start < event[0] <= now]
+    return kept + [(now, deactivated, owned_active)] if deactivated else kept
 
 
 def unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str]) -> list[Wanted]:
@@ -65,12 +106,42 @@ def clip_long_texts(kind: EntityKind, wanted: list[Wanted], notes: list[str], li
                      f"hold more: " + "; ".join(cut[:5]) + ("; ..." if len(cut) > 5 else "") + ".")
 
 
+MARK = "="  # the entry's fields key of its identity mark: no Halo field is named so
+
+
+def identity_mark(kind: EntityKind, fields: dict[str, Any]) -> str:
+    """A short digest of each shown identity field this connection writes a value to ("2:1a2b3c4d,4:..."),
+    kept in the record's status entry: what the record said of whom it is when this connection last
+    wrote it."""
+    return ",".join(f"{index}:{_digest(fields[name])}" for index, name in enumerate(kind.shown_identity)
+                    if name in fields and identity_key(fields[name]))
+
+
+def _digest(value: Any) -> str:
+    return fingerprint(identity_key(value))[:8]  # 32 bits: enough to tell one identity from another
+
+
+def shows_another_identity(kind: EntityKind, key: str, entry: Entry | None, record: dict) -> str:
+    """The field in which a Halo record shows another identity than the one this connection wrote ("" for
+    none): a marked field that now holds another value, or the identity field itself where it is listed."""
+    shown = identity_of(record, kind.identity_field) if kind.identity_field in kind.listed else ""
+    if shown and shown != key:
+        return kind.identity_field
+    for part in (entry.fields.get(MARK, "") if entry is not None else "").split(","):
+        index, _, digest = part.partition(":")
+        name = kind.shown_identity[int(index)] if index.isdigit() and int(index) < len(kind.shown_identity) else ""
+        if name and identity_key(record.get(name)) and _digest(record.get(name)) != digest:
+            return name
+    return ""
+
+
 def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindStatus, *,
          scope_of: Callable[[dict], str] = lambda record: "", empty_scopes: Collection[str] = (),
-         policy: Policy = Policy()) -> Plan:
+         policy: Policy = Policy(), now: float = 0.0) -> Plan:
     """Every write that makes Halo say what the source says, with the guards' reasons for holding any back.
 
-    ``wanted`` has unique keys (``unique_wanted``); ``binding`` says which Halo record each one is.
+    ``wanted`` has unique keys (``unique_wanted``); ``binding`` says which Halo record each one is;
+    ``now`` places this run in the status's window of deactivations (``status.deactivated``).
     """
     result = Plan(notes=list(binding.notes))
     uncreated = 0
@@ -85,7 +156,10 @@ def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindS
         why = "the import is set to update only" if not policy.create_missing else "the source sent only part of them"
         result.notes.append(f"{uncreated} {kind.name}(s) not in Halo were not created: {why}.")
     if policy.deactivate_missing:
-        result.changes += _deactivations(kind, wanted, binding, scope_of, empty_scopes, policy, result.refused)
+        window = (status.deactivated, now)
+        candidates = _not_another(kind, wanted, status, binding, result.refused)
+        result.changes += _deactivations(kind, wanted, candidates, scope_of, empty_scopes, policy, window,
+                                         result.refused)
     result.changes.sort(key=_change_order)
     return result
 
@@ -93,7 +167,7 @@ def plan(kind: EntityKind, wanted: list[Wanted], binding: Binding, status: KindS
 def _plan_write(kind: EntityKind, key: str, record: Wanted, binding: Binding, entry: Entry | None,
                 create_only: frozenset[str]) -> Change | None:
     """The create, link or update one wanted record needs; None when Halo already agrees or it waits."""
-    if key in binding.pending:
+    if key in binding.pending or key in binding.left:  # waiting, or left (another client's, inactive)
         return None
     current = binding.record_for(key)
     if entry is not None and entry.gone and current is not None and _is_inactive(current) \
@@ -170,16 +244,42 @@ def _describe_fields(changed: dict[str, Any], current: dict, lead: str) -> str:
     return lead + ", ".join(parts)
 
 
+def owned_active(binding: Binding) -> list[tuple[int, str]]:
+    """(Halo id, key) of every active record this connection owns."""
+    return [(halo_id, key) for halo_id, key in binding.owned.items()
+            if not _is_inactive(binding.records.get(halo_id, {}))]
+
+
+def _not_another(kind: EntityKind, wanted: list[Wanted], status: KindStatus, binding: Binding,
+                 refused: list[str]) -> Binding:
+    """The binding without the leavers that show another identity than this connection wrote (a DN,
+    login, e-mail or serial changed in Halo, or a status entry that names the wrong record): those are
+    never deactivated, and the log says so."""
+    wanted_keys = {identity_key(record.key) for record in wanted}
+    others = {halo_id: name for halo_id, key in binding.owned.items() if key not in wanted_keys
+              and not _is_inactive(record := binding.records.get(halo_id, {}))
+              and (name := shows_another_identity(kind, key, status.entries.get(key), record))}
+    if not others:
+        return binding
+    named = ", ".join(f"#{halo_id} ({name})" for halo_id, name in sorted(others.items())[:5])
+    refused.append(f"{len(others)} Halo {kind.name}(s) this connection's status names show another identity in "
+                   f"Halo than the one it wrote ({named}{', ...' if len(others) > 5 else ''}): they are not "
+                   f"deactivated. If one did leave, deactivate it in Halo by hand.")
+    owned = {halo_id: key for halo_id, key in binding.owned.items() if halo_id not in others}
+    return dataclasses.replace(binding, owned=owned)
+
+
 def _deactivations(kind: EntityKind, wanted: list[Wanted], binding: Binding, scope_of: Callable[[dict], str],
-                   empty_scopes: Collection[str], policy: Policy, refused: list[str]) -> list[Change]:
+                   empty_scopes: Collection[str], policy: Policy, window: tuple[Iterable[Event], float],
+                   refused: list[str]) -> list[Change]:
     """Active records this connection owns that the source no longer has, as far as the guards allow."""
     wanted_keys = {identity_key(record.key) for record in wanted}
-    owned_active = [(halo_id, key) for halo_id, key in binding.owned.items()
-                    if not _is_inactive(binding.records.get(halo_id, {}))]
-    candidates = [(halo_id, key) for halo_id, key in owned_active if key not in wanted_keys]
+    active = owned_active(binding)
+    candidates = [(halo_id, key) for halo_id, key in active if key not in wanted_keys]
     kept = _protect_empty_scopes(kind, candidates, binding, scope_of, empty_scopes, refused)
-    if _is_mass_deactivation(len(kept), len(owned_active), policy):
-        refused.append(_mass_deactivation_refusal(kind, len(kept), len(owned_active), policy))
+    verdict = window_verdict(window[0], window[1], len(kept), len(active), policy)
+    if verdict.refused:
+        refused.append(_mass_deactivation_refusal(kind, len(kept), len(active), verdict, policy))
         kept = []
     return [_deactivation(kind, key, binding.records[halo_id]) for halo_id, key in kept]
 
@@ -205,22 +305,22 @@ def _protect_empty_scopes(kind: EntityKind, candidates: list[tuple[int, str]], b
     return kept
 
 
-def _is_mass_deactivation(count: int, owned_active: int, policy: Policy) -> bool:
-    return (
-        not policy.allow_mass_deactivation
-        and count > policy.max_deactivations
-        and count > policy.max_deactivation_ratio * owned_active
-    )
-
-
-def _mass_deactivation_refusal(kind: EntityKind, count: int, owned_active: int, policy: Policy) -> str:
-    return (
-        f"Refused to deactivate {count} of the {owned_active} active {kind.name}(s) this connection manages "
-        f"(more than {policy.max_deactivations} and more than {policy.max_deactivation_ratio:.0%}): so many "
-        f"leaving at once is more often a changed filter or a short read than real leavers. None was "
-        f"deactivated; the other changes are not held back. If they really left, allow it once with the "
-        f'local option "allow_mass_deactivation" or `--allow-mass-deactivation` on the command line.'
-    )
+def _mass_deactivation_refusal(kind: EntityKind, count: int, active: int, window: Window, policy: Policy) -> str:
+    limits = f"more than {policy.max_deactivations} and more than {policy.max_deactivation_ratio:.0%}"
+    days = f"{policy.window_days:g} days"
+    if window.earlier:
+        what = (f"Refused to deactivate {count} more of the {active} active {kind.name}(s) this connection "
+                f"manages: {window.earlier} were deactivated in the last {days} already, and "
+                f"{window.earlier + count} in {days} is {limits} of the {window.population} there were then. "
+                f"So many leaving, run after run, is more often a changed filter or a source being emptied "
+                f"than real leavers.")
+    else:
+        what = (f"Refused to deactivate {count} of the {active} active {kind.name}(s) this connection manages "
+                f"({limits}): so many leaving at once is more often a changed filter or a short read than "
+                f"real leavers.")
+    return (f"{what} None was deactivated; the other changes are not held back. If they really left, allow "
+            f'it once with the local option "allow_mass_deactivation" or `--allow-mass-deactivation` on the '
+            f"command line.")
 
 
 def _deactivation(kind: EntityKind, key: str, record: dict) -> Change:

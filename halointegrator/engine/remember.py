@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from halointegrator.engine.binding import Binding
 from halointegrator.engine.model import CREATE, DEACTIVATE, Change, EntityKind, Plan, Wanted
+from halointegrator.engine.planning import MARK, identity_mark
 from halointegrator.engine.status import Entry, KindStatus
 from halointegrator.values import fingerprint, identity_key
 
@@ -37,6 +38,9 @@ def remember(status: KindStatus, kind: EntityKind, wanted: list[Wanted], binding
         if halo_id is None:
             continue  # waiting for a read, not created (update only), or created without an id in the answer
         fields = _fingerprints(kind, record, items.get(halo_id))
+        mark = identity_mark(kind, record.fields) if record.complete else ""
+        if mark:
+            fields[MARK] = mark  # whom the record is, as written: planning.shows_another_identity
         status.entries[key] = _entry(record, halo_id, fields, status.entries.get(key), checked_ids, now)
     for change, halo_id in landed:
         if change.action == DEACTIVATE:

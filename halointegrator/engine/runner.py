@@ -158,7 +158,7 @@ def now_for_halo() -> str:
 def last_error_text(report: Report) -> str:
     """What Halo's Last Error field shows for one connection's run ("" clears it)."""
     problems = [report.failure] if report.failure else []
-    problems += report.refused
+    problems += report.refused + report.warnings
     if report.errors:
         first = report.errors[0]
         problems.append(f"{len(report.errors)} record(s) refused by Halo; first: {first.description}: {first.message}")
@@ -183,7 +183,7 @@ def write_back(halo: Any, connection: Connection, report: Report, log: logging.L
 def log_report(report: Report, title: str, log: logging.Logger) -> None:
     for note in report.notes:
         log.info("%s: %s: %s", title, report.connection, note)
-    for reason in report.refused:
+    for reason in report.refused + report.warnings:
         log.warning("%s: %s: %s", title, report.connection, reason)
     for error in report.errors:
         log.error("%s: %s: Halo refused %s: %s", title, report.connection, error.description, error.message)

@@ -12,13 +12,22 @@ from what the lists show (and whole-record reads where they cannot tell), at the
 the fields it cannot verify once. The source state (Graph delta links) lives beside each connection's
 status and is kept only with it, so a lost status also brings a full source read.
 
-File format (JSON): ``{"schema": 2, "connections": {"azure_ad:1": {"source": {...}, "kinds": {"user":
-{"records": {key: [halo_id, {field: fingerprint}, gone, checked]}, "foreign": [halo_id, ...]}}}}}``.
-Schema 1 (version 1.0.0) held only the source state per connection.
+File format (JSON): ``{"schema": 2, "mac": "<hex>", "connections": {"azure_ad:1": {"source": {...},
+"kinds": {"user": {"records": {key: [halo_id, {field: fingerprint}, gone, checked]}, "foreign": [halo_id,
+...], "deactivated": [[time, count, population], ...]}}}}}``. Schema 1 (version 1.0.0) held only the
+source state per connection.
+
+The status says which Halo records a connection owns, and so may deactivate: whoever could write one
+line into it could make the Integrator deactivate any record. So ``connections`` is signed with an
+HMAC keyed by a secret kept in the key store beside the config key (``keystore.state_mac_key``); a file
+whose MAC does not verify is treated as lost (set aside, the status rebuilt from Halo's lists, as after
+a lost file), and the log says it was changed outside the Integrator.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from dataclasses import dataclass, field
@@ -31,6 +40,7 @@ from halointegrator.local.fileio import write_atomic
 from halointegrator.values import as_id
 
 SCHEMA = 2
+MAC_CONTEXT = b"HaloIntegrator state file v2\n"  # what the MAC covers: this, then the connections' JSON
 log = logging.getLogger("halointegrator.status")
 
 
@@ -70,12 +80,16 @@ class KindStatus:
     entries: dict[str, Entry] = field(default_factory=dict)  # source key -> entry
     foreign: set[int] = field(default_factory=set)  # Halo ids read whole and found to be another's
     rebuilding: bool = False  # rebuilt after a loss and not finished: records it does not know may be ours
+    # (time, how many, owned active records before) of each run's deactivations, for planning.window_verdict
+    deactivated: list[tuple[float, int, int]] = field(default_factory=list)
 
     def encode(self) -> dict[str, Any]:
         encoded: dict[str, Any] = {"records": {key: entry.encode() for key, entry in self.entries.items()},
                                    "foreign": sorted(self.foreign)}
         if self.rebuilding:
             encoded["rebuilding"] = True
+        if self.deactivated:
+            encoded["deactivated"] = [list(event) for event in self.deactivated]
         return encoded
 
     @classmethod
@@ -84,7 +98,34 @@ class KindStatus:
         records = raw.get("records") if isinstance(raw.get("records"), dict) else {}
         entries = {str(key): entry for key, value in records.items() if (entry := Entry.decode(value))}
         foreign = {number for value in raw.get("foreign") or () if (number := as_id(value)) is not None}
-        return cls(entries, foreign, raw.get("rebuilding") is True)
+        return cls(entries, foreign, raw.get("rebuilding") is True, _events(raw.get("deactivated")))
+
+
+def _written_by_this_version(connections: dict[str, Any]) -> bool:
+    """Whether a status holds what only a version that signs its status writes (an identity mark, a
+    deactivation history)."""
+    for connection in connections.values():
+        kinds = connection.get("kinds") if isinstance(connection, dict) else None
+        for kind in kinds.values() if isinstance(kinds, dict) else ():
+            if not isinstance(kind, dict):
+                continue
+            if kind.get("deactivated"):
+                return True
+            records = kind.get("records") if isinstance(kind.get("records"), dict) else {}
+            if any(isinstance(raw, list) and len(raw) > 1 and isinstance(raw[1], dict) and "=" in raw[1]
+                   for raw in records.values()):
+                return True
+    return False
+
+
+def _events(raw: Any) -> list[tuple[float, int, int]]:
+    """The deactivation history as saved; odd rows are dropped."""
+    events = []
+    for row in raw if isinstance(raw, list) else ():
+        if isinstance(row, list) and len(row) == 3 and all(isinstance(value, (int, float))
+                                                         and not isinstance(value, bool) for value in row):
+            events.append((float(row[0]), int(row[1]), int(row[2])))
+    return events
 
 
 @dataclass
@@ -109,10 +150,15 @@ class ConnectionState:
 
 
 class StatusStore:
-    """Loads and saves the state file; a damaged one is set aside (it is a cache) and the run goes on."""
+    """Loads and saves the state file; a damaged one is set aside (it is a cache) and the run goes on.
 
-    def __init__(self, path: Path) -> None:
+    ``mac_key`` (the Integrator passes ``keystore.state_mac_key``) signs what is saved and is checked on
+    load; without one (unit tests of the format) nothing is signed or checked.
+    """
+
+    def __init__(self, path: Path, mac_key: bytes | None = None) -> None:
         self.path = Path(path)
+        self._mac_key = mac_key
 
     def load(self) -> dict[str, ConnectionState]:
         if not self.path.exists():
@@ -125,11 +171,16 @@ class StatusStore:
             return {str(key): ConnectionState(source=value) for key, value in document.items()
                     if isinstance(value, dict)}
         connections = document.get("connections") if isinstance(document.get("connections"), dict) else {}
+        if not self._signed_by_us(document, connections):
+            self._set_aside_changed()
+            return {}
         return {str(key): ConnectionState.decode(value) for key, value in connections.items()}
 
     def save(self, states: dict[str, ConnectionState]) -> None:
-        document = {"schema": SCHEMA, "connections": {key: state.encode() for key, state in sorted(states.items())}}
-        encoded = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+        connections = json.dumps({key: state.encode() for key, state in sorted(states.items())},
+                                 separators=(",", ":"))
+        mac = f'"mac":"{self._mac(connections)}",' if self._mac_key is not None else ""
+        encoded = f'{{"schema":{SCHEMA},{mac}"connections":{connections}}}\n'.encode("utf-8")
         try:
             write_atomic(self.path, encoded)
         except OSError as exc:
@@ -138,6 +189,29 @@ class StatusStore:
                 f"the Integrator could not remember it; the next run finds the records again (no duplicates) "
                 f"and rewrites once what it cannot verify."
             ) from None
+
+    def _mac(self, connections_json: str) -> str:
+        assert self._mac_key is not None
+        return hmac.new(self._mac_key, MAC_CONTEXT + connections_json.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _signed_by_us(self, document: dict[str, Any], connections: dict[str, Any]) -> bool:
+        """Whether the status is the one this Integrator saved. ``json.dumps`` of what ``json.loads`` read
+        gives back the very text ``save`` signed (same separators, key order kept, floats round-trip)."""
+        if self._mac_key is None:
+            return True
+        mac = document.get("mac")
+        if mac is None and _written_by_this_version(connections):
+            return False  # identity marks or a deactivation history, but no MAC: the MAC was stripped
+        if mac is None:
+            # A state file of an earlier version carries no MAC: it is accepted this once and signed when
+            # the run saves it. (Someone who rewrites a later file as an earlier version wrote it, without
+            # the marks and history this version adds, is accepted the same way: the log says so on every
+            # such load.)
+            log.warning("The state file %s is not signed (written by an earlier version of the Integrator); "
+                        "it is accepted this once and signed from now on.", self.path)
+            return True
+        expected = self._mac(json.dumps(connections, separators=(",", ":")))
+        return isinstance(mac, str) and hmac.compare_digest(mac, expected)
 
     @staticmethod
     def _document(raw: bytes) -> dict[str, Any] | None:
@@ -148,10 +222,20 @@ class StatusStore:
         return data if isinstance(data, dict) and (data.get("schema") in (None, SCHEMA)) else None
 
     def _set_aside(self) -> None:
-        try:
-            kept = f"kept a copy as {keep_copy(self.path, 'damaged', move=True)}"
-        except OSError:
-            kept = "could not keep a copy"
         log.warning("The state file %s is damaged or from a newer version and was set aside (%s). This run "
                     "finds the records it wrote in Halo again (no duplicates), reads every source in full "
-                    "and rewrites once what it cannot verify.", self.path, kept)
+                    "and rewrites once what it cannot verify.", self.path, self._keep("damaged"))
+
+    def _set_aside_changed(self) -> None:
+        log.warning("The state file %s was changed outside the Integrator (its signature does not match; or "
+                    "the key file beside the config was replaced), so what it says about which Halo records "
+                    "this Integrator owns is not trusted. It was set aside (%s); this run rebuilds the sync "
+                    "status from Halo (no duplicates, nothing deactivated that it cannot show is its own) and "
+                    "reads every source in full. If nobody should have edited it, find out who could write "
+                    "the Integrator's folder.", self.path, self._keep("changed"))
+
+    def _keep(self, label: str) -> str:
+        try:
+            return f"kept a copy as {keep_copy(self.path, label, move=True)}"
+        except OSError:
+            return "could not keep a copy"

@@ -20,6 +20,8 @@ import base64
 import binascii
 import contextlib
 import ctypes
+import hashlib
+import hmac
 import os
 import stat
 from pathlib import Path
@@ -291,3 +293,15 @@ REPLACE_KEY_FIX_LOWER = (
     "(Client Secret and connection secrets) in the Configuration tab, which makes a new key."
 )
 REPLACE_KEY_FIX = REPLACE_KEY_FIX_LOWER[0].upper() + REPLACE_KEY_FIX_LOWER[1:]
+
+
+STATE_MAC_CONTEXT = b"HaloIntegrator state file MAC v1"
+
+
+def state_mac_key(key_path: Path, protector: Protector | None = None) -> bytes:
+    """The secret that signs the state file (engine/status.py), kept beside the config key: derived from
+    the key in ``key_path`` (made first when missing), so it is protected as that key is (DPAPI on
+    Windows, 0600) and moves or is replaced with it. Replacing the key file makes the state file look
+    changed: it is then rebuilt from Halo once, which is harmless."""
+    key = load_key(key_path, create=True, protector=protector)
+    return hmac.new(key, STATE_MAC_CONTEXT, hashlib.sha256).digest()
