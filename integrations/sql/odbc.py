@@ -237,10 +237,10 @@ def read_rows(connection: OdbcConnection, query: str, chunk_rows: int = CHUNK_RO
 def explain(error: Exception, connection: OdbcConnection, stage: str) -> str:
     """A driver's error as a sentence saying what to fix; never with the password in it."""
     state = str(error.args[0]) if len(error.args) > 1 else ""
+    said = _driver_text(str(error.args[-1]) if error.args else str(error))
+    lowered = said.casefold()  # what the driver said decides the sentence; only its redacted text is shown
     # Redacted whole (every form and any 8-character piece of the password), and only then cut.
-    text = shorten(redact_with(_driver_text(str(error.args[-1]) if error.args else str(error)),
-                               connection.secrets), MAX_DRIVER_TEXT)
-    lowered = text.casefold()
+    text = shorten(redact_with(said, connection.secrets), MAX_DRIVER_TEXT)
     where = connection.description
     if "certificate" in lowered and ("trust" in lowered or "verify" in lowered or "ssl" in lowered):
         return (f"The SQL Server's TLS certificate is not trusted by this computer ({where}): '{connection.driver}' "
