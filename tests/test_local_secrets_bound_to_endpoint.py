@@ -143,3 +143,24 @@ def test_a_locally_kept_bind_password_is_not_sent_to_a_host_halo_changed_to(tmp_
         last_error = str(halo.state["ldapconnections"][1].get("halointegrator_lasterror") or "")
         assert "changed in Halo since the bind password was stored" in last_error, last_error
         assert "--connection active_directory:1 --secret-stdin bind_password" in last_error
+
+
+def test_storing_the_password_again_with_configure_approves_the_server_halo_names_next(tmp_path) -> None:
+    """The message tells the admin to store the password again: CONFIGURE --secret-env does that, and
+    drops the old approval (the next run approves what Halo names then); another setting keeps it."""
+    from halointegrator.local.config import ConfigStore
+    from tests.cli_helpers import configure
+
+    config = tmp_path / "HaloIntegrator.config"
+    configure(config, "https://acme.halopsa.com", cwd=tmp_path)
+    store = ConfigStore(config)
+    saved = store.load()
+    saved.connections["sql_import:21"] = {"password": "old-password-1", APPROVED_ENDPOINT: "SQL server=db1"}
+    store.save(saved)
+    configure(config, "https://acme.halopsa.com", cwd=tmp_path,
+              extra=("--connection", "sql_import:21", "--set", "max_rows=5000"))
+    assert ConfigStore(config).load().connections["sql_import:21"][APPROVED_ENDPOINT] == "SQL server=db1"
+    configure(config, "https://acme.halopsa.com", cwd=tmp_path, secret="new-password-2",
+              extra=("--connection", "sql_import:21", "--secret-env", "password=HALO_TEST_SECRET"))
+    local = ConfigStore(config).load().connections["sql_import:21"]
+    assert local["password"] == "new-password-2" and APPROVED_ENDPOINT not in local
