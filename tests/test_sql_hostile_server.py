@@ -96,11 +96,11 @@ def test_a_udl_path_on_a_network_share_or_device_is_refused_before_it_is_opened(
 
 
 def test_a_slow_query_is_stopped_by_the_run_time_limit(halo, postgres, table, tmp_path) -> None:
-    """Each FETCH of a declare/fetch cursor is its own statement, so PostgreSQL's statement_timeout bounds a
-    chunk, not the read; the run's deadline bounds the read: the run stops with the run-time-limit message
-    and imports nothing. (The hard timeout only catches a hang.)"""
-    slow = ("SELECT serial, name, site, kind, ram, owner, pg_sleep_for('0.1 seconds') AS pause "
-            f"FROM {table.name}, generate_series(1, 300) AS g")
+    """The SQL timeout in Halo is 300 s, the run's time limit 3 s: the run's deadline bounds the read (the
+    statement timeout and the watchdog both end at it), the run stops with the run-time-limit message and
+    imports nothing. (The hard timeout only catches a hang.)"""
+    slow = ("SELECT serial, name, site, kind, ram, owner, c.n AS work "
+            f"FROM {table.name} CROSS JOIN (SELECT count(*) AS n FROM generate_series(1, 2000000000)) AS c")
     world = SqlWorld(halo, tmp_path, postgres, imports=[asset_import(postgres, table.name, record_id=21, sql=slow)])
     configure(world.config, halo.url, cwd=world.folder, extra=("--set", RUN_LIMIT))
     world.auto(timeout=100)

@@ -162,10 +162,14 @@ class RowStream:
 
     def _call(self, call, doing: str):
         """``call()`` in the worker within the SQL timeout and the run's deadline (bounded.py)."""
-        cursor = self._cursor
+        cursor, deadline = self._cursor, run_deadline.current()
         try:
             return self._worker.run(call, self.connection.query_timeout + CANCEL_GRACE, doing,
-                                    cancel=cursor.cancel if cursor is not None else None)
+                                    cancel=cursor.cancel if cursor is not None else None, deadline=deadline)
+        except self._pyodbc_error():
+            if deadline.expired():  # the statement timeout was the run's deadline (query_timeout), or cancelled
+                raise deadline.error(doing) from None
+            raise
         except CallTimedOut:
             raise SourceError(f"The database did not answer within the SQL timeout of "
                               f"{self.connection.query_timeout} s while {doing} ({self.connection.description}): "
@@ -206,19 +210,27 @@ class RowStream:
             raise SourceError(explain(error, self.connection, "fetch")) from None
 
     def close(self) -> None:
-        handle, self._handle, self._cursor = self._handle, None, None
+        handle, cursor, self._handle, self._cursor = self._handle, self._cursor, None, None
         worker, self._worker = self._worker, None
+        # The cursor and the connection are closed in the worker, after its last call, and the closure
+        # keeps them alive till then: freeing a cursor here while the worker closes its connection (or
+        # is still in a call) frees the driver's statement twice.
         if worker is not None:
-            worker.finish(lambda: finish(handle) if handle is not None else None)
+            worker.finish(lambda: finish(handle, cursor) if handle is not None else None)
         elif handle is not None:
-            finish(handle)
+            finish(handle, cursor)
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
 
-def finish(handle) -> None:
+def finish(handle, cursor=None) -> None:
     """Roll the read's transaction back (a read has nothing to keep: whatever it did is undone), close."""
+    if cursor is not None:
+        try:
+            cursor.close()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass
     try:
         handle.rollback()
     except Exception:  # noqa: BLE001 - the connection may already be gone; closing is what matters
