@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words everywhere; such a secret is guessable anyway
+# A piece this long of a secret is masked wherever it appears (a server that cuts or splits the secret it
+# echoes, a message cut by someone else): long enough not to mask ordinary words.
+MIN_FRAGMENT_LENGTH = 8
 SECRET_KEY_SUFFIXES = ("secret", "password")  # JSON keys whose string values are secrets Halo may send us
 
 _TOKEN_PATTERNS = (
@@ -37,25 +40,55 @@ class SecretRegistry:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._fragments: frozenset[str] = frozenset()
 
     def add(self, value: str | None) -> None:
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
             return
-        # The forms a value takes in a URL, a form body or JSON text, besides itself.
-        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+        # The forms a value takes in a URL, a form body, JSON text and an ODBC braced value ({pa}}ss}).
+        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], value.replace("}", "}}")}
         with self._lock:
             if not forms <= self._values:
                 self._values |= forms
                 longest_first = sorted(self._values, key=len, reverse=True)
                 self._pattern = re.compile("|".join(map(re.escape, longest_first)))
+                self._fragments = frozenset(piece for form in self._values for piece in _pieces(form))
 
     def redact(self, text: str) -> str:
         pattern = self._pattern
         if pattern is not None:
-            text = pattern.sub(MASK, text)
+            text = _mask_fragments(pattern.sub(MASK, text), self._fragments)
         for token_pattern in _TOKEN_PATTERNS:
             text = token_pattern.sub(lambda m: m.group(1) + MASK, text)
         return text
+
+
+def _pieces(value: str) -> list[str]:
+    """Every MIN_FRAGMENT_LENGTH-character piece of ``value``."""
+    size = MIN_FRAGMENT_LENGTH
+    return [value[start:start + size] for start in range(len(value) - size + 1)]
+
+
+def _mask_fragments(text: str, fragments: frozenset[str]) -> str:
+    """``text`` with every run of characters that pieces of a secret cover replaced by the mask."""
+    size = MIN_FRAGMENT_LENGTH
+    if not fragments or len(text) < size:
+        return text
+    covered_to, spans = -1, []
+    for start in range(len(text) - size + 1):
+        if text[start:start + size] in fragments:
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = start + size
+            else:
+                spans.append([start, start + size])
+            covered_to = start + size
+    if covered_to < 0:
+        return text
+    parts, position = [], 0
+    for begin, end in spans:
+        parts += [text[position:begin], MASK]
+        position = end
+    return "".join(parts) + text[position:]
 
 
 SECRETS = SecretRegistry()
@@ -68,6 +101,14 @@ def add_secret(value: str | None) -> None:
 
 def redact(text: str) -> str:
     return SECRETS.redact(str(text))
+
+
+def redact_with(text: str, secrets: Iterable[str]) -> str:
+    """``text`` redacted as ``redact`` does, and also of ``secrets`` (in all their forms and pieces)."""
+    extra = SecretRegistry()
+    for secret in secrets:
+        extra.add(secret)
+    return SECRETS.redact(extra.redact(str(text)))
 
 
 def shorten(text: str, limit: int) -> str:

@@ -207,3 +207,22 @@ def test_secrets_a_halo_record_carries_are_learnt():
     redaction.learn_secrets({"id": 1, "integrator_password": "Learnt.Pw.2b8x", "ldap_strings": [
         {"name": "Staff", "client_secret": "Learnt.Secret.5t"}], "password_hint": "plain"})
     assert redaction.redact("Learnt.Pw.2b8x and Learnt.Secret.5t") == "*** and ***"
+
+
+def test_a_piece_of_a_secret_a_server_cut_or_split_is_masked_too():
+    """A server that echoes part of the password (cut, or split across a line) must not leave its first
+    characters behind: any 8-character piece of a known secret is masked, shorter overlaps are not."""
+    redaction.add_secret("Piece.Secret.4r7w2k")
+    assert redaction.redact("said Piece.Sec and cret.4r7w2k") == "said *** and ***"
+    assert redaction.redact("a Piece. word") == "a Piece. word"  # 6 characters: ordinary text stays
+
+
+def test_a_password_in_its_odbc_braced_form_is_masked():
+    """In a connection string a '}' is doubled inside braces (PWD={pa}}ss}); a driver may quote it so."""
+    redaction.add_secret("br}ace}pass")
+    assert redaction.redact("PWD={br}}ace}}pass};") == "PWD={***};"
+
+
+def test_secrets_of_one_connection_are_masked_in_what_is_said_about_it():
+    text = redaction.redact_with("the driver said: One.Conn.Secret.9 and One.Conn.Se", ["One.Conn.Secret.9"])
+    assert "One.Conn" not in text

@@ -17,6 +17,7 @@ from typing import Any
 from halointegrator.app.check import _out
 from halointegrator.app.services import config_path, default_registry
 from halointegrator.app.typed_input import not_text, shown, url_problem
+from halointegrator.engine.endpoint_approval import after_store
 from halointegrator.errors import EXIT_OK, ConfigError
 from halointegrator.local.config import (
     Config,
@@ -87,7 +88,10 @@ def _set_connection(config: Config, args: Namespace, values: dict[str, Any]) -> 
         _out(f"Warning: {', '.join(ignored)} ignored: with --connection, CONFIGURE sets only that connection's "
              "settings. Run CONFIGURE again without --connection to set the Halo connection.")
     local = {k: _convert(k, v, bool) if settings[k].kind == "bool" else v for k, v in values.items() if k in local_keys}
-    config.connections.setdefault(key, {}).update(local)
+    kept = config.connections.get(key, {})
+    # A secret stored anew drops the endpoint the old one was approved for: the next run approves
+    # the endpoint Halo names then (halointegrator.engine.endpoint_approval).
+    config.connections[key] = after_store(kept, {**kept, **local})
 
 
 def _shared_hint(target: str, key: str) -> str:

@@ -85,7 +85,7 @@ def check_connection(halo: Any, connection: Connection, client_id: str, local_se
         return ConnectionCheck(connection, checks + [Check(item.label, False, skipped, item.key)
                                                      for item in integration.prerequisites], integration)
     ctx = RunContext(halo=ReadOnlyHalo(halo), log=log, local_settings=connection.local_settings(local_settings),
-                     client_id=client_id, config_path=config_path)
+                     client_id=client_id, config_path=config_path, connection_key=connection.key)
     try:
         checks += list(integration.check(ctx, connection.record))
     except Cancelled:

@@ -75,6 +75,7 @@ class RunContext:
     # The configuration file of this run (None when there is none, as in unit tests): a file an integration
     # keeps of its own goes beside it, as the state file does (the PowerShell queue's journal).
     config_path: Path | None = None
+    connection_key: str = ""  # "integration:id", where its local settings live in the config
     _lists: dict[tuple, list[dict]] = field(default_factory=dict, repr=False)
 
     def existing(self, kind: EntityKind) -> list[dict]:

@@ -217,7 +217,8 @@ class RunSetup:
         ctx = RunContext(halo=ReadOnlyHalo(halo), log=self.log, local_settings=connection.local_settings(
             self.local_settings), state=dict(state.source), dry_run=self.options.dry_run,
             client_id=self.client_id, cancel=self.cancel, progress=self.progress or (lambda stage, done, total: None),
-            deadline=self.deadline, services=self.services, config_path=self.config_path)
+            deadline=self.deadline, services=self.services, config_path=self.config_path,
+            connection_key=connection.key)
         ctx.status = StatusView(state, ctx.existing)
         return ctx
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from halointegrator.errors import ConfigError
 from halointegrator.engine.checking import prerequisites_of
+from halointegrator.engine.endpoint_approval import after_store
 from halointegrator.engine.model import Check, Integration, LocalSetting, Prerequisite
 from halointegrator.engine.runner import Connection
 from halointegrator.local.settings import connection_key, shared_key
@@ -355,6 +356,8 @@ class IntegrationTab(ttk.Frame):
             return
         kept = self.app.config.connections.get(key, {})
         updated = local_values(self.integration.local_settings, self.form.values(), kept)
+        # A secret typed anew drops the endpoint the saved one was approved for (engine.endpoint_approval).
+        updated = after_store(self.app.saved_connections.get(key, {}), updated)
         if updated:
             self.app.config.connections[key] = updated
         else:

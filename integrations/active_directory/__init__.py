@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from halointegrator.engine.endpoint_approval import APPROVED_ENDPOINT_SETTING
 from halointegrator.engine.model import ConnectionSource, Integration, LocalSetting
 from integrations.active_directory import checks, source
 
@@ -27,6 +28,7 @@ LOCAL_SETTINGS = (
                  default=True),
     LocalSetting("allow_mass_deactivation", "Allow mass deactivation", "bool",
                  "Let a run deactivate more users at once than the safety guard allows."),
+    APPROVED_ENDPOINT_SETTING,
 )
 
 

@@ -27,6 +27,7 @@ def check(ctx: RunContext, connection: dict[str, Any]) -> list[Check]:
     scopes, _ = parse_mappings(connection)
     try:
         settings = directory.settings_from(connection, ctx.local_settings)
+        directory.approve_endpoint(ctx, settings)
     except SourceError as error:
         checks = [Check(SETTINGS.label, False, str(error), SETTINGS.key)]
         checks += [_not_run(step, "the connection settings are incomplete") for step in _DIRECTORY_STEPS]

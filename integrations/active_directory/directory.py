@@ -27,6 +27,7 @@ from ldap3.utils.conv import to_unicode
 
 from halointegrator import deadline as run_deadline
 from halointegrator.deadline import Deadline
+from halointegrator.engine import endpoint_approval
 from halointegrator.errors import Cancelled, SourceError
 from halointegrator.redaction import add_secret, shorten
 from halointegrator.values import flag
@@ -53,6 +54,7 @@ class LdapSettings:
     password: str = field(repr=False)
     page_size: int = MAX_PAGE_SIZE
     timeout: int = TIMEOUT
+    local_secret: bool = False  # the password is the local bind_password (Halo did not return one)
 
     @property
     def transport(self) -> str:
@@ -89,7 +91,20 @@ def settings_from(connection: dict[str, Any], local: dict[str, Any]) -> LdapSett
         host=host, port=port, ldaps=ldaps, starttls=starttls,
         ca_file=str(local.get("ca_file") or "").strip() or None,
         bind_user=str(connection.get("username") or "").strip(), password=str(password),
-        page_size=max(1, min(page_size, MAX_PAGE_SIZE)))
+        page_size=max(1, min(page_size, MAX_PAGE_SIZE)),
+        local_secret=not connection.get("integrator_password") and bool(local.get("bind_password")))
+
+
+def approve_endpoint(ctx: Any, settings: LdapSettings) -> None:
+    """A bind password kept on this computer binds only to the host, port and bind DN it was approved for
+    (halointegrator.engine.endpoint_approval): SourceError, before anything is sent, when Halo names others."""
+    if not settings.local_secret:
+        return
+    endpoint = endpoint_approval.endpoint_text("LDAP", (("host", settings.host), ("port", settings.port),
+                                                        ("bind dn", settings.bind_user)))
+    key = getattr(ctx, "connection_key", "") or ""
+    endpoint_approval.require_approved(ctx, endpoint, "bind password", endpoint_approval.store_again(
+        key, "bind_password", "Bind password", "Active Directory"))
 
 
 def _int(value: Any) -> int:

@@ -28,6 +28,7 @@ from integrations.active_directory.mapping import (
 def read(ctx: RunContext, connection: dict[str, Any]) -> SourceRead:
     """Read AD completely and map it; raises SourceError on any failure, before anything is written."""
     settings = directory.settings_from(connection, ctx.local_settings)
+    directory.approve_endpoint(ctx, settings)
     scopes, field_map, match_fields, notes = configuration(connection)
     mapper = _read_directory(ctx, settings, scopes, field_map)
     kind = users(field_map.identity_field)

@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from halointegrator.engine.endpoint_approval import APPROVED_ENDPOINT_SETTING
 from halointegrator.engine.model import LocalSetting
+from integrations.sql.approval import Approve
 from integrations.sql.checks import database_checks, halo_checks
 from integrations.sql.fields import CONTROL_FIELDS
 from integrations.sql.lookups import AssetIdentity, HaloLookups, asset_identity
@@ -49,6 +51,10 @@ class Source:
 
 
 WATCH_ROWS = 1000  # how often a long read reports progress and looks for Stop
+# The most rows one read may return: each mapped row is kept until the core has planned the run, so a
+# one-line query returning millions (a CROSS JOIN) would exhaust memory. Raise it per connection.
+DEFAULT_MAX_ROWS = 200_000
+MAX_ROWS_SETTING = "max_rows"
 
 SOURCES = (
     Source(LANSWEEPER, "Lansweeper (on premises)", "Control", CONTROL_FIELDS["enabled"][0],
@@ -77,25 +83,42 @@ LOCAL_SETTINGS = (
                  default=False),
     LocalSetting("allow_mass_deactivation", "Allow mass deactivation", "bool",
                  "Let a run deactivate more assets or users than the safety guard allows.", default=False),
+    LocalSetting(MAX_ROWS_SETTING, "Most rows one read may return", "int",
+                 "A query that returns more is refused and nothing is imported (the rows are held in memory "
+                 "while the run is planned).", default=DEFAULT_MAX_ROWS),
+    APPROVED_ENDPOINT_SETTING,
 )
 
 
 def read_records(settings: ImportSettings, lookups: HaloLookups, installed: list[str] | None = None,
-                 watch: Callable[[int], None] | None = None) -> Mapped:
+                 watch: Callable[[int], None] | None = None, approve: Approve | None = None,
+                 max_rows: int = DEFAULT_MAX_ROWS) -> Mapped:
     """Read the import's database completely (guarded, rolled back, in chunks) and map every row.
 
-    Raises SourceError (nothing read counts) when the driver, server, login or query fails, or when the
-    result lacks a column the settings name. ``watch(rows read so far)`` is called every ``WATCH_ROWS``
-    rows (progress; it may raise Cancelled to stop the read).
+    Raises SourceError (nothing read counts) when the driver, server, login or query fails, when the
+    result lacks a column the settings name, or has more than ``max_rows`` rows; ``approve(target, driver)``
+    may refuse the endpoint before anything is sent (approval.py); RunTimedOut when the run's deadline
+    comes first. ``watch(rows read so far)`` is called every ``WATCH_ROWS`` rows (progress; it may raise
+    Cancelled to stop the read).
     """
     settings = resolve_target(settings)
     connection = odbc_connection(settings.target, installed)
+    if approve is not None:
+        approve(settings.target, connection.driver)
     identity = asset_identity(settings.identifier, lookups.asset_types) if settings.entity == ASSETS else None
     columns = resolve_columns(settings, identity)
-    with read_rows(connection, settings.query) as rows:
+    with read_rows(connection, settings.query, max_rows=max_rows, refusal=too_many_rows(max_rows, settings)) as rows:
         rows.require(settings.key_column, columns.type_column, columns.site_column, columns.user_column,
                      *(column for column, _ in columns.plain), *(column for column, _ in columns.by_field_id))
         return map_rows(_watched(rows, watch) if watch else rows, settings, lookups, identity)
+
+
+def too_many_rows(max_rows: int, settings: ImportSettings) -> str:
+    return (f"The query returned more than {max_rows:,} rows (the connection's local setting {MAX_ROWS_SETTING}), "
+            "so it was stopped and nothing was imported: narrow the query in Halo (a WHERE clause, or fewer "
+            "joins), or raise the limit: HaloIntegrator CONFIGURE --connection "
+            f"{settings.source}:{settings.connection_id} --set "
+            f"{MAX_ROWS_SETTING}=ROWS (or the connection's tab, 'Settings kept on this computer').")
 
 
 def _watched(rows: Iterable[dict], watch: Callable[[int], None]) -> Iterator[dict]:

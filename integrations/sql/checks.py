@@ -15,6 +15,7 @@ from halointegrator.engine.model import Check
 from halointegrator.errors import IntegratorError, SourceError
 from integrations.sql.connstr import DEFAULT_SQL_SERVER_PORT, DRIVER_18, LEGACY_DRIVER, POSTGRESQL, \
     OdbcConnection, choose_driver, connection_for, driver_family
+from integrations.sql.approval import Approve
 from integrations.sql.lookups import HaloLookups
 from integrations.sql.mapping import resolve_columns
 from integrations.sql.odbc import connect, installed_drivers, read_rows, resolve_target
@@ -55,7 +56,10 @@ def check_server_answers(settings: ImportSettings, timeout: float = PROBE_SECOND
     return f"{host} port {port}"
 
 
-def check_login(connection: OdbcConnection) -> str:
+def check_login(connection: OdbcConnection, settings: ImportSettings | None = None,
+                approve: Approve | None = None) -> str:
+    if approve is not None and settings is not None:
+        approve(settings.target, connection.driver)
     connect(connection).close()
     return connection.description
 
@@ -80,8 +84,10 @@ def _step(label: str, action: Callable[[], str]) -> Check:
         return Check(label, False, str(error))
 
 
-def database_checks(settings: ImportSettings, installed: list[str] | None = None) -> list[Check]:
-    """The database prerequisites in order; a failed step marks the ones after it "not run"."""
+def database_checks(settings: ImportSettings, installed: list[str] | None = None,
+                    approve: Approve | None = None) -> list[Check]:
+    """The database prerequisites in order; a failed step marks the ones after it "not run". ``approve``
+    (approval.py) may refuse the endpoint before the login step sends anything."""
     try:
         settings = resolve_target(settings)
         if not settings.key_column:
@@ -98,7 +104,7 @@ def database_checks(settings: ImportSettings, installed: list[str] | None = None
         return detail
 
     steps = ((LABELS[1], driver), (LABELS[2], lambda: check_server_answers(settings)),
-             (LABELS[3], lambda: check_login(holder["connection"])),
+             (LABELS[3], lambda: check_login(holder["connection"], settings, approve)),
              (LABELS[4], lambda: check_query(holder["connection"], settings)))
     for index, (label, action) in enumerate(steps):
         checks.append(_step(label, action))

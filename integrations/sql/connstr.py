@@ -50,6 +50,7 @@ class DbTarget:
     encrypt: str = ""  # "", "yes", "no", "strict" ("": the driver's own default)
     trust_server_certificate: bool = False
     extra: tuple[tuple[str, str], ...] = ()  # further ODBC keywords a UDL file mapped (APP, WSID, ...)
+    local_secret: bool = False  # the password is the connection's local setting (Halo did not return one)
 
     @property
     def integrated(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import Check, Prerequisite
 from halointegrator.errors import IntegratorError, SourceError
+from integrations.sql.approval import approver
 from integrations.sql.checks import HALO_LABELS, LABELS, database_checks, halo_checks
 from integrations.sql.connections import settings_for
 from integrations.sql.source import halo_lookups
@@ -33,7 +34,7 @@ def check(source: str, ctx: RunContext, record: Mapping[str, Any]) -> list[Check
         reason = "not run: the import's settings are incomplete or not supported"
         return [Check(SETTINGS.label, False, str(error), SETTINGS.key)] + [
             Check(step.label, False, reason, step.key) for step in (*_DATABASE_STEPS[1:], HALO)]
-    return _keyed(database_checks(settings)) + _halo_checks(ctx, settings)
+    return _keyed(database_checks(settings, approve=approver(ctx))) + _halo_checks(ctx, settings)
 
 
 def _keyed(checks: list[Check]) -> list[Check]:

@@ -116,6 +116,7 @@ def _target(server: Any, port: Any, database: Any, user: Any, password: str, dri
     seconds = as_int(timeout) or DEFAULT_QUERY_TIMEOUT
     return DbTarget(server=host, port=port_number, database=text_of(database), user=text_of(user),
                     password=password or text_of(local.get("password")),
+                    local_secret=not password and bool(text_of(local.get("password"))),
                     driver=text_of(local.get("odbc_driver")) or text_of(driver),
                     query_timeout=min(seconds, MAX_QUERY_TIMEOUT),
                     trust_server_certificate=flag(local.get("trust_server_certificate")))

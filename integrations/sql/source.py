@@ -30,7 +30,9 @@ from halointegrator.engine.model import EntityKind, Identity, KindRead, SourceRe
 from halointegrator.errors import Cancelled
 from halointegrator.halo.resources import assets, sites, users
 from halointegrator.values import flag, identity_key, rows_of
-from integrations.sql import read_records
+from integrations.sql.fields import as_int
+from integrations.sql import DEFAULT_MAX_ROWS, MAX_ROWS_SETTING, read_records
+from integrations.sql.approval import approver
 from integrations.sql.connections import settings_for
 from integrations.sql.lookups import AssetIdentity, HaloLookups, asset_identity
 from integrations.sql.mapping import resolve_columns, user_match_field
@@ -46,7 +48,8 @@ def read(source: str, ctx: RunContext, record: Mapping[str, Any]) -> SourceRead:
     settings = settings_for(source, record, ctx.local_settings)
     lookups, identity = halo_lookups(ctx, settings)
     began = time.monotonic()
-    mapped = read_records(settings, lookups, watch=_watcher(ctx, settings.name))
+    mapped = read_records(settings, lookups, watch=_watcher(ctx, settings.name), approve=approver(ctx),
+                          max_rows=as_int(ctx.local_settings.get(MAX_ROWS_SETTING)) or DEFAULT_MAX_ROWS)
     seconds = time.monotonic() - began
     kind = kind_of(settings, identity)
     kept = kept_as_they_are(ctx, kind, settings, identity, mapped.skipped_keys)

@@ -36,8 +36,23 @@ REFUSED_KEYWORDS = {
 }
 
 
+def refuse_remote_path(path: str) -> None:
+    """A UNC (``\\\\host\\share``, ``//host``) or device (``\\\\?\\``, ``\\\\.\\``) path: refused. Halo names
+    the path, and opening \\\\host\\... makes Windows log in to that host with the Integrator's account."""
+    text = str(path).strip()
+    if text.startswith(("\\\\", "//", "\\/", "/\\")):
+        raise SourceError(f"The UDL file path '{text}' in Halo names a network share or a device: the Integrator "
+                          "reads UDL files from this computer's own disks only (opening a share makes Windows log "
+                          "in to that computer with the Integrator's account). Copy the file to this computer and "
+                          "enter its local path (e.g. C:\\HaloIntegrator\\sccm.udl) in Halo.")
+
+
 def read_udl(path: str | Path) -> dict[str, str]:
-    """The OLE DB keywords of a UDL file (lower-case keys), or a SourceError saying what is wrong."""
+    """The OLE DB keywords of a UDL file (lower-case keys), or a SourceError saying what is wrong.
+
+    No message quotes the file's text (Halo names the path, and Last Error goes back to Halo): a file that
+    is not a UDL file is named, never shown."""
+    refuse_remote_path(str(path))
     file = Path(path)
     try:
         size = file.stat().st_size
@@ -50,7 +65,12 @@ def read_udl(path: str | Path) -> dict[str, str]:
     except OSError as error:
         raise SourceError(f"The UDL file {file} cannot be read ({error.strerror or error}): check that the "
                           "account running the Integrator may read it.") from None
-    return parse_udl_text(decode_udl(raw, str(file)))
+    try:
+        return parse_udl_text(decode_udl(raw, str(file)))
+    except SourceError as error:
+        raise SourceError(f"The UDL file {file} cannot be used: {error} Open it on Windows (double-click) and "
+                          "set the connection again, or enter the server in Halo (the file's text is not shown "
+                          "here).") from None
 
 
 def decode_udl(raw: bytes, name: str = "the UDL file") -> str:
@@ -64,7 +84,7 @@ def decode_udl(raw: bytes, name: str = "the UDL file") -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError:
-        raise SourceError(f"{name} is not a UDL file (its text is neither UTF-16 nor UTF-8).") from None
+        raise SourceError("it is not a UDL file (its text is neither UTF-16 nor UTF-8).") from None
 
 
 def parse_udl_text(text: str) -> dict[str, str]:
@@ -72,8 +92,7 @@ def parse_udl_text(text: str) -> dict[str, str]:
     lines = [line.strip() for line in text.splitlines()]
     body = [line for line in lines if line and not line.startswith(";") and line.casefold() != "[oledb]"]
     if not body:
-        raise SourceError("The UDL file holds no connection: open it on Windows (double-click) and set the "
-                          "connection, or enter the server and database in Halo instead.")
+        raise SourceError("it holds no connection.")
     return parse_oledb_string(" ".join(body))
 
 
@@ -85,7 +104,7 @@ def parse_oledb_string(text: str) -> dict[str, str]:
         equals = text.find("=", position)
         if equals < 0:
             if text[position:].strip(" ;"):
-                raise SourceError(f"The UDL file has '{text[position:][:40]}' without a value: fix the file.")
+                raise SourceError("a part of its initstring has no '=' and value.")
             break
         key = " ".join(text[position:equals].strip(" ;").split()).casefold()
         value, position = _value(text, equals + 1)
@@ -110,7 +129,7 @@ def _value(text: str, start: int) -> tuple[str, int]:
                 return "".join(chars), len(text) if end < 0 else end + 1
             chars.append(text[position])
             position += 1
-        raise SourceError("The UDL file has a quoted value that never ends: fix the file.")
+        raise SourceError("a quoted value in it never ends.")
     end = text.find(";", position)
     end = len(text) if end < 0 else end
     return text[position:end].strip(), end + 1
@@ -121,16 +140,19 @@ def target_from_udl(keywords: dict[str, str], password: str = "", driver: str = 
     provider = keywords.get("provider", "")
     family = provider.split(".")[0].casefold().rstrip("0123456789")
     if family not in SQL_SERVER_PROVIDERS:
-        raise SourceError(f"The UDL file uses the OLE DB provider '{provider or 'none'}': the Integrator reads "
+        raise SourceError(f"The UDL file uses {'an OLE DB provider other than' if provider else 'no OLE DB provider, not'} "
+                          "SQL Server's: the Integrator reads "
                           "SQL Server (providers SQLOLEDB, SQLNCLI11, MSOLEDBSQL). Enter the SQL Server's "
                           "details in Halo instead of the UDL file.")
     for key in keywords:
         if key in REFUSED_KEYWORDS:
             raise SourceError(f"The UDL file sets '{key}', which {REFUSED_KEYWORDS[key]}: ODBC cannot take it. "
                               "Remove it from the file, or enter the connection in Halo.")
-        if key not in KNOWN_KEYWORDS and key not in IGNORED_KEYWORDS:
-            raise SourceError(f"The UDL file sets '{key}', which the Integrator cannot map to ODBC: remove it "
-                              "from the file, or enter the connection in Halo.")
+        if key not in KNOWN_KEYWORDS and key not in IGNORED_KEYWORDS:  # its name is the file's text: not shown
+            raise SourceError("The UDL file sets a keyword the Integrator cannot map to ODBC (not shown: the "
+                              "file's text is never quoted). Keep only Provider, Data Source, Initial Catalog, "
+                              "User ID, Password, Integrated Security and the encryption settings in it, or "
+                              "enter the connection in Halo.")
     server, port = parse_server(keywords.get("data source", ""), None)
     if not server:
         raise SourceError("The UDL file names no server (Data Source): fix the file or enter the server in Halo.")

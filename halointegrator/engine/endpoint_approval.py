@@ -1,0 +1,104 @@
+"""A secret kept on this computer goes only to the server it was approved for.
+
+Halo does not return some passwords to the Integrator (an SQL import's password, an LDAP bind password),
+so the admin keeps them in the local settings; an SQL import with Windows integrated authentication
+logs in with the Windows account that runs the Integrator, a secret of this computer too. Halo, though,
+says where to send them: whoever may edit the connection in Halo could point it at a server they run
+and collect the password. So each connection's local settings remember the endpoint its local secret
+was approved for (``approved_endpoint``: for SQL driver, server, port, database and user; for LDAP the
+host, port and bind DN), and a run or check that finds Halo naming another endpoint sends nothing and
+says how to approve the new one.
+
+Approval happens on first use: storing a secret (CONFIGURE ``--secret-env``/``--secret-stdin``, or Save
+in the window) clears the connection's approved endpoint, and the next run or check that uses the
+secret records the endpoint Halo names then. Secrets stored by versions before this rule have no
+approved endpoint either and are bound the same way, on their first use (trust on first use). Clearing
+``approved_endpoint`` (``--set approved_endpoint=`` or the field in the window) approves the endpoint
+Halo names at the next run without storing the secret again (the way to re-approve Windows logins).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Mapping, MutableMapping
+
+from halointegrator.engine.model import LocalSetting
+from halointegrator.errors import ConfigError, SourceError
+from halointegrator.local.settings import is_secret_key
+
+APPROVED_ENDPOINT = "approved_endpoint"
+APPROVED_ENDPOINT_SETTING = LocalSetting(
+    APPROVED_ENDPOINT, "Server approved for the local secret", "text",
+    "Filled in by the first run that uses the password kept on this computer (or the Windows login): it is "
+    "sent to this server only. Storing the password again, or clearing this field, approves the server Halo "
+    "names at the next run.")
+log = logging.getLogger("halointegrator")
+
+
+def endpoint_text(kind: str, parts: Iterable[tuple[str, Any]]) -> str:
+    """The endpoint as it is stored and shown: 'SQL server=db1, port=1433, ...' (names compared caselessly)."""
+    shown = ", ".join(f"{name}={' '.join(str(value if value is not None else '').split()).casefold() or '-'}"
+                      for name, value in parts)
+    return f"{kind} {shown}"
+
+
+def require_approved(ctx: Any, endpoint: str, secret: str, how_to_approve: str, kept_as: str = "stored") -> None:
+    """Raise SourceError when the connection's local ``secret`` was approved for another endpoint; bind it
+    to ``endpoint`` when it was approved for none yet (see the module docstring). ``how_to_approve`` is what
+    the admin does to approve a new endpoint ("store the SQL password again (CONFIGURE ...)")."""
+    local: MutableMapping[str, Any] = ctx.local_settings
+    approved = str(local.get(APPROVED_ENDPOINT) or "").strip()
+    if approved == endpoint:
+        return
+    if approved:
+        raise SourceError(
+            f"The server for this connection changed in Halo since the {secret} was {kept_as} on this computer "
+            f"(approved: {approved}; Halo now names: {endpoint}), so the {secret} was not sent and nothing was "
+            f"imported. If the change is right, {how_to_approve} to approve {endpoint}.")
+    local[APPROVED_ENDPOINT] = endpoint
+    kept = _remember(getattr(ctx, "config_path", None), getattr(ctx, "connection_key", ""), endpoint)
+    (ctx.log if getattr(ctx, "log", None) else log).warning(
+        "The %s kept on this computer is now approved for %s only (first use since it was stored)%s.",
+        secret, endpoint, "" if kept else "; the approval could not be saved and is made again next run")
+
+
+def _remember(config_path: Path | None, key: str, endpoint: str) -> bool:
+    """Write the approval into the configuration file (the run holds the run lock)."""
+    if config_path is None or not key:
+        return False
+    from halointegrator.local.config import ConfigStore  # noqa: PLC0415 - the engine loads config lazily
+
+    store = ConfigStore(Path(config_path))
+    try:
+        config = store.load()
+        config.connections.setdefault(key, {})[APPROVED_ENDPOINT] = endpoint
+        store.save(config)
+    except ConfigError as error:
+        log.warning("The approved endpoint of %s was not saved: %s", key, error)
+        return False
+    return True
+
+
+def after_store(kept: Mapping[str, Any], updated: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's local settings after the admin stored ``updated``: a secret that changed drops the
+    approved endpoint (the next use approves the endpoint Halo names then), unless the same edit set it."""
+    result = dict(updated)
+    changed = any(is_secret_key(key) and value and value != kept.get(key) for key, value in updated.items())
+    if changed and result.get(APPROVED_ENDPOINT) == kept.get(APPROVED_ENDPOINT):
+        result.pop(APPROVED_ENDPOINT, None)
+    return result
+
+
+def store_again(connection_key: str, secret_key: str, label: str, tab: str) -> str:
+    """How to store ``secret_key`` of one connection again: the exact command and the window's place."""
+    return (f"store the {label} again (HaloIntegrator CONFIGURE --connection {connection_key or 'INTEGRATION:ID'} "
+            f"--secret-stdin {secret_key}, or in the window: the {tab} tab, 'Settings kept on this computer', "
+            f"'{label}', Save)")
+
+
+def clear_approval(connection_key: str, tab: str) -> str:
+    """How to approve the endpoint Halo names now without storing a secret (a Windows login)."""
+    return (f"clear the approved server (HaloIntegrator CONFIGURE --connection {connection_key or 'INTEGRATION:ID'} "
+            f"--set {APPROVED_ENDPOINT}=, or in the window: the {tab} tab, 'Settings kept on this computer', empty "
+            f"'{APPROVED_ENDPOINT_SETTING.label}', Save)")
