@@ -17,6 +17,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from halointegrator.engine.model import Wanted
+from halointegrator.values import as_id, rows_of
 from integrations.active_directory.dn_parse import canonical_rdns
 
 BASE_FILTER = "(&(objectCategory=person)(objectClass=user))"
@@ -107,11 +108,6 @@ def identity_field_of(connection: dict[str, Any]) -> tuple[str, str]:
     return name, ""
 
 
-def rows_of(value: Any) -> list[dict]:
-    """The records of a list Halo sent inside a connection record (anything else in it is no row)."""
-    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
-
-
 def build_field_map(mappings_user: Iterable[dict] | None, identity_field: str) -> tuple[FieldMap, list[str]]:
     """The defaults overridden/extended by Halo's ``mappings_user`` rows; notes say what was skipped."""
     fields, notes = dict(DEFAULT_FIELD_MAP), []
@@ -142,13 +138,13 @@ def parse_mappings(connection: dict[str, Any]) -> tuple[list[MappingScope], list
             notes.append(f"Mapping {name} skipped: agent and CAB mappings are not imported by this Integrator.")
         elif not dn:
             notes.append(f"Mapping {name or row.get('id')} skipped: it has no DN.")
-        elif not _positive_int(row.get("site_id")):
+        elif not as_id(row.get("site_id")):
             notes.append(f"Mapping {name} skipped: it has no site; choose a site for it in Halo.")
         else:
             scopes.append(MappingScope(
                 name=name, dn=dn, filter=str(row.get("filter") or "").strip(),
                 recursive=row.get("isrecursive") is not False,
-                site_id=_positive_int(row.get("site_id")), client_id=_positive_int(row.get("client_id"))))
+                site_id=as_id(row.get("site_id")), client_id=as_id(row.get("client_id"))))
     return scopes, notes
 
 
@@ -216,14 +212,6 @@ def _decode(value: bytes) -> str:
         return bytes(value).decode("utf-8").strip()
     except UnicodeDecodeError:
         return bytes(value).hex()  # a binary attribute mapped to a text field: its bytes, readably
-
-
-def _positive_int(value: Any) -> int | None:
-    try:
-        number = int(float(value))
-    except (TypeError, ValueError, OverflowError):  # "1e999" is infinite
-        return None
-    return number if number > 0 else None
 
 
 def to_wanted(entry: SourceEntry, scope: MappingScope, field_map: FieldMap) -> Wanted | None:

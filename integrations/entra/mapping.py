@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import Wanted
-from halointegrator.values import as_bool
+from halointegrator.values import as_bool, as_id, as_int, rows_of, text_of
 
 # Graph user property -> Halo Users field, always applied; `mappings_user` adds to or overrides it.
 DEFAULT_USER_FIELDS: tuple[tuple[str, str], ...] = (
@@ -134,24 +134,6 @@ class Memberships:
         return self.by_group.get(group_name.casefold(), frozenset())
 
 
-def rows_of(value: Any) -> list[dict]:
-    """The records of a list inside a Halo connection record (anything else in it is no row)."""
-    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
-
-
-def text_of(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def as_int(value: Any) -> int | None:
-    """Halo ids arrive as int, float or string; 0 and blanks mean "none chosen"."""
-    try:
-        number = int(float(value))
-    except (TypeError, ValueError, OverflowError):  # "1e999" is infinite
-        return None
-    return number or None
-
-
 def _known_graph_user_property(name: str) -> str | None:
     for known in GRAPH_USER_PROPERTIES | EXTENSION_ATTRIBUTES:
         if known.casefold() == name.casefold():
@@ -176,9 +158,9 @@ def user_mapping_from(connection: Mapping[str, Any]) -> UserMapping:
         SiteRule(text_of(row.get("group_name")), site)
         for row in sorted(rows_of(connection.get("mappings_site")), key=lambda r: as_int(r.get("sequenceid")) or 0)
         if text_of(row.get("group_name"))
-        and (site := as_int(row.get("siteid")) or as_int(row.get("default_site_id")))
+        and (site := as_id(row.get("siteid")) or as_id(row.get("default_site_id")))
     )
-    unmatched = as_int(connection.get("unmatchedusersite")) if connection.get("createunmatchedusers") else None
+    unmatched = as_id(connection.get("unmatchedusersite")) if connection.get("createunmatchedusers") else None
     return UserMapping(
         connection_id=int(connection["id"]),
         tenant_id=str(connection.get("directoryid") or ""),
@@ -259,7 +241,7 @@ def map_user(user: Mapping[str, Any], mapping: UserMapping, site_id: int) -> Wan
 
 def site_scope(site_id: Any) -> str:
     """The scope name shared by wanted users and existing Halo users: their site."""
-    site = as_int(site_id)
+    site = as_id(site_id)
     return f"site {site}" if site else ""
 
 
@@ -296,7 +278,7 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
     known = {name.casefold(): name for name in GRAPH_DEVICE_PROPERTIES | {OS_WITH_VERSION}}
     for row in rows_of(connection.get("mappings_device")):
         source = text_of(row.get("thirdpartyname"))
-        field_id = as_int(row.get("fiid"))
+        field_id = as_id(row.get("fiid"))
         if source.casefold() not in known:
             notes.append(f"Device mapping skipped: '{source}' is not an Intune managed device property")
         elif known[source.casefold()] in SINGLE_DEVICE_READ_ONLY:
@@ -308,12 +290,12 @@ def device_mapping_from(connection: Mapping[str, Any]) -> DeviceMapping:
         else:
             field_map.append((known[source.casefold()], field_id))
     exclude_mssense = as_bool(connection.get("exclude_mssense_devices")) is True
-    first_rule_default = next((as_int(row.get("default_site_id")) for row in rows_of(connection.get("mappings_site"))
-                               if as_int(row.get("default_site_id"))), None)
+    first_rule_default = next((as_id(row.get("default_site_id")) for row in rows_of(connection.get("mappings_site"))
+                               if as_id(row.get("default_site_id"))), None)
     return DeviceMapping(
         connection_id=int(connection["id"]),
-        assettype_id=as_int(connection.get("default_assettype")) or 0,
-        default_site=as_int(connection.get("defaultsite")) or first_rule_default,
+        assettype_id=as_id(connection.get("default_assettype")) or 0,
+        default_site=as_id(connection.get("defaultsite")) or first_rule_default,
         field_map=tuple(field_map),
         notes=tuple(notes) + ((MSSENSE_NOTE,) if exclude_mssense else ()),
         exclude_mssense=exclude_mssense,

@@ -20,11 +20,12 @@ from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import Check, Job, Work
 from halointegrator.errors import ConfigError, HaloError
+from halointegrator.values import as_id
 from integrations.powershell.checks import QUEUE, SETTINGS, checks_for, queue_summary
 from integrations.powershell.journal import Journal, JournalError, journal_path_for
 from integrations.powershell.queue import QueueWork, prepare_orphans, prepare_script
 from integrations.powershell.reading import QUEUE_PATH, listed_scripts, load_script, read_queue, read_script_record
-from integrations.powershell.records import Script, as_id
+from integrations.powershell.records import Script
 from integrations.powershell.settings import RunSettings, describe_settings, settings_from
 
 FAILURE_LIMIT = 300  # characters of a failed outcome's first sentence in the report and Last Error

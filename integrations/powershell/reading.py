@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from halointegrator.errors import HaloError
-from integrations.powershell.records import QueueEntry, Script, as_id, entry_from, script_from
+from halointegrator.values import as_id
+from integrations.powershell.records import QueueEntry, Script, entry_from, script_from
 
 SCRIPT_PATH = "PowerShellScript"
 CRITERIA_PATH = "PowerShellScriptCriteria"

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from halointegrator.values import as_bool
+from halointegrator.values import as_bool, as_id
 
 MAX_PARAMETER_NAME = 100
 
@@ -67,18 +67,6 @@ class QueueEntry:
     def label(self) -> str:
         ticket = f" for ticket {self.ticket_id}" if self.ticket_id is not None else ""
         return f"queued run {self.id}{ticket}"
-
-
-def as_id(value: Any) -> int | None:
-    """Halo's ids arrive as 3, 3.0 or "3"; anything else is no id."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
 
 
 def bare_name(name: Any) -> str:

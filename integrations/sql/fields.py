@@ -1,13 +1,11 @@
 """The Halo field names the SQL integrations read from the Control record and write into assets and users,
-and the small value helpers the parsers share. An SQLImport's fields are read by name in settings.py.
+and text_of, which reads a text setting Halo may send as a number. An SQLImport's fields are read by name in settings.py.
 Tests check every name here, and every SQLImport field the settings read, against the OpenAPI document.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from halointegrator.values import as_bool
 
 # --- where the connections are, and where Last Sync / Last Error go back --------------------------
 CONTROL_PATH = "Control"  # GET /Control: one object; POST /Control takes [{"id": ..., field: value}]
@@ -87,23 +85,5 @@ USER_TARGETS = {"user_email": "emailaddress"}
 
 
 def text_of(value: Any) -> str:
+    """A text setting of an SQL import record, where Halo may send a number (a port: 1433) for text."""
     return "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
-
-
-def as_int(value: Any) -> int | None:
-    """A Halo id (3, 3.0 or "3") as an int; None for anything else, 0 and negatives included."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return value if isinstance(value, int) and value > 0 else None
-
-
-def flag(value: Any) -> bool:
-    return bool(as_bool(value))
-
-
-def rows_of(value: Any) -> list[dict]:
-    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []

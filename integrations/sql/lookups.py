@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from halointegrator.errors import SourceError
-from halointegrator.values import identity_key
-from integrations.sql.fields import as_int, text_of
+from halointegrator.values import as_id, identity_key
+from integrations.sql.fields import text_of
 
 MAX_EXACT_INTEGER = 2 ** 53  # beyond this a JSON number loses digits: such values are sent as text
 
@@ -76,7 +76,7 @@ class AssetIdentity:
         if self.field != "fields":
             return text_of(asset.get(self.field))
         for item in asset.get("fields") or []:
-            if isinstance(item, dict) and as_int(item.get("id")) == self.field_id:
+            if isinstance(item, dict) and as_id(item.get("id")) == self.field_id:
                 return text_of(item.get("value"))
         return ""
 
@@ -99,7 +99,7 @@ def asset_identity(identifier: int | None, asset_types: Iterable[Mapping[str, An
     if identifier is None:
         return AssetIdentity("key_field")
     slots = {slot for asset_type in asset_types for name, slot in _SLOTS
-             if as_int(asset_type.get(name)) == identifier}
+             if as_id(asset_type.get(name)) == identifier}
     if len(slots) > 1:
         raise SourceError(f"The asset import identifier (asset field {identifier}) is a different key field in "
                           f"different asset types ({', '.join(sorted(slots))}): make it the same key field of "
@@ -126,8 +126,8 @@ class HaloLookups:
 
     def __post_init__(self) -> None:
         active_sites = [site for site in self.sites if not site.get("inactive")]
-        self.site_ids = frozenset(i for i in (as_int(s.get("id")) for s in self.sites) if i)
-        self.type_ids = frozenset(i for i in (as_int(t.get("id")) for t in self.asset_types) if i)
+        self.site_ids = frozenset(i for i in (as_id(s.get("id")) for s in self.sites) if i)
+        self.type_ids = frozenset(i for i in (as_id(t.get("id")) for t in self.asset_types) if i)
         self._sites_by_name = _index(active_sites, "name")
         self._types_by_name = _index(self.asset_types, "name")
         self._users_by: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
@@ -152,7 +152,7 @@ class HaloLookups:
 def _one(index: dict[str, list[Mapping[str, Any]]], name: str, what: str) -> tuple[int | None, str]:
     found = index.get(identity_key(name), [])
     if len(found) == 1:
-        return as_int(found[0].get("id")), ""
+        return as_id(found[0].get("id")), ""
     if found:
         return None, f"{len(found)} Halo {what}s are called '{name}'"
     return None, f"no Halo {what} is called '{name}'"

@@ -19,10 +19,10 @@ from typing import Any, Iterable, Mapping
 
 from halointegrator.engine.model import Wanted
 from halointegrator.errors import SourceError
-from halointegrator.values import identity_key
+from halointegrator.values import as_id, identity_key
 from integrations.sql.fields import (
     ASSET_FIELDS, ASSET_TYPE_TARGETS, SITE_TARGETS, USER_FIELDS, USER_IDENTITY_FIELDS, USER_MATCH_ALIASES,
-    USER_TARGETS, as_int, text_of,
+    USER_TARGETS, text_of,
 )
 from integrations.sql.lookups import AssetIdentity, HaloLookups, halo_value, key_text
 from integrations.sql.settings import ASSETS, ImportSettings
@@ -155,7 +155,7 @@ class _Row:
             if _rule_matches(rule, row, value):
                 return rule.site_id, ""
         if value:
-            site_id, reason = ((as_int(value), "") if self.columns.site_by_id else self.lookups.site_named(value))
+            site_id, reason = ((as_id(value), "") if self.columns.site_by_id else self.lookups.site_named(value))
             if site_id and site_id in self.lookups.site_ids:
                 return site_id, ""
             if not self.settings.default_site:
@@ -194,8 +194,8 @@ class _AssetRow(_Row):
         if type_id is None:
             return None, reason
         user = self.user(row)
-        site_id, reason = (as_int(user.get("site_id")), "") if user and self.settings.use_users_site \
-            and as_int(user.get("site_id")) else self.site(row)
+        site_id, reason = (as_id(user.get("site_id")), "") if user and self.settings.use_users_site \
+            and as_id(user.get("site_id")) else self.site(row)
         if site_id is None:
             return None, reason
         fields: dict[str, Any] = {**self.plain_fields(row), "assettype_id": type_id, "site_id": site_id}
@@ -208,7 +208,7 @@ class _AssetRow(_Row):
         if asset_fields:
             fields["fields"] = sorted(asset_fields, key=lambda item: item["id"])
         if user:
-            fields["users"] = [{"id": as_int(user.get("id"))}]
+            fields["users"] = [{"id": as_id(user.get("id"))}]
         elif user is None and not self.settings.dont_remove_users:
             fields["users"] = []
         name = text_of(fields.get("inventory_number")) or key
@@ -223,7 +223,7 @@ class _AssetRow(_Row):
                 return rule.type_id, ""
         reason = ""
         if value:
-            type_id, reason = (as_int(value), "") if self.columns.type_by_id else self.lookups.type_named(value)
+            type_id, reason = (as_id(value), "") if self.columns.type_by_id else self.lookups.type_named(value)
             if type_id and type_id in self.lookups.type_ids:
                 return type_id, ""
         default = self.settings.default_type or (

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from halointegrator.errors import SourceError
+from halointegrator.values import as_id, flag, rows_of
 from integrations.sql.connstr import DEFAULT_QUERY_TIMEOUT, DbTarget, parse_server
 from integrations.sql.fields import (
     CONTROL_FIELDS, CONTROL_FLAGS, GLOBAL_ASSET_IDENTIFIER, LANSWEEPER_CLOUD_FIELDS, LANSWEEPER_KIND_FIELDS,
-    as_int, flag, rows_of, text_of,
+    text_of,
 )
 from integrations.sql.queries import DEFAULT_KEYS, DEFAULT_NAME_COLUMN, DEFAULT_QUERIES
 
@@ -113,7 +114,7 @@ def _target(server: Any, port: Any, database: Any, user: Any, password: str, dri
             local: Mapping[str, Any]) -> DbTarget:
     """Halo's fields (server may be empty when a UDL file describes the connection) and the local ones."""
     host, port_number = parse_server(text_of(server), text_of(port))
-    seconds = as_int(timeout) or DEFAULT_QUERY_TIMEOUT
+    seconds = as_id(timeout) or DEFAULT_QUERY_TIMEOUT
     return DbTarget(server=host, port=port_number, database=text_of(database), user=text_of(user),
                     password=password or text_of(local.get("password")),
                     local_secret=not password and bool(text_of(local.get("password"))),
@@ -161,7 +162,7 @@ def _control_settings(control: Mapping[str, Any], source: str, local: Mapping[st
     notes = [] if query else [f"Halo holds no {source} query: the Integrator's default query is used."]
     local_type = text_of(local.get("default_asset_type"))
     return ImportSettings(
-        source=source, connection_id=as_int(control.get("id")) or 1,
+        source=source, connection_id=as_id(control.get("id")) or 1,
         name="Lansweeper" if source == LANSWEEPER else "SCCM", entity=ASSETS,
         enabled=flag(get("enabled")), allowed_client_ids=allowed_ids(control, CONTROL_FIELDS["allowed"][0 if source == LANSWEEPER else 1]),
         target=_target(get("server"), get("port"), get("database"), get("user"), text_of(get("password")),
@@ -169,10 +170,10 @@ def _control_settings(control: Mapping[str, Any], source: str, local: Mapping[st
         udl_path=text_of(get("udl")), query=query or DEFAULT_QUERIES[source],
         key_column=column("idfield"), type_column=column("typefield"), site_column=column("sitefield"),
         user_column=column("userfield"), user_match_field=column("usermatchingfield"),
-        identifier=as_int(get("assetimportidentifier")) or as_int(control.get(GLOBAL_ASSET_IDENTIFIER)),
-        default_site=as_int(get("defaultsite")),
-        default_type=as_int(get("default_assettype")) or as_int(local_type),
-        default_type_name="" if as_int(local_type) else local_type,
+        identifier=as_id(get("assetimportidentifier")) or as_id(control.get(GLOBAL_ASSET_IDENTIFIER)),
+        default_site=as_id(get("defaultsite")),
+        default_type=as_id(get("default_assettype")) or as_id(local_type),
+        default_type_name="" if as_id(local_type) else local_type,
         update_only=_control_flag(control, source, "updateonly"),
         dont_update_site=_control_flag(control, source, "dontupdatesite"),
         dont_update_type=_control_flag(control, source, "dontupdatetype"),
@@ -209,7 +210,7 @@ def import_entity(record: Mapping[str, Any]) -> str:
     are refused), and an ``import_table`` set means a Halo custom table, which is refused.
     """
     name = text_of(record.get("name")) or f"SQL import {record.get('id')}"
-    if as_int(record.get("import_table")):
+    if as_id(record.get("import_table")):
         custom = text_of(record.get("import_table_name")) or f"number {record.get('import_table')}"
         raise SourceError(f"SQL import '{name}' imports into the Halo custom table {custom}: this Integrator "
                           "imports SQL rows into assets and users only.")
@@ -232,7 +233,7 @@ def sql_import_settings(record: Mapping[str, Any], local: Mapping[str, Any] | No
     local_type = text_of(local.get("default_asset_type"))
     mappings = field_mappings(record.get("fields"))
     return ImportSettings(
-        source=SQL_IMPORT, connection_id=as_int(record.get("id")) or 0,
+        source=SQL_IMPORT, connection_id=as_id(record.get("id")) or 0,
         name=text_of(record.get("name")) or f"SQL import {record.get('id')}", entity=entity,
         enabled=flag(record.get("integrator_enabled")),
         allowed_client_ids=allowed_ids(record, "halointegrator_allowed_clientids", "halointegrator_allowed_clientids_list"),
@@ -241,10 +242,10 @@ def sql_import_settings(record: Mapping[str, Any], local: Mapping[str, Any] | No
         udl_path=text_of(record.get("udlpath")), query=text_of(record.get("sql")),
         key_column=text_of(record.get("keyfield")),
         site_column=next((m.column for m in mappings if m.is_site_field), ""),
-        identifier=as_int(record.get("assetimportidentifier")),
+        identifier=as_id(record.get("assetimportidentifier")),
         identity_field=text_of(record.get("entity_match_field")),
-        default_site=as_int(record.get("defaultsite")),
-        default_type=as_int(local_type), default_type_name="" if as_int(local_type) else local_type,
+        default_site=as_id(record.get("defaultsite")),
+        default_type=as_id(local_type), default_type_name="" if as_id(local_type) else local_type,
         update_only=flag(record.get("updateonly")), dont_update_site=flag(record.get("dontupdatesite")),
         dont_update_type=flag(record.get("dontupdatetype")), dont_remove_users=flag(record.get("dontremoveusers")),
         use_users_site=flag(record.get("useusers_site")),
@@ -264,15 +265,15 @@ def field_mappings(rows: Any) -> tuple[FieldMapping, ...]:
     for row in rows_of(rows):
         column = text_of(row.get("thirdpartyname"))
         if column:
-            out.append(FieldMapping(column, text_of(row.get("nhdname")), as_int(row.get("field_id")),
+            out.append(FieldMapping(column, text_of(row.get("nhdname")), as_id(row.get("field_id")),
                                     flag(row.get("is_site_field"))))
     return tuple(out)
 
 
 def site_rules(rows: Any) -> tuple[SiteRule, ...]:
     rules = []
-    for row in sorted(rows_of(rows), key=lambda r: as_int(r.get("seq")) or 0):
-        site_id = as_int(row.get("halo_id"))
+    for row in sorted(rows_of(rows), key=lambda r: as_id(r.get("seq")) or 0):
+        site_id = as_id(row.get("halo_id"))
         names = tuple(n for n in (text_of(row.get("third_party_name")), text_of(row.get("third_party_id"))) if n)
         criteria = tuple((text_of(c.get("fieldname")), text_of(c.get("value_string") or c.get("value_int")))
                          for c in rows_of(row.get("criteria")) if text_of(c.get("fieldname")))
@@ -283,8 +284,8 @@ def site_rules(rows: Any) -> tuple[SiteRule, ...]:
 
 def type_rules(rows: Any) -> tuple[TypeRule, ...]:
     rules = []
-    for row in sorted(rows_of(rows), key=lambda r: as_int(r.get("seq")) or 0):
-        type_id = as_int(row.get("typeid"))
+    for row in sorted(rows_of(rows), key=lambda r: as_id(r.get("seq")) or 0):
+        type_id = as_id(row.get("typeid"))
         names = tuple(n for n in (text_of(row.get("thirdpartyname")), text_of(row.get("value"))) if n)
         if type_id and names:
             rules.append(TypeRule(type_id, names))

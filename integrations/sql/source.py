@@ -29,8 +29,7 @@ from halointegrator.engine.context import RunContext
 from halointegrator.engine.model import EntityKind, Identity, KindRead, SourceRead, Wanted
 from halointegrator.errors import Cancelled
 from halointegrator.halo.resources import assets, sites, users
-from halointegrator.values import flag, identity_key, rows_of
-from integrations.sql.fields import as_int
+from halointegrator.values import as_id, flag, identity_key, rows_of
 from integrations.sql import DEFAULT_MAX_ROWS, MAX_ROWS_SETTING, read_records
 from integrations.sql.approval import approver
 from integrations.sql.connections import settings_for
@@ -49,7 +48,7 @@ def read(source: str, ctx: RunContext, record: Mapping[str, Any]) -> SourceRead:
     lookups, identity = halo_lookups(ctx, settings)
     began = time.monotonic()
     mapped = read_records(settings, lookups, watch=_watcher(ctx, settings.name), approve=approver(ctx),
-                          max_rows=as_int(ctx.local_settings.get(MAX_ROWS_SETTING)) or DEFAULT_MAX_ROWS)
+                          max_rows=as_id(ctx.local_settings.get(MAX_ROWS_SETTING)) or DEFAULT_MAX_ROWS)
     seconds = time.monotonic() - began
     kind = kind_of(settings, identity)
     kept = kept_as_they_are(ctx, kind, settings, identity, mapped.skipped_keys)
