@@ -333,6 +333,11 @@ NOW = 100 * DAY
     ([(NOW - 6 * DAY, 5, 200), (NOW - DAY, 10, 195)], 4, 185, False, 15, 200),  # 19 <= 20
     ([(NOW - DAY, 30, 40)], 0, 10, False, 30, 40),  # nothing to deactivate now: nothing to refuse
     ([(NOW + DAY, 30, 40)], 10, 40, False, 0, 40),  # a time in the future (a clock set back) does not count
+    ([(NOW - 2 * DAY, 0, 30, 300)], 30, 330, True, 0, 30),  # 300 padded in this week: 30 is all of the 30 before
+    ([(NOW - 9 * DAY, 0, 0, 300)], 30, 330, False, 0, 330),  # created before the window: they count
+    ([(NOW - 3 * DAY, 0, 0, 1000)], 11, 1000, True, 0, 0),  # a connection's first week: at most ten leave
+    ([(NOW - 3 * DAY, 0, 0, 100), (NOW - DAY, 5, 200)], 10, 195, True, 5, 100),  # base: before the first one
+    ([(NOW - DAY, 10, 40, 5)], 0, 30, False, 10, 40),  # creations after the first deactivation: base is kept
 ])
 def test_the_guard_counts_deactivations_over_a_rolling_window(history, count, active, refused, earlier,
                                                               population) -> None:
@@ -345,8 +350,9 @@ def test_allowing_a_mass_deactivation_lets_it_through_and_starts_the_window_afre
     assert not window_verdict([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed).refused
     assert next_history([(NOW - DAY, 10, 40)], NOW, 30, 30, allowed) == []
     assert next_history([(NOW - 8 * DAY, 1, 9), (NOW - DAY, 10, 40)], NOW, 3, 30, Policy()) == \
-        [(NOW - DAY, 10, 40), (NOW, 3, 30)]
+        [(NOW - DAY, 10, 40), (NOW, 3, 30, 0)]
     assert next_history([(NOW - DAY, 10, 40)], NOW, 0, 30, Policy()) == [(NOW - DAY, 10, 40)]
+    assert next_history([], NOW, 0, 30, Policy(), created=300) == [(NOW, 0, 30, 300)]
 
 
 def test_a_refusal_over_the_window_says_how_many_went_in_it_and_how_to_allow_it() -> None:

@@ -213,3 +213,26 @@ def test_stop_ends_a_long_read_between_chunks_and_progress_counts_the_rows(postg
     ctx.cancel.set()
     with pytest.raises(Cancelled, match="while reading Numbers from the database; nothing was written"):
         SQL_IMPORT_INTEGRATION.read(ctx, record)
+
+
+PADDING = ("SELECT 'PAD-' || g AS serial, 'pad' AS name, 'London' AS site, 'Windows' AS kind, 1 AS ram, "
+           "NULL::text AS owner FROM generate_series(1, 300) AS g")
+
+
+def test_records_created_in_the_window_do_not_widen_the_share_that_may_be_deactivated(postgres) -> None:
+    """Someone who can edit the query adds 300 throw-away rows for a run, then returns only those: the 30 real
+    assets are all of what was there before this week, so deactivating them all is refused."""
+    table = DeviceTable.create(postgres, devices(30))
+    try:
+        fake, state, local = halo(), ConnectionState(), {"deactivate_missing": True}
+        real = f"SELECT serial, name, site, kind, ram, owner FROM {table.name}"
+        first = sync(asset_import(postgres, table.name, sql=real), fake, state, local=local)
+        assert first.counts["create"] == 30, first.failure
+        padded = sync(asset_import(postgres, table.name, sql=f"{real} UNION ALL {PADDING}"), fake, state, local=local)
+        assert padded.counts["create"] == 300, padded.failure
+        only_padding = sync(asset_import(postgres, table.name, sql=PADDING), fake, state, local=local)
+        gone = [serial for serial, asset in assets_by_serial(fake).items() if asset["inactive"] and serial.startswith("SN-")]
+        assert only_padding.counts["deactivate"] == 0, f"all {len(gone)} real assets were deactivated in one run"
+        assert any("were here before the last 7 days" in text for text in only_padding.refused), only_padding.refused
+    finally:
+        table.drop()

@@ -18,7 +18,7 @@ from typing import Any
 from halointegrator.engine.applying import Applied, apply
 from halointegrator.engine.binding import Binding, bind, describe_waiting, waiting
 from halointegrator.engine.context import RunContext
-from halointegrator.engine.model import DEACTIVATE, Integration, KindRead, Plan, Report, Wanted
+from halointegrator.engine.model import CREATE, DEACTIVATE, Integration, KindRead, Plan, Report, Wanted
 from halointegrator.engine.planning import Policy, clip_long_texts, next_history, owned_active, plan, unique_wanted
 from halointegrator.engine.remember import remember
 from halointegrator.engine.status import ConnectionState, KindStatus
@@ -191,6 +191,7 @@ def _remember(ctx: RunContext, kind: _Kind, state: ConnectionState, applied: App
              checked=kind.checked, now=time.time())
     status.rebuilding = kind.rebuilding and bool(kind.binding.unsettled)  # claims left: go on rebuilding
     deactivated = sum(1 for change, _halo_id in landed if change.action == DEACTIVATE)
+    created = sum(1 for change, _halo_id in landed if change.action == CREATE)
     status.deactivated = next_history(status.deactivated, kind.now, deactivated, len(owned_active(kind.binding)),
-                                      kind.policy)
+                                      kind.policy, created)
 

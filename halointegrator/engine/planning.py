@@ -36,7 +36,9 @@ class Policy:
     window_days: float = 7.0  # ... counted over this rolling window of runs, not one run alone
 
 
-Event = tuple[float, int, int]  # (when, how many were deactivated, owned active records before), see KindStatus
+# (when, how many were deactivated, owned active records before, how many were created), see KindStatus;
+# events saved by the first 1.1.0 builds have no fourth value
+Event = tuple[int | float, ...]
 
 
 @dataclass(frozen=True)
@@ -52,27 +54,36 @@ def window_verdict(history: Iterable[Event], now: float, count: int, owned_activ
     """Whether ``count`` deactivations now would bring the rolling window's total past the guard: more
     than ``max_deactivations`` and more than ``max_deactivation_ratio`` of the records there were at the
     window's start (its first deactivation's "before", or now when it has none). A directory that loses
-    ten people a run is stopped as surely as one that loses forty at once."""
+    ten people a run is stopped as surely as one that loses forty at once. Records this connection created
+    inside the window do not count in that population: else a query that adds 300 rows for a run would let
+    the next run deactivate the 30 real ones (10% of 330)."""
     start = now - policy.window_days * 86400
     inside = sorted(event for event in history if start < event[0] <= now)
-    earlier = sum(event[1] for event in inside)
-    population = inside[0][2] if inside else owned_active
+    deactivations = [event for event in inside if event[1]]
+    earlier = sum(event[1] for event in deactivations)
+    base_time, base = (deactivations[0][0], deactivations[0][2]) if deactivations else (now, owned_active)
+    new_ones = sum(_created(event) for event in inside if event[0] < base_time or not deactivations)
+    population = max(0, base - new_ones)
     total = earlier + count
     refused = (count > 0 and not policy.allow_mass_deactivation and total > policy.max_deactivations
                and total > policy.max_deactivation_ratio * population)
     return Window(refused, earlier, population)
 
 
+def _created(event: Event) -> int:
+    return event[3] if len(event) > 3 else 0  # events saved before creations were counted have none
+
+
 def next_history(history: Iterable[Event], now: float, deactivated: int, owned_active: int,
-                 policy: Policy) -> list[Event]:
-    """The history to keep after a run that deactivated ``deactivated`` of ``owned_active`` records: the
-    window's events plus this run's. A run that allows mass deactivation starts the window afresh: the
-    admin has accepted what left so far."""
+                 policy: Policy, created: int = 0) -> list[Event]:
+    """The history to keep after a run that deactivated ``deactivated`` of ``owned_active`` records and
+    created ``created``: the window's events plus this run's. A run that allows mass deactivation starts the
+    window afresh: the admin has accepted what left so far."""
     if policy.allow_mass_deactivation:
         return []
     start = now - policy.window_days * 86400
     kept = [event for event in history if start < event[0] <= now]
-    return kept + [(now, deactivated, owned_active)] if deactivated else kept
+    return kept + [(now, deactivated, owned_active, created)] if deactivated or created else kept
 
 
 def unique_wanted(kind: EntityKind, wanted: Iterable[Wanted], notes: list[str]) -> list[Wanted]:
@@ -318,6 +329,9 @@ def _mass_deactivation_refusal(kind: EntityKind, count: int, active: int, window
         what = (f"Refused to deactivate {count} of the {active} active {kind.name}(s) this connection manages "
                 f"({limits}): so many leaving at once is more often a changed filter or a short read than "
                 f"real leavers.")
+    if window.population < active and not window.earlier:
+        what += (f" Only {window.population} of them were here before the last {days}; the ones created since "
+                 f"do not count towards the share that may leave.")
     return (f"{what} None was deactivated; the other changes are not held back. If they really left, allow "
             f'it once with the local option "allow_mass_deactivation" or `--allow-mass-deactivation` on the '
             f"command line.")

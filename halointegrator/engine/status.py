@@ -14,7 +14,7 @@ status and is kept only with it, so a lost status also brings a full source read
 
 File format (JSON): ``{"schema": 2, "mac": "<hex>", "connections": {"azure_ad:1": {"source": {...},
 "kinds": {"user": {"records": {key: [halo_id, {field: fingerprint}, gone, checked]}, "foreign": [halo_id,
-...], "deactivated": [[time, count, population], ...]}}}}}``. Schema 1 (version 1.0.0) held only the
+...], "deactivated": [[time, deactivated, population, created], ...]}}}}}``. Schema 1 (version 1.0.0) held only the
 source state per connection.
 
 The status says which Halo records a connection owns, and so may deactivate: whoever could write one
@@ -80,8 +80,9 @@ class KindStatus:
     entries: dict[str, Entry] = field(default_factory=dict)  # source key -> entry
     foreign: set[int] = field(default_factory=set)  # Halo ids read whole and found to be another's
     rebuilding: bool = False  # rebuilt after a loss and not finished: records it does not know may be ours
-    # (time, how many, owned active records before) of each run's deactivations, for planning.window_verdict
-    deactivated: list[tuple[float, int, int]] = field(default_factory=list)
+    # (time, how many deactivated, owned active records before, how many created) of each run that
+    # deactivated or created records, for planning.window_verdict
+    deactivated: list[tuple[float, ...]] = field(default_factory=list)
 
     def encode(self) -> dict[str, Any]:
         encoded: dict[str, Any] = {"records": {key: entry.encode() for key, entry in self.entries.items()},
@@ -118,13 +119,13 @@ def _written_by_this_version(connections: dict[str, Any]) -> bool:
     return False
 
 
-def _events(raw: Any) -> list[tuple[float, int, int]]:
+def _events(raw: Any) -> list[tuple[float, ...]]:
     """The deactivation history as saved; odd rows are dropped."""
     events = []
     for row in raw if isinstance(raw, list) else ():
-        if isinstance(row, list) and len(row) == 3 and all(isinstance(value, (int, float))
-                                                         and not isinstance(value, bool) for value in row):
-            events.append((float(row[0]), int(row[1]), int(row[2])))
+        if isinstance(row, list) and len(row) in (3, 4) and all(isinstance(value, (int, float))
+                                                              and not isinstance(value, bool) for value in row):
+            events.append((float(row[0]), *(int(value) for value in row[1:])))
     return events
 
 
