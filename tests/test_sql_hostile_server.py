@@ -88,7 +88,11 @@ def test_a_udl_path_from_halo_never_puts_a_local_files_text_into_last_error(halo
 
 
 @pytest.mark.parametrize("path", ["\\\\attacker\\share\\sccm.udl", "//attacker/share/sccm.udl",
-                                  "\\\\?\\C:\\sccm.udl", "\\\\.\\pipe\\x", " \\\\attacker\\x"])
+                                  "\\\\?\\C:\\sccm.udl", "\\\\.\\pipe\\x", " \\\\attacker\\x",
+                                  # NT object paths, which Windows passes through to the share
+                                  "\\??\\UNC\\attacker\\share\\sccm.udl",
+                                  "\\??\\GLOBALROOT\\Device\\Mup\\attacker\\share\\sccm.udl",
+                                  "/\\attacker\\share\\sccm.udl"])
 def test_a_udl_path_on_a_network_share_or_device_is_refused_before_it_is_opened(path) -> None:
     """Opening \\\\host\\share makes Windows log in to that host with the Integrator's account."""
     with pytest.raises(SourceError, match="network share or a device.*local path"):

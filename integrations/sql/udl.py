@@ -40,7 +40,9 @@ def refuse_remote_path(path: str) -> None:
     """A UNC (``\\\\host\\share``, ``//host``) or device (``\\\\?\\``, ``\\\\.\\``) path: refused. Halo names
     the path, and opening \\\\host\\... makes Windows log in to that host with the Integrator's account."""
     text = str(path).strip()
-    if text.startswith(("\\\\", "//", "\\/", "/\\")):
+    # Any path starting with a backslash is refused, not only \\host: Windows passes NT object paths
+    # (\??\UNC\host\share, \??\GLOBALROOT\Device\Mup\...) through to the share. A local file is C:\...
+    if text.startswith(("\\", "//", "/\\")):
         raise SourceError(f"The UDL file path '{text}' in Halo names a network share or a device: the Integrator "
                           "reads UDL files from this computer's own disks only (opening a share makes Windows log "
                           "in to that computer with the Integrator's account). Copy the file to this computer and "
