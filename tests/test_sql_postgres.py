@@ -85,6 +85,13 @@ def test_decimals_dates_nulls_and_unicode_arrive_as_python_values(postgres) -> N
     assert got[143]["memory"] is None and isinstance(got[211]["warrantydate"], dt.datetime)
 
 
+def test_a_query_whose_last_line_is_a_comment_is_read(postgres) -> None:
+    """An admin's query often ends with a -- note; psqlODBC wraps the query, and without a line break
+    after it the comment swallowed what the driver appends ("Error while executing the query")."""
+    with read_rows(connection(postgres), "SELECT a.AssetID FROM tblAssets a WHERE a.AssetID = 211 -- one PC") as rows:
+        assert [row["assetid"] for row in rows] == [211]
+
+
 def test_the_sccm_default_query_leaves_obsolete_twins_and_clientless_machines_out(postgres) -> None:
     settings = sccm_settings({"id": 1, "halointegrator_sccm": True, "sccm_sqlserver": postgres.host,
                               "sccm_sql_port": str(postgres.port), "sccm_sqldatabase": postgres.database,

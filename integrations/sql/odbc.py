@@ -146,7 +146,9 @@ class RowStream:
                 self._execute("SET TRANSACTION READ ONLY")
                 self._execute("SET LOCAL standard_conforming_strings TO on")  # as the guard lexes
                 self._execute(f"SET LOCAL statement_timeout TO {query_timeout(self.connection) * 1000}")
-            self._execute(self.query)
+            # A line break after the query: psqlODBC wraps it (a cursor), and a last line that is a -- comment
+            # would comment out what the driver appends.
+            self._execute(self.query + "\n")
             if self._cursor.description is None:
                 raise SourceError("The query returned no result set: it must be a SELECT that returns rows.")
             self.columns = [str(column[0]) for column in self._cursor.description]
