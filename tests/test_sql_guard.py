@@ -236,3 +236,49 @@ def test_a_postgresql_name_with_unicode_escapes_is_refused() -> None:
     with pytest.raises(QueryRefused, match="U&"):
         refuse_unless_read('SELECT U&"d\\0062link_exec"(\'x\', \'y\')', POSTGRESQL)
     refuse_unless_read("SELECT U&'d\\0061ta' AS serial", POSTGRESQL)  # a Unicode-escaped text is only text
+
+
+# PostgreSQL reads every byte from 0x80 on as part of a name: "a€$x$" is one name to it, while a lexer
+# that calls € a symbol sees a $x$ string start there and hides what follows until the next $x$.
+NON_ASCII_HIDING = [
+    ("SELECT 1 AS a€$x$, dblink_exec('dbname=x', 'DELETE FROM t') AS b /*$x$*/", POSTGRESQL, "U+20AC"),
+    ("SELECT 1 AS a\u00a0$x$, pg_terminate_backend(42) AS b /*$x$*/", POSTGRESQL, "U+00A0"),
+    ("WITH a€$x$ AS (DELETE FROM halo_audit RETURNING 1) SELECT 1 /*$x$*/", POSTGRESQL, "U+20AC"),
+    ("SELECT 1 AS a\x1c, pg_sleep(1)", POSTGRESQL, "U+001C"),  # a space to Python, not to PostgreSQL
+    ("SELECT Größe FROM t", TSQL, "U+00F6"),
+]
+
+
+@pytest.mark.parametrize("sql, dialect, code", NON_ASCII_HIDING)
+def test_a_character_outside_printable_ascii_outside_quotes_is_refused(sql: str, dialect: str, code: str) -> None:
+    with pytest.raises(QueryRefused, match=rf"U\+{code[2:]}.*outside quotes.*double quotes"):
+        refuse_unless_read(sql, dialect)
+
+
+@pytest.mark.parametrize("sql, dialect", [
+    ("SELECT 'Zürich €' AS s, \"Größe\" FROM t -- Größe in Zürich", POSTGRESQL),
+    ("SELECT N'Zürich' AS s, [Größe] FROM t /* Größe */", TSQL),
+])
+def test_other_characters_in_quotes_and_comments_pass(sql: str, dialect: str) -> None:
+    refuse_unless_read(sql, dialect)
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT name, password_hash FROM [PAYROLL-SQL].master.sys.sql_logins", "four parts"),
+    ("SELECT * FROM PAYROLL.hr.dbo.Salaries", "four parts"),
+    ("SELECT * FROM srv.db..t", "four parts"),  # the schema left out is still a linked server's table
+    ("SELECT * FROM dbo.Orders WITH (TABLOCKX, HOLDLOCK)", "TABLOCKX"),
+    ("SELECT * FROM dbo.Orders WITH (XLOCK, ROWLOCK)", "XLOCK"),
+    ("SELECT * FROM dbo.Orders WITH (UPDLOCK, SERIALIZABLE)", "UPDLOCK"),
+])
+def test_tsql_that_reaches_a_linked_server_or_locks_the_customers_tables_is_refused(sql: str, reason: str) -> None:
+    with pytest.raises(QueryRefused, match=reason):
+        refuse_unless_read(sql, TSQL)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a.b, c.d FROM CM_P01.dbo.v_R_System a WITH (NOLOCK) JOIN CM_P01..v_GS_OS c ON c.ResourceID = a.ResourceID",
+    "SELECT t.a FROM x.y.t",
+])
+def test_three_part_names_and_nolock_pass(sql: str) -> None:
+    refuse_unless_read(sql, TSQL)

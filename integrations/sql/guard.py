@@ -54,8 +54,14 @@ POSTGRESQL_FORBIDDEN_FUNCTIONS = frozenset("""
     pg_backup_start pg_backup_stop pg_start_backup pg_stop_backup pg_log_backend_memory_contexts
     pg_import_system_collations
 """.split())
-_WORD_START = re.compile(r"[^\W\d]|[_@#]", re.UNICODE)
-_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d][\w]*)?\$", re.UNICODE)
+_WORD_START = re.compile(r"[A-Za-z_@#]")
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+# The characters both servers skip between tokens. Not str.isspace(): U+00A0 and \x1c are spaces to
+# Python and part of a name to PostgreSQL.
+_WHITESPACE = " \t\n\r\f\v"
+# T-SQL table hints that take or keep locks until the reader's transaction ends (its rollback), stalling
+# the customer's application for the query's timeout.
+TSQL_LOCKING_HINTS = frozenset("TABLOCKX XLOCK UPDLOCK HOLDLOCK SERIALIZABLE REPEATABLEREAD".split())
 _DIGITS, _HEX_DIGITS = "0123456789", "0123456789abcdefABCDEF"
 
 
@@ -88,6 +94,8 @@ def refuse_unless_read(sql: str, dialect: str = TSQL) -> None:
 
 
 def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
+    if dialect == TSQL:
+        _refuse_linked_server_names(statement)
     for index, token in enumerate(statement):
         following = statement[index + 1] if index + 1 < len(statement) else Token("symbol", "")
         if dialect == POSTGRESQL:
@@ -95,6 +103,10 @@ def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
         if token.kind != "word":
             continue
         word = token.text.upper()
+        if dialect == TSQL and word in TSQL_LOCKING_HINTS:
+            raise QueryRefused(f"The import's query asks for the lock {word}, which holds the customer's tables "
+                               "until the read ends: the Integrator runs only a plain SELECT. Remove the table "
+                               "hint from the query in Halo (NOLOCK is fine).")
         if word in FORBIDDEN_WORDS:
             raise QueryRefused(f"The import's query contains {word}, which a read never needs: the Integrator "
                                "runs only a plain SELECT (no INTO, no EXEC, no changes). Edit the query in Halo.")
@@ -104,6 +116,23 @@ def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
         if word == "FOR" and following.text.upper() in ("SHARE", "NO", "KEY"):
             raise QueryRefused("The import's query locks rows (FOR SHARE / FOR UPDATE): the Integrator runs "
                                "only a plain SELECT. Edit the query in Halo.")
+
+
+def _refuse_linked_server_names(statement: list[Token]) -> None:
+    """A four-part name (server.database.schema.object, parts may be empty: srv.db..t) reads through a
+    linked server, as that server's mapped login, from a server the import was never pointed at."""
+    dots, after_dot = 0, False
+    for token in statement:
+        if token.kind == "symbol" and token.text == ".":
+            dots, after_dot = dots + 1, True
+            if dots >= 3:
+                raise QueryRefused("The import's query names a table by four parts (server.database.schema."
+                                   "table), which reads through a linked server: the Integrator reads only the "
+                                   "database the import names. Use at most database.schema.table in Halo.")
+        elif token.kind in ("word", "quoted") and after_dot:
+            after_dot = False  # the next part of the same name
+        else:
+            dots, after_dot = 0, False  # a name that follows a name, or anything else, starts afresh
 
 
 def _refuse_postgresql_call(token: Token, following: Token) -> None:
@@ -144,8 +173,10 @@ def tokens(sql: str, dialect: str = TSQL) -> list[Token]:
     position, length = 0, len(sql)
     while position < length:
         char = sql[position]
-        if char.isspace():
+        if char in _WHITESPACE:
             position += 1
+        elif not " " <= char <= "~":
+            _refuse_character(char)
         elif sql.startswith("--", position):
             newline = min((i for i in (sql.find("\n", position), sql.find("\r", position)) if i >= 0),
                           default=length)
@@ -173,6 +204,15 @@ def tokens(sql: str, dialect: str = TSQL) -> list[Token]:
             out.append(Token("symbol", char))
             position += 1
     return out
+
+
+def _refuse_character(char: str) -> None:
+    """Outside quotes and comments only printable ASCII: PostgreSQL reads every byte from 0x80 on as part of
+    a name, so 'a\u20ac$x$' is one name to it, while a lexer that calls \u20ac a symbol sees a $x$ string
+    start there and hides what follows. Names with other letters can be written in quotes."""
+    raise QueryRefused(f"The import's query contains the character {char!r} (U+{ord(char):04X}) outside quotes: "
+                       "the Integrator accepts only plain ASCII there. Put names with other characters in "
+                       "double quotes (or [brackets] for SQL Server), or remove the character, in Halo.")
 
 
 def _refuse_unicode_escaped_name(sql: str, position: int, dialect: str) -> None:
@@ -248,7 +288,7 @@ def _dollar_string(sql: str, start: int, out: list[Token]) -> int:
 
 def _word(sql: str, start: int, out: list[Token]) -> int:
     position = start + 1
-    while position < len(sql) and (sql[position].isalnum() or sql[position] in "_@#$"):
+    while position < len(sql) and (sql[position].isascii() and sql[position].isalnum() or sql[position] in "_@#$"):
         position += 1
     out.append(Token("word", sql[start:position]))
     return position
