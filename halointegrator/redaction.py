@@ -10,6 +10,7 @@ message should be cut, so a cut never leaves the first characters of a secret be
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -45,8 +46,11 @@ class SecretRegistry:
     def add(self, value: str | None) -> None:
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
             return
-        # The forms a value takes in a URL, a form body, JSON text and an ODBC braced value ({pa}}ss}).
-        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], value.replace("}", "}}")}
+        # The forms a value takes in a URL, a form body, JSON text, an ODBC braced value ({pa}}ss}), and the
+        # base64 and hex a server may echo it in (a Basic header, a dumped packet).
+        raw = value.encode("utf-8")
+        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], value.replace("}", "}}"),
+                 base64.b64encode(raw).decode("ascii").rstrip("="), raw.hex(), raw.hex().upper()}
         with self._lock:
             if not forms <= self._values:
                 self._values |= forms

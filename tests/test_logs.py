@@ -226,3 +226,15 @@ def test_a_password_in_its_odbc_braced_form_is_masked():
 def test_secrets_of_one_connection_are_masked_in_what_is_said_about_it():
     text = redaction.redact_with("the driver said: One.Conn.Secret.9 and One.Conn.Se", ["One.Conn.Secret.9"])
     assert "One.Conn" not in text
+
+
+def test_a_secret_a_server_echoes_in_base64_or_hex_is_masked() -> None:
+    """A Basic header or a dumped packet in a server's error text carries the secret encoded."""
+    import base64
+
+    from halointegrator.redaction import SecretRegistry
+
+    registry, raw = SecretRegistry(), b"Echoed-Secret-4Kq9"
+    registry.add(raw.decode())
+    text = f"auth {base64.b64encode(raw).decode()} packet {raw.hex()} upper {raw.hex().upper()}"
+    assert registry.redact(text) == "auth *** packet *** upper ***"
