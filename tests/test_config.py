@@ -121,6 +121,31 @@ def test_secret_values_lists_every_secret():
     assert Config().secret_values() == []
 
 
+def test_a_proxy_url_with_credentials_masks_only_its_user_and_password_not_the_servers_of_its_domain():
+    """Redaction masks every 8-character piece of a secret: were the whole proxy URL registered, every
+    message naming a server of the proxy's domain would lose its host name ('... on sql01***')."""
+    from halointegrator.redaction import SecretRegistry
+
+    config = Config()
+    config.halo.proxy = "http://svc-proxy:Pr0xy-Pa55w0rd%21@proxy.contoso.local:8080"
+    registry = SecretRegistry()
+    for secret in config.secret_values():
+        registry.add(secret)
+    message = ("The database server does not answer (database 'lansweeperdb' on sql01.contoso.local as lsread); "
+               "Halo at https://contoso.halopsa.com; LDAP dc1.contoso.local:636")
+    assert registry.redact(message) == message
+    shown = registry.redact(config.halo.proxy)
+    assert "Pr0xy-Pa55w0rd" not in shown and "svc-proxy" not in shown and "proxy.contoso.local:8080" in shown
+    assert config.halo.proxy in config.sealed_values()  # the file still keeps the whole address encrypted
+
+
+def test_the_proxy_secrets_are_its_user_and_password_as_typed_and_decoded_never_its_address():
+    from halointegrator.local.settings import proxy_secrets
+
+    assert proxy_secrets("http://proxy.contoso.local:3128") == []
+    assert proxy_secrets("http://svc:pa%40ss@proxy.contoso.local:3128") == ["svc", "pa@ss", "pa%40ss"]
+
+
 def test_unknown_keys_survive_a_round_trip(saved: ConfigStore):
     doc = json.loads(saved.path.read_text())
     doc["future_section"] = {"enabled": True, "list": [1, 2]}

@@ -131,11 +131,17 @@ CASES = [
           {"id": 1, "inactive": False, "title": "Lead"})],
         options={"status": KindStatus({"oid-ada": Entry(1, {}, gone=True)})},
     ),
-    Case(  # another connection or a person deactivated it: not reactivated, and no duplicate either
+    Case(  # another connection deactivated it (its mark, not ours): not reactivated, and no duplicate either
         "an inactive user this connection did not deactivate is left as it is",
-        [{**ADA, "inactive": True}],
+        [{**ADA, "inactive": True, "azure_connectionid": CONNECTION + 1}],
         [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
         [],
+    ),
+    Case(  # the status was lost or rebuilt: this connection's identity and owner mark say whose it is
+        "an inactive user carrying this connection's identity and mark is reactivated when wanted again",
+        [{**ADA, "inactive": True}],
+        [wanted("oid-ada", "Ada Lovelace", **ADA_WANTED)],
+        [(UPDATE, 1, "Reactivate user Ada Lovelace", {"id": 1, "inactive": False})],
     ),
     Case(
         "link by email, matched case-insensitively",

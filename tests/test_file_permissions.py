@@ -101,6 +101,81 @@ def test_who_besides_administrators_may_change_a_file_windows(aces, folder, want
     assert writers.untrusted_writers(aces, folder=folder, trusted=[ME]) == wanted
 
 
+TASK = "S-1-5-21-1-2-3-1107"  # the scheduled task's account
+
+
+@pytest.mark.parametrize("owner, aces, wanted", [
+    (writers.ADMINISTRATORS, [writers.Ace(0, 0, FULL, writers.SYSTEM)], []),  # the usual owner
+    (writers.TRUSTED_INSTALLER, [], []),
+    (ME, [], []),  # the Integrator's own account
+    (TASK, [], []),  # the scheduled task's account (trusted below)
+    ("S-1-5-21-1-2-3-1234", [writers.Ace(0, 0, READ_EXECUTE, USERS)], ["S-1-5-21-1-2-3-1234"]),  # a user owns it
+    ("S-1-5-21-1-2-3-1234", [writers.Ace(0, 0, MODIFY, USERS)], ["S-1-5-21-1-2-3-1234", USERS]),  # owner first
+    (USERS, [writers.Ace(0, 0, MODIFY, USERS)], [USERS]),  # named once
+    ("S-1-5-21-1-2-3-1234", None, ["S-1-5-21-1-2-3-1234", EVERYONE]),  # and a NULL DACL
+    (None, [writers.Ace(0, 0, READ_EXECUTE, USERS)], []),  # a descriptor that names no owner
+])
+def test_an_owner_outside_the_trusted_accounts_may_change_a_file_windows(owner, aces, wanted):
+    """An owner may always rewrite the DACL: one other than SYSTEM, Administrators, TrustedInstaller, the
+    Integrator's account and the scheduled task's is named like a writer."""
+    assert writers.untrusted_writers(aces, folder=False, trusted=[ME, TASK], owner=owner) == wanted
+
+
+def test_the_windows_message_says_how_to_change_the_owner_and_the_permissions():
+    path = writers.Path("C:/Scripts/sync.ps1")
+    owner = "S-1-5-21-1-2-3-1234"
+    only_owner = writers.windows_problem(path, "the script file", [owner], owner)
+    assert f"{owner} owns it" in only_owner and "/setowner *S-1-5-32-544" in only_owner
+    assert "remove their write" not in only_owner
+    both = writers.windows_problem(path, "the script file", [owner, USERS], owner)
+    assert "owns it" in both and "Users (S-1-5-32-545)" in both and "remove their write" in both
+    assert "owns it" not in writers.windows_problem(path, "the script file", [USERS], owner)
+    assert writers.windows_problem(path, "the script file", [], owner) is None
+
+
+@pytest.mark.parametrize("account, wanted", [
+    ("S-1-5-20", "S-1-5-20"), ("*S-1-5-21-1-2-3-1107", "S-1-5-21-1-2-3-1107"), ("s-1-5-18", "S-1-5-18"),
+    ("CONTOSO\\svc-halo", None), ("svc-halo", None), ("", None),
+])
+def test_a_task_account_given_as_a_sid_is_used_as_it_is(account, wanted):
+    assert writers.sid_literal(account) == wanted
+
+
+def _windows_folder(monkeypatch, aces, owner=writers.ADMINISTRATORS, task_sids=None):
+    """The Windows reading of a folder, with its owner and DACL as given (the calls only Windows has)."""
+    monkeypatch.setattr(writers, "_windows_account_sid", lambda: ME)
+    monkeypatch.setattr(writers, "_windows_security", lambda path: (owner, aces))
+    monkeypatch.setattr(writers, "_windows_sid_of", lambda account: (task_sids or {})[account])
+    monkeypatch.setattr(acl, "_task_accounts", [])
+
+
+def test_a_check_from_the_window_accepts_a_folder_that_grants_the_task_account_write_access(monkeypatch):
+    """The admin runs Check in the window; the task runs as CONTOSO\\svc-halo, which the folder lets write
+    (the task itself trusts its own account): the window must not refuse what the task accepts."""
+    _windows_folder(monkeypatch, [writers.Ace(0, 0, MODIFY, TASK)], task_sids={"CONTOSO\\svc-halo": TASK})
+    path = writers.Path("C:/Scripts")
+    assert "S-1-5-21-1-2-3-1107" in writers._windows_change_problem(path, folder=True, what="the scripts folder")
+    acl.set_task_account("CONTOSO\\svc-halo")
+    assert writers._windows_change_problem(path, folder=True, what="the scripts folder") is None
+
+
+def test_a_windows_folder_owned_by_an_untrusted_account_is_refused(monkeypatch):
+    _windows_folder(monkeypatch, [writers.Ace(0, 0, FULL, writers.ADMINISTRATORS)], owner="S-1-5-21-1-2-3-1234")
+    problem = writers._windows_change_problem(writers.Path("C:/Scripts"), folder=True, what="the scripts folder")
+    assert "S-1-5-21-1-2-3-1234 owns it" in problem
+
+
+def test_a_task_account_windows_does_not_know_is_said_so(monkeypatch):
+    _windows_folder(monkeypatch, [writers.Ace(0, 0, FULL, writers.ADMINISTRATORS)])
+
+    def unknown(account):
+        raise OSError(1332, "No mapping between account names and security IDs was done")
+    monkeypatch.setattr(writers, "_windows_sid_of", unknown)
+    acl.set_task_account("CONTOSO\\nobody")
+    problem = writers._windows_change_problem(writers.Path("C:/Scripts"), folder=True, what="the scripts folder")
+    assert "'CONTOSO\\\\nobody'" in problem and "is not known to Windows" in problem and "No mapping" in problem
+
+
 def test_a_posix_file_others_may_change_or_own_is_named(tmp_path, monkeypatch):
     path = tmp_path / "x.ps1"
     path.write_text("param()")

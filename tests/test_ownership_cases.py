@@ -193,3 +193,22 @@ def test_a_value_in_a_whole_record_read_does_not_mangle_what_is_written_to_halo(
         client.post("Asset", [{"id": 5, "inventory_number": "Windows 10.0.19045"}], idempotent=True)
         client.close()
         assert sandbox.get("assets", 5)["inventory_number"] == "Windows 10.0.19045"
+
+
+def test_a_returning_user_whose_halo_record_carries_this_connections_mark_is_reactivated_after_a_status_rebuild():
+    """The state file was set aside (signature mismatch, a lost file, or 1.0.0's schema 1 with no records):
+    the status is rebuilt, so it cannot say this connection deactivated the user. A user it made inactive
+    comes back; Halo's record carries this connection's identity value and owner mark, so it is provably
+    this connection's: it is reactivated (as 1.0.0 did), not left with a warning every run."""
+    from halointegrator.engine.model import EntityKind, UPDATE, Wanted
+    from tests.core_helpers import plan_records
+
+    kind = EntityKind("user", "Users", "users", "azureoid")
+    halo = [{"id": 7, "name": "Ada Lovelace", "azureoid": "oid-ada", "inactive": True, "azure_connectionid": 1}]
+    back = Wanted("oid-ada", "Ada Lovelace", {"azureoid": "oid-ada", "name": "Ada Lovelace", "inactive": False,
+                                               "azure_connectionid": 1})
+    result = plan_records(kind, [back], halo, owns=lambda record: record.get("azure_connectionid") == 1)
+    assert [(change.action, change.halo_id) for change in result.changes] == [(UPDATE, 7)], result
+    other = [{**halo[0], "azure_connectionid": 2}]  # another connection's mark: still left as it is
+    result = plan_records(kind, [back], other, owns=lambda record: record.get("azure_connectionid") == 1)
+    assert result.changes == [], result

@@ -282,3 +282,39 @@ def test_tsql_that_reaches_a_linked_server_or_locks_the_customers_tables_is_refu
 ])
 def test_three_part_names_and_nolock_pass(sql: str) -> None:
     refuse_unless_read(sql, TSQL)
+
+
+@pytest.mark.parametrize("dialect,query", [
+    # PostgreSQL needs ';' between statements (refused anyway): BACKUP, SEND, ENABLE, ... are only T-SQL's
+    # statements, and ordinary column names in a PostgreSQL inventory.
+    (POSTGRESQL, "SELECT d.name, d.serial, d.backup, d.enable FROM devices d"),
+    (POSTGRESQL, "SELECT name, backup, send, signature, disable, kill FROM devices"),
+    # T-SQL: SIGNATURE, SEND, RECEIVE, ENABLE, DISABLE are non-reserved: valid column names, qualified here.
+    (TSQL, "SELECT u.Email, u.Signature, u.Disable FROM dbo.Users u"),
+    (TSQL, "SELECT [u].Signature, a.Backup, u . Send FROM dbo.Users u JOIN lansweeperdb..tblAssets a ON 1 = 1"),
+    (POSTGRESQL, 'SELECT "d".update, public.devices.delete FROM public.devices'),
+])
+def test_a_plain_select_of_columns_named_like_tsql_only_keywords_passes(dialect: str, query: str) -> None:
+    refuse_unless_read(query, dialect)
+
+
+@pytest.mark.parametrize("dialect,query,word", [
+    (TSQL, "SELECT Email, Signature FROM dbo.Users", "SIGNATURE"),  # bare: still a T-SQL keyword
+    (TSQL, "SELECT 1 AS a BACKUP DATABASE x TO DISK = 'c:\\x.bak'", "BACKUP"),
+    # a dot after a number, a string or a ')' is no qualified name: the word after it is a keyword
+    (TSQL, "SELECT 1 .DELETE FROM t", "DELETE"),
+    (TSQL, "SELECT 'a'.DELETE FROM t", "DELETE"),
+    (TSQL, "SELECT (1).DELETE FROM t", "DELETE"),
+    (TSQL, "SELECT $.DELETE FROM t", "DELETE"),
+    (TSQL, "SELECT u.a DELETE FROM t", "DELETE"),  # not after the dot
+    (POSTGRESQL, "WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x", "DELETE"),
+    (POSTGRESQL, "SELECT d.name INTO copy FROM devices d", "INTO"),
+])
+def test_a_keyword_that_is_not_part_of_a_qualified_name_is_still_refused(dialect: str, query: str, word: str):
+    with pytest.raises(QueryRefused, match=f"contains {word}"):
+        refuse_unless_read(query, dialect)
+
+
+def test_a_postgresql_call_outside_the_read_is_refused_behind_a_schema_too() -> None:
+    with pytest.raises(QueryRefused, match="dblink_exec"):
+        refuse_unless_read("SELECT public.dblink_exec('host=x', 'DELETE FROM t')", POSTGRESQL)

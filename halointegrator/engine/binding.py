@@ -78,9 +78,10 @@ def bind(kind: EntityKind, wanted: list[Wanted], listed: Iterable[dict], status:
     steady state the status alone says what this connection owns.
 
     ``clients``: the Halo clients the connection's sites belong to (None: not known). A record found by
-    its identity, recognised or matched is taken only inside them, and only when it is active or this
-    connection deactivated it; otherwise the wanted record is ``left`` (neither taken nor created: a
-    duplicate would be worse) with a warning.
+    its identity, recognised or matched is taken only inside them, and only when it is active, this
+    connection deactivated it, or it carries this connection's identity and owner mark (Identity.owns: a
+    status lost or rebuilt does not know what it deactivated); otherwise the wanted record is ``left``
+    (neither taken nor created: a duplicate would be worse) with a warning.
     """
     whole = whole or {}
     binder = _Binder(kind, identity, status, Binding(merged_records(listed, whole), set(whole)), clients)
@@ -117,12 +118,22 @@ class _Binder:
         return self.clients is not None and client is not None and client not in self.clients
 
     def _left_alone(self, key: str, record: dict) -> bool:
-        """A found record this connection may not take (another client's; inactive, and not by this
-        connection's doing): the wanted record is left, neither taken nor created."""
-        if self._outside(record) or (_inactive(record) and record["id"] not in self.deactivated_here):
-            self.binding.left[key] = record["id"]
-            return True
-        return False
+        """A found record this connection may not take (another client's; inactive, and neither deactivated
+        by this connection nor carrying this connection's identity and owner mark): the wanted record is
+        left, neither taken nor created. When the list item cannot show the mark, the record is read whole
+        first (the key waits for it)."""
+        if not self._outside(record) and (not _inactive(record) or record["id"] in self.deactivated_here):
+            return False
+        if not self._outside(record) and self.identity.owns is not None:  # a mark of its own, not any identity
+            carried, marked = self._identity_of(record), self.identity.owns(record)
+            if (carried is None or marked is None) and record["id"] not in self.binding.whole_ids:
+                self.binding.to_read.append(record["id"])
+                self.binding.pending.add(key)
+                return True
+            if carried == key and marked:  # ours: a lost or rebuilt status does not know it deactivated it
+                return False
+        self.binding.left[key] = record["id"]
+        return True
 
     def _take(self, key: str, halo_id: int, how: str) -> None:
         self.binding.bound[key], self.binding.how[key] = halo_id, how

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from halointegrator.errors import ConfigError
 from halointegrator.engine.model import Check, LocalSetting
-from halointegrator.local.settings import HaloSettings
+from halointegrator.local.settings import HaloSettings, proxy_secrets
 
 from . import jobs
 from .widgets import GREY, ChecklistView, ScrollableFrame, SettingsForm, WrappingLabel, mark_of
@@ -218,7 +218,7 @@ class ConfigTab(ttk.Frame):
         except ConfigError as error:
             self.app.show_error(error)
             return
-        self.app.register_secrets([settings.client_secret, settings.proxy])
+        self.app.register_secrets([settings.client_secret, *proxy_secrets(settings.proxy)])
         self._testing, self._tested = settings, None
         self.results.show([(None, "Testing", "asking Halo\u2026")])
         self.app.worker.submit("Testing the configuration", lambda: jobs.test_halo(settings),

@@ -37,6 +37,11 @@ def set_task_account(account: str | None) -> None:
     _task_accounts[:] = [account.strip()] if account and account.strip() else []
 
 
+def task_account() -> str:
+    """The scheduled task's account as configured (DOMAIN\\user), "" when none is set."""
+    return _task_accounts[0] if _task_accounts else ""
+
+
 def current_account(environ: Mapping[str, str] = os.environ) -> str:
     """DOMAIN\\user of the account this process runs as ("" when Windows does not say)."""
     user, domain = environ.get("USERNAME", ""), environ.get("USERDOMAIN", "")

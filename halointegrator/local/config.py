@@ -226,7 +226,7 @@ class ConfigStore:
             )
 
     def _fernet_for_save(self, config: Config) -> Fernet | None:
-        if not config.secret_values():
+        if not config.sealed_values():
             return None
         if self._key is None:
             try:
@@ -245,5 +245,5 @@ class ConfigStore:
         doc = json.loads(temp.read_bytes().decode("utf-8"))
         written = config_from_document(doc, decoder, temp)
         all_sealed = encrypted_labels(doc) == secret_labels(config)
-        if decoder.unreadable or not all_sealed or written.secret_values() != config.secret_values():
+        if decoder.unreadable or not all_sealed or written.sealed_values() != config.sealed_values():
             raise ConfigError(f"Saving {self.path} failed its check (secrets did not read back). Nothing was changed.")

@@ -77,6 +77,16 @@ def proxy_credentials(proxy: str) -> tuple[str, str] | None:
     return unquote(user), unquote(password)
 
 
+def proxy_secrets(proxy: str) -> list[str]:
+    """The proxy's user and password, as typed and decoded; never the address itself: redaction masks every
+    8-character piece of a secret, so a registered URL would hide the host names of the proxy's domain."""
+    credentials = proxy_credentials(proxy or "")
+    if credentials is None:
+        return []
+    raw_user, _, raw_password = proxy.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0].partition(":")
+    return [value for value in dict.fromkeys([*credentials, raw_user, raw_password]) if value]
+
+
 @dataclass
 class Config:
     halo: HaloSettings = field(default_factory=HaloSettings)
@@ -90,14 +100,16 @@ class Config:
         return self.connections.setdefault(connection_key(integration, connection_id), {})
 
     def secret_values(self) -> list[str]:
-        """Every non-empty secret value, for log redaction."""
-        values = [self.halo.client_secret]
-        credentials = proxy_credentials(self.halo.proxy)
-        if credentials:
-            raw_password = self.halo.proxy.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0].partition(":")[2]
-            values += [self.halo.proxy, credentials[1], raw_password]
+        """Every non-empty secret value, for log redaction (of the proxy: its user and password only)."""
+        values = [self.halo.client_secret, *proxy_secrets(self.halo.proxy)]
         for settings in self.connections.values():
             values += [v for k, v in settings.items() if is_secret_key(k) and isinstance(v, str)]
         return [value for value in dict.fromkeys(values) if value]
+
+    def sealed_values(self) -> list[str]:
+        """Every non-empty value the config file keeps encrypted: the secrets, and the whole proxy address
+        when it carries credentials."""
+        proxy = [self.halo.proxy] if proxy_credentials(self.halo.proxy) else []
+        return [value for value in dict.fromkeys([*proxy, *self.secret_values()]) if value]
 
 

@@ -4,13 +4,15 @@ A script the Integrator runs does what its account may do; whoever may rewrite t
 its folder, or replace one there) may do the same. So a script, and each folder it is found through, must
 be changeable only by administrators (and the account the Integrator runs as, which runs it anyway).
 
-Windows: the file's DACL is read (GetNamedSecurityInfoW) and ``untrusted_writers`` decides, as a pure
-function of its entries, which accounts other than SYSTEM, Administrators, TrustedInstaller and this
-account are allowed a right that changes the file (write, append, change permissions or owner; on a
-folder also add a file or delete a child). Deny entries are not credited (a reader cannot be sure of
-their order), so the fix is always the same: remove the allow entry. Inherit-only entries (CREATOR OWNER
-on a folder) do not apply to the object itself. POSIX: group- or world-writable, or owned by an account
-other than root and this one.
+Windows: the file's owner and DACL are read (GetNamedSecurityInfoW) and ``untrusted_writers`` decides, as
+a pure function of them, which accounts other than SYSTEM, Administrators, TrustedInstaller, this account
+and the scheduled task's (the ``task_account`` setting) may change the file: the owner (an owner may always
+rewrite the permissions), and whoever an entry allows a right that changes it (write, append, change
+permissions or owner; on a folder also add a file or delete a child). Trusting the task's account lets a
+Check from the window (run as the admin) accept a folder that grants the task's account write access, as
+the task itself does. Deny entries are not credited (a reader cannot be sure of their order), so the fix
+is always the same: remove the allow entry. Inherit-only entries (CREATOR OWNER on a folder) do not apply
+to the object itself. POSIX: group- or world-writable, or owned by an account other than root and this one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+from halointegrator.local import acl
 
 SYSTEM = "S-1-5-18"
 ADMINISTRATORS = "S-1-5-32-544"
@@ -49,16 +53,18 @@ class Ace:
     sid: str
 
 
-def untrusted_writers(aces: Iterable[Ace] | None, *, folder: bool, trusted: Iterable[str] = ()) -> list[str]:
-    """The SIDs other than administrators' and ``trusted`` that this DACL lets change the object.
+def untrusted_writers(aces: Iterable[Ace] | None, *, folder: bool, trusted: Iterable[str] = (),
+                      owner: str | None = None) -> list[str]:
+    """The SIDs other than administrators' and ``trusted`` that may change the object: its ``owner`` (who
+    may always rewrite the DACL; None when not read), then those this DACL lets change it.
 
     ``aces`` None is a NULL DACL: everyone may do anything ("S-1-1-0", Everyone).
     """
-    if aces is None:
-        return ["S-1-1-0"]
     allowed = TRUSTED | {sid.upper() for sid in trusted if sid}
+    writers: list[str] = [owner] if owner is not None and owner.upper() not in allowed else []
+    if aces is None:
+        return writers + ["S-1-1-0"]
     rights = FOLDER_CHANGE_RIGHTS if folder else FILE_CHANGE_RIGHTS
-    writers: list[str] = []
     for ace in aces:
         if ace.kind not in ALLOWED_TYPES or ace.flags & INHERIT_ONLY or not ace.mask & rights:
             continue
@@ -73,18 +79,45 @@ def account_name(sid: str) -> str:
 
 def change_problem(path: Path, *, folder: bool, what: str) -> str | None:
     """Why ``path`` (``what``: "the script file", "the scripts folder") may be changed by non-administrators."""
+    if os.name == "nt":
+        return _windows_change_problem(path, folder=folder, what=what)
     try:
-        if os.name == "nt":
-            writers = untrusted_writers(_windows_aces(path), folder=folder, trusted=[_windows_account_sid()])
-            if not writers:
-                return None
-            return (f"{what.capitalize()} {str(path)!r} may be changed by "
-                    f"{', '.join(account_name(sid) for sid in writers)}, not only by administrators, so anyone of "
-                    "them could make the Integrator run their code. In its Properties > Security, remove their "
-                    "write (Modify, Full control) permission, leaving it to Administrators and SYSTEM.")
         return _posix_problem(path, what)
     except OSError as error:
         return f"Could not read who may change {what} {str(path)!r}: {error.strerror or error}."
+
+
+def _windows_change_problem(path: Path, *, folder: bool, what: str) -> str | None:
+    """Windows: the owner and DACL judged, trusting this account and the scheduled task's."""
+    try:
+        own_sid, (owner, aces) = _windows_account_sid(), _windows_security(path)
+    except OSError as error:
+        return f"Could not read who may change {what} {str(path)!r}: {error.strerror or error}."
+    task_account = acl.task_account()
+    try:
+        task_sids = [_windows_sid_of(task_account)] if task_account else []
+    except OSError as error:
+        return (f"The scheduled task's account {task_account!r} (Scheduled task's account, in the Configuration "
+                f"tab) is not known to Windows ({error.strerror or error}), so who may change {what} "
+                f"{str(path)!r} cannot be judged. Correct the account (DOMAIN\\user) and check again.")
+    writers = untrusted_writers(aces, folder=folder, trusted=[own_sid, *task_sids], owner=owner)
+    return windows_problem(path, what, writers, owner)
+
+
+def windows_problem(path: Path, what: str, writers: list[str], owner: str | None) -> str | None:
+    """The sentence for ``writers`` (from ``untrusted_writers``: the owner first when it is one)."""
+    if not writers:
+        return None
+    owned = owner is not None and writers[0] == owner
+    fixes = [f"{account_name(owner)} owns it (an owner may always change its permissions): make Administrators "
+             f"its owner (Properties > Security > Advanced > Owner, or icacls \"{path}\" /setowner "
+             f"*{ADMINISTRATORS})."] if owned else []
+    if not owned or len(writers) > 1:
+        fixes.append("In its Properties > Security, remove their write (Modify, Full control) permission, leaving "
+                     "it to Administrators and SYSTEM.")
+    return (f"{what.capitalize()} {str(path)!r} may be changed by {', '.join(account_name(sid) for sid in writers)}, "
+            f"not only by administrators, so anyone of them could make the Integrator run their code. "
+            + " ".join(fixes))
 
 
 def _posix_problem(path: Path, what: str) -> str | None:
@@ -101,20 +134,23 @@ def _posix_problem(path: Path, what: str) -> str | None:
 
 # ---- Windows: reading a DACL (ctypes; runs on Windows only) --------------------------------------
 
-def _windows_aces(path: Path) -> list[Ace] | None:
+def _windows_security(path: Path) -> tuple[str | None, list[Ace] | None]:
+    """The owner's SID (None when the descriptor names none) and the DACL entries (None: a NULL DACL)."""
     advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    dacl, descriptor = ctypes.c_void_p(), ctypes.c_void_p()
-    se_file_object, dacl_information = 1, 4
-    code = advapi32.GetNamedSecurityInfoW(ctypes.c_wchar_p(str(path)), se_file_object, dacl_information, None,
-                                          None, ctypes.byref(dacl), None, ctypes.byref(descriptor))
+    owner, dacl, descriptor = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    se_file_object, owner_information, dacl_information = 1, 0x1, 0x4
+    code = advapi32.GetNamedSecurityInfoW(ctypes.c_wchar_p(str(path)), se_file_object,
+                                          owner_information | dacl_information, ctypes.byref(owner), None,
+                                          ctypes.byref(dacl), None, ctypes.byref(descriptor))
     if code:
         raise OSError(code, ctypes.FormatError(code))
     try:
+        owner_sid = _sid_text(advapi32, owner.value) if owner.value else None
         if not dacl.value:
-            return None
+            return owner_sid, None
         count = ctypes.c_uint16.from_address(dacl.value + 4).value  # ACL: revision, sbz1, size, AceCount
-        return [_ace_at(advapi32, dacl, index) for index in range(count)]
+        return owner_sid, [_ace_at(advapi32, dacl, index) for index in range(count)]
     finally:
         kernel32.LocalFree(descriptor)
 
@@ -161,3 +197,27 @@ def _windows_account_sid() -> str:
         return _sid_text(advapi32, sid_address)
     finally:
         kernel32.CloseHandle(token)
+
+
+def sid_literal(account: str) -> str | None:
+    """The SID an account is given as ("S-1-5-20", or icacls' "*S-1-5-20"); None for a name (DOMAIN\\user)."""
+    text = account.strip().lstrip("*").strip()
+    return text.upper() if text.upper().startswith("S-1-") else None
+
+
+def _windows_sid_of(account: str) -> str:
+    """The SID of ``account`` (DOMAIN\\user, user, or a SID), as Windows resolves it (LookupAccountNameW)."""
+    literal = sid_literal(account)
+    if literal:
+        return literal
+    advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
+    sid_size, domain_size, use = ctypes.c_uint32(0), ctypes.c_uint32(0), ctypes.c_uint32(0)
+    advapi32.LookupAccountNameW(None, ctypes.c_wchar_p(account), None, ctypes.byref(sid_size), None,
+                                ctypes.byref(domain_size), ctypes.byref(use))  # asks for the sizes
+    sid = ctypes.create_string_buffer(max(sid_size.value, 1))
+    domain = ctypes.create_unicode_buffer(domain_size.value + 1)
+    if not sid_size.value or not advapi32.LookupAccountNameW(
+            None, ctypes.c_wchar_p(account), sid, ctypes.byref(sid_size), domain, ctypes.byref(domain_size),
+            ctypes.byref(use)):
+        raise ctypes.WinError(ctypes.get_last_error())
+    return _sid_text(advapi32, ctypes.addressof(sid))

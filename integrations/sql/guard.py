@@ -30,14 +30,20 @@ TSQL, POSTGRESQL = "tsql", "postgresql"
 DIALECTS = (TSQL, POSTGRESQL)
 
 # Statements and clauses a read never needs. A bare word anywhere in the statement is refused; the
-# same word as a quoted identifier ([Update], "Update") or inside a string or comment is not a keyword.
+# same word as a quoted identifier ([Update], "Update") or inside a string or comment is not a keyword,
+# nor is a word right after a name and '.' (u.Signature, d.backup: a part of a qualified name; no
+# statement starts after a dot, in T-SQL or PostgreSQL).
 # PostgreSQL-only statements (COPY, LOCK, CALL, DO, ...) are left out: there a second statement needs a
-# ';', which is refused anyway, and as words they are plausible column names.
+# ';', which is refused anyway, and as words they are plausible column names. For the same reason the
+# T-SQL-only words (statements T-SQL runs without a ';', functions only T-SQL has) are refused only in
+# T-SQL: in PostgreSQL backup, send or enable are ordinary column names.
 FORBIDDEN_WORDS = frozenset("""
-    INSERT UPDATE DELETE MERGE TRUNCATE DROP CREATE ALTER GRANT REVOKE DENY INTO EXEC EXECUTE
-    SET DECLARE USE GO BEGIN COMMIT ROLLBACK SAVE TRAN TRANSACTION BACKUP RESTORE DBCC CHECKPOINT
-    SHUTDOWN KILL RECONFIGURE WAITFOR BULK OPENQUERY OPENROWSET OPENDATASOURCE UPDATETEXT WRITETEXT
-    SETUSER ENABLE DISABLE RECEIVE SEND CONVERSATION SIGNATURE
+    INSERT UPDATE DELETE MERGE TRUNCATE DROP CREATE ALTER GRANT REVOKE INTO EXECUTE
+    SET DECLARE BEGIN COMMIT ROLLBACK TRANSACTION CHECKPOINT
+""".split())
+TSQL_ONLY_FORBIDDEN_WORDS = frozenset("""
+    DENY EXEC USE GO SAVE TRAN BACKUP RESTORE DBCC SHUTDOWN KILL RECONFIGURE WAITFOR BULK OPENQUERY
+    OPENROWSET OPENDATASOURCE UPDATETEXT WRITETEXT SETUSER ENABLE DISABLE RECEIVE SEND CONVERSATION SIGNATURE
 """.split())
 # PostgreSQL functions that act outside the (read-only) transaction, which a rollback cannot undo:
 # another connection (dblink_exec commits on its own), SQL text they run themselves (query_to_xml,
@@ -94,20 +100,21 @@ def refuse_unless_read(sql: str, dialect: str = TSQL) -> None:
 
 
 def _refuse_forbidden(statement: list[Token], dialect: str) -> None:
+    forbidden = FORBIDDEN_WORDS | TSQL_ONLY_FORBIDDEN_WORDS if dialect == TSQL else FORBIDDEN_WORDS
     if dialect == TSQL:
         _refuse_linked_server_names(statement)
     for index, token in enumerate(statement):
         following = statement[index + 1] if index + 1 < len(statement) else Token("symbol", "")
         if dialect == POSTGRESQL:
             _refuse_postgresql_call(token, following)
-        if token.kind != "word":
+        if token.kind != "word" or _name_part(statement, index):
             continue
         word = token.text.upper()
         if dialect == TSQL and word in TSQL_LOCKING_HINTS:
             raise QueryRefused(f"The import's query asks for the lock {word}, which holds the customer's tables "
                                "until the read ends: the Integrator runs only a plain SELECT. Remove the table "
                                "hint from the query in Halo (NOLOCK is fine).")
-        if word in FORBIDDEN_WORDS:
+        if word in forbidden:
             raise QueryRefused(f"The import's query contains {word}, which a read never needs: the Integrator "
                                "runs only a plain SELECT (no INTO, no EXEC, no changes). Edit the query in Halo.")
         if word == "NEXT" and following.text.upper() == "VALUE":
@@ -133,6 +140,17 @@ def _refuse_linked_server_names(statement: list[Token]) -> None:
             after_dot = False  # the next part of the same name
         else:
             dots, after_dot = 0, False  # a name that follows a name, or anything else, starts afresh
+
+
+def _name_part(statement: list[Token], index: int) -> bool:
+    """Whether the word at ``index`` follows a name (a word or a quoted one) and one or two dots: a column,
+    table or schema part (u.Signature, db..tbl), never a statement's start. A dot after a number, a
+    string or a ')' does not make one."""
+    before = index - 1
+    dots = 0
+    while before >= 0 and statement[before].kind == "symbol" and statement[before].text == "." and dots < 2:
+        before, dots = before - 1, dots + 1
+    return dots > 0 and before >= 0 and statement[before].kind in ("word", "quoted")
 
 
 def _refuse_postgresql_call(token: Token, following: Token) -> None:
