@@ -2,12 +2,13 @@
 
 The window keeps its config in memory while its runs (and a scheduled AUTO) write the approval into the
 config file: a run must check the file's approval, and the window's Save must keep it. Review 2, finding 1.
-The log is read from the records (caplog), not the window's log: secrets other tests registered may mask
-pieces of its lines.
+The log is read from its records (``Records``), not the window's log: secrets other tests registered may
+mask pieces of its lines.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -34,6 +35,30 @@ class LocalSecretSource:
         return SourceRead([])
 
 
+class Records(logging.Handler):
+    """The messages logged to the window's logger, unredacted (it does not propagate to caplog's root)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.messages)
+
+
+@pytest.fixture
+def records():
+    handler = Records()
+    logger = logging.getLogger("halointegrator")  # the window's logger (local.logs.setup_logging)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
 def window(make_app, sandbox, source: LocalSecretSource):
     enable_connection(sandbox)
     integration = fake_integration(read=source.read, local_settings=LOCAL_SETTINGS + (APPROVED_ENDPOINT_SETTING,))
@@ -51,7 +76,7 @@ def approved_on_disk(app) -> str | None:
 
 
 @gui
-def test_a_second_run_in_the_same_window_sends_nothing_to_a_server_halo_changed_to(make_app, sandbox, caplog):
+def test_a_second_run_in_the_same_window_sends_nothing_to_a_server_halo_changed_to(make_app, sandbox, records):
     """Start Processing approves db1 (in the file); a Halo editor then names their own server; Start
     Processing again in the same open window sends nothing there and keeps the file's approval."""
     source = LocalSecretSource()
@@ -62,7 +87,7 @@ def test_a_second_run_in_the_same_window_sends_nothing_to_a_server_halo_changed_
     press(app, app.processes_tab.start_button)
     assert source.sent_to == [DB1], "the local password went to the server Halo changed to"
     assert approved_on_disk(app) == DB1
-    assert "changed in Halo since the SQL password was stored" in caplog.text
+    assert "changed in Halo since the SQL password was stored" in records.text
 
 
 @gui
@@ -99,13 +124,13 @@ def test_clearing_the_approved_server_in_the_window_is_saved(make_app, sandbox):
 
 
 @gui
-def test_preview_of_a_never_approved_connection_approves_nothing(make_app, sandbox, caplog):
+def test_preview_of_a_never_approved_connection_approves_nothing(make_app, sandbox, records):
     """Preview reads as a real run would but approves no server: the first real run does, and says so."""
     source = LocalSecretSource()
     app = window(make_app, sandbox, source)
     press(app, app.processes_tab.preview_button)
     assert source.sent_to == [DB1] and approved_on_disk(app) is None
-    assert "the first real run approves that server" in caplog.text
+    assert "the first real run approves that server" in records.text
     source.halo_names = EVIL
     press(app, app.processes_tab.start_button)
     assert approved_on_disk(app) == EVIL  # trust on first (real) use

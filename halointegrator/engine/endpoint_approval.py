@@ -85,12 +85,15 @@ def _approved_now(ctx: Any, secret: str) -> str:
     if store is None or not key:
         return str(ctx.local_settings.get(APPROVED_ENDPOINT) or "").strip()
     try:
-        on_disk = store.load().connections.get(key, {})
+        on_disk = store.load(discard_unreadable_secrets=True).connections.get(key, {})  # approvals are no secrets
     except ConfigError as error:
         raise SourceError(f"The server approved for the {secret} could not be read from the configuration file, "
                           f"so the {secret} was not sent: {error}") from None
     approved = str(on_disk.get(APPROVED_ENDPOINT) or "").strip()
-    ctx.local_settings[APPROVED_ENDPOINT] = approved
+    if approved:
+        ctx.local_settings[APPROVED_ENDPOINT] = approved
+    else:
+        ctx.local_settings.pop(APPROVED_ENDPOINT, None)
     return approved
 
 
