@@ -17,8 +17,11 @@ import ssl
 
 import pytest
 
-from halointegrator.engine.endpoint_approval import APPROVED_ENDPOINT, after_store, require_approved
+from halointegrator.engine.endpoint_approval import APPROVED_ENDPOINT, after_store, keep_approvals, require_approved
 from halointegrator.errors import SourceError
+from halointegrator.local.config import ConfigStore
+from integrations.sql.approval import approver
+from integrations.sql.connstr import DRIVER_17, DRIVER_18, LEGACY_DRIVER, DbTarget
 from sandbox.directory_tls import make_ca, make_server_cert
 from sandbox.halo_server import HaloSandbox
 from tests.e2e_sql import SqlWorld
@@ -32,9 +35,9 @@ LOCAL_BIND_PASSWORD = "kept-on-the-integrator-only-9Rt"
 
 
 class Ctx:
-    def __init__(self, local: dict) -> None:
-        self.local_settings, self.config_path, self.connection_key = local, None, "sql_import:21"
-        self.log = logging.getLogger("test")
+    def __init__(self, local: dict, config_path=None, dry_run: bool = False) -> None:
+        self.local_settings, self.config_path, self.connection_key = local, config_path, "sql_import:21"
+        self.log, self.dry_run = logging.getLogger("test"), dry_run
 
 
 @pytest.mark.parametrize("approved,named,sent", [
@@ -52,6 +55,87 @@ def test_a_local_secret_is_used_only_at_the_endpoint_it_was_approved_for(approve
             require_approved(ctx, named, "SQL password", "store the SQL password again (CONFIGURE ...)")
         assert f"store the SQL password again (CONFIGURE ...) to approve {named}" in str(raised.value)
         assert ctx.local_settings[APPROVED_ENDPOINT] == approved
+
+
+def saved_config(tmp_path, local: dict):
+    store = ConfigStore(tmp_path / "HaloIntegrator.config")
+    config = store.load()
+    config.connections["sql_import:21"] = local
+    store.save(config)
+    return store
+
+
+def test_the_approval_is_read_from_the_config_file_not_from_the_settings_the_run_started_with(tmp_path) -> None:
+    """The window's runs start from its config in memory, loaded before an earlier run approved db1."""
+    store = saved_config(tmp_path, {"password": "p", APPROVED_ENDPOINT: "SQL server=db1"})
+    stale = Ctx({"password": "p"}, config_path=store.path)
+    with pytest.raises(SourceError, match="changed in Halo"):
+        require_approved(stale, "SQL server=evil", "SQL password", "store the SQL password again")
+    assert store.load().connections["sql_import:21"][APPROVED_ENDPOINT] == "SQL server=db1"
+
+
+def test_a_dry_run_uses_a_never_approved_secret_without_approving_it(tmp_path, caplog) -> None:
+    store = saved_config(tmp_path, {"password": "p"})
+    with caplog.at_level(logging.WARNING, logger="test"):
+        require_approved(Ctx({"password": "p"}, store.path, dry_run=True), "SQL server=db1", "SQL password", "...")
+    assert APPROVED_ENDPOINT not in store.load().connections["sql_import:21"]
+    assert "the first real run approves that server" in caplog.text
+    require_approved(Ctx({"password": "p"}, store.path), "SQL server=db1", "SQL password", "...")
+    assert store.load().connections["sql_import:21"][APPROVED_ENDPOINT] == "SQL server=db1"
+
+
+WINDOWS_LOGIN = DbTarget("db1", "lansweeperdb", user="", local_secret=False)  # integrated: the Integrator's login
+
+
+@pytest.mark.parametrize("halo_names", ["", "SQLOLEDB.1", "MSOLEDBSQL"])
+def test_a_driver_the_integrator_chose_is_no_part_of_the_approved_endpoint(halo_names) -> None:
+    """Halo names no ODBC driver: the newest installed is used. Installing ODBC Driver 18 beside 17 (as
+    README.txt tells the admin) changes nothing in Halo and must not stop the import."""
+    target = DbTarget("db1", "lansweeperdb", user="", driver=halo_names, local_secret=False)
+    ctx = Ctx({})
+    approver(ctx)(target, DRIVER_17)
+    assert "driver=newest sql server driver installed" in ctx.local_settings[APPROVED_ENDPOINT]
+    approver(ctx)(target, DRIVER_18)
+    approver(ctx)(target, LEGACY_DRIVER)
+
+
+@pytest.mark.parametrize("stored_driver", ["odbc driver 17 for sql server", "sql server native client 11.0"])
+def test_an_approval_stored_with_the_chosen_drivers_name_keeps_working_after_another_driver_is_installed(
+        stored_driver) -> None:
+    """Approvals stored before the endpoint held only the driver's family (they name the driver chosen then)."""
+    stored = f"SQL driver={stored_driver}, server=db1, port=-, database=lansweeperdb, user=windows integrated"
+    ctx = Ctx({APPROVED_ENDPOINT: stored})
+    approver(ctx)(WINDOWS_LOGIN, DRIVER_18)
+    assert ctx.local_settings[APPROVED_ENDPOINT] == stored
+    with pytest.raises(SourceError, match="changed in Halo"):
+        approver(ctx)(DbTarget("evil.example", "lansweeperdb", user="", local_secret=False), DRIVER_18)
+
+
+def test_a_driver_halo_names_stays_part_of_the_approved_endpoint() -> None:
+    """A driver Halo names is Halo's choice: another one (the legacy driver's old TLS) is a change in Halo."""
+    ctx = Ctx({})
+    approver(ctx)(DbTarget("db1", "inventory", user="", driver=DRIVER_18, local_secret=False), DRIVER_18)
+    assert "driver=odbc driver 18 for sql server" in ctx.local_settings[APPROVED_ENDPOINT]
+    with pytest.raises(SourceError, match="changed in Halo"):
+        approver(ctx)(DbTarget("db1", "inventory", user="", driver=LEGACY_DRIVER, local_secret=False), LEGACY_DRIVER)
+
+
+A = {APPROVED_ENDPOINT: "SQL a"}
+
+
+@pytest.mark.parametrize("shown,loaded,on_disk,saved", [
+    ({}, {}, {"c:1": A}, {"c:1": A}),  # a run approved while the window was open
+    ({"c:1": {"password": "p"}}, {"c:1": {"password": "p"}}, {"c:1": {"password": "p", **A}},
+     {"c:1": {"password": "p", **A}}),
+    ({"c:1": {}}, {"c:1": A}, {"c:1": A}, {"c:1": {}}),  # cleared in the window: re-approve at the next run
+    ({"c:1": {"password": "new"}}, {"c:1": {"password": "old"}}, {"c:1": {"password": "old", **A}},
+     {"c:1": {"password": "new"}}),  # a secret typed anew in the window is approved at its first use
+    ({"c:1": {"password": "old"}}, {"c:1": {"password": "old"}}, {"c:1": {"password": "new", **A}},
+     {"c:1": {"password": "old"}}),  # the file's approval was made for another secret (CONFIGURE meanwhile)
+    ({"c:1": {"x": "1"}}, {}, {}, {"c:1": {"x": "1"}}),
+])
+def test_save_in_the_window_keeps_the_approvals_runs_wrote_to_the_file(shown, loaded, on_disk, saved) -> None:
+    assert keep_approvals(shown, loaded, on_disk) == saved
 
 
 @pytest.mark.parametrize("kept,updated,approval_kept", [

@@ -11,7 +11,10 @@ says how to approve the new one.
 
 Approval happens on first use: storing a secret (CONFIGURE ``--secret-env``/``--secret-stdin``, or Save
 in the window) clears the connection's approved endpoint, and the next run or check that uses the
-secret records the endpoint Halo names then. Secrets stored by versions before this rule have no
+secret records the endpoint Halo names then (a dry run uses it without recording: the first real run
+does). The approval is read from, and written to, the configuration file at the moment of the check: the
+window keeps its config in memory while runs write the file (its Save keeps the file's approvals,
+``keep_approvals``). Secrets stored by versions before this rule have no
 approved endpoint either and are bound the same way, on their first use (trust on first use). Clearing
 ``approved_endpoint`` (``--set approved_endpoint=`` or the field in the window) approves the endpoint
 Halo names at the next run without storing the secret again (the way to re-approve Windows logins).
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Mapping, MutableMapping
+from typing import Any, Callable, Iterable, Mapping, MutableMapping
 
 from halointegrator.engine.model import LocalSetting
 from halointegrator.errors import ConfigError, SourceError
@@ -43,33 +46,72 @@ def endpoint_text(kind: str, parts: Iterable[tuple[str, Any]]) -> str:
     return f"{kind} {shown}"
 
 
-def require_approved(ctx: Any, endpoint: str, secret: str, how_to_approve: str, kept_as: str = "stored") -> None:
+def require_approved(ctx: Any, endpoint: str, secret: str, how_to_approve: str, kept_as: str = "stored",
+                     same: Callable[[str], str] = lambda approved: approved) -> None:
     """Raise SourceError when the connection's local ``secret`` was approved for another endpoint; bind it
     to ``endpoint`` when it was approved for none yet (see the module docstring). ``how_to_approve`` is what
-    the admin does to approve a new endpoint ("store the SQL password again (CONFIGURE ...)")."""
+    the admin does to approve a new endpoint ("store the SQL password again (CONFIGURE ...)"); ``same`` turns
+    a stored approval into the form ``endpoint`` has (an approval stored in an older form).
+
+    The approval is read from the configuration file at this moment, not from the config the run started
+    with: the window keeps its config in memory while runs (and a scheduled AUTO) write approvals to the
+    file. A dry run reads as a real run would but approves nothing (the first real run does)."""
     local: MutableMapping[str, Any] = ctx.local_settings
-    approved = str(local.get(APPROVED_ENDPOINT) or "").strip()
-    if approved == endpoint:
+    approved = _approved_now(ctx, secret)
+    if approved and same(approved) == endpoint:
         return
     if approved:
         raise SourceError(
             f"The server for this connection changed in Halo since the {secret} was {kept_as} on this computer "
             f"(approved: {approved}; Halo now names: {endpoint}), so the {secret} was not sent and nothing was "
             f"imported. If the change is right, {how_to_approve} to approve {endpoint}.")
+    run_log = ctx.log if getattr(ctx, "log", None) else log
+    if getattr(ctx, "dry_run", False):
+        run_log.warning("The %s kept on this computer is not approved for any server yet: this dry run uses it "
+                        "at %s without approving it; the first real run approves that server.", secret, endpoint)
+        return
     local[APPROVED_ENDPOINT] = endpoint
     kept = _remember(getattr(ctx, "config_path", None), getattr(ctx, "connection_key", ""), endpoint)
-    (ctx.log if getattr(ctx, "log", None) else log).warning(
+    run_log.warning(
         "The %s kept on this computer is now approved for %s only (first use since it was stored)%s.",
         secret, endpoint, "" if kept else "; the approval could not be saved and is made again next run")
 
 
-def _remember(config_path: Path | None, key: str, endpoint: str) -> bool:
-    """Write the approval into the configuration file (the run holds the run lock)."""
-    if config_path is None or not key:
-        return False
+def _approved_now(ctx: Any, secret: str) -> str:
+    """The connection's approved endpoint as the configuration file holds it now (the run holds the run
+    lock); the run's own local settings when there is no file (unit tests, a window never saved)."""
+    store = _store(getattr(ctx, "config_path", None))
+    key = getattr(ctx, "connection_key", "")
+    if store is None or not key:
+        return str(ctx.local_settings.get(APPROVED_ENDPOINT) or "").strip()
+    try:
+        on_disk = store.load(discard_unreadable_secrets=True).connections.get(key, {})  # approvals are no secrets
+    except ConfigError as error:
+        raise SourceError(f"The server approved for the {secret} could not be read from the configuration file, "
+                          f"so the {secret} was not sent: {error}") from None
+    approved = str(on_disk.get(APPROVED_ENDPOINT) or "").strip()
+    if approved:
+        ctx.local_settings[APPROVED_ENDPOINT] = approved
+    else:
+        ctx.local_settings.pop(APPROVED_ENDPOINT, None)
+    return approved
+
+
+def _store(config_path: Path | None) -> Any:
+    """The configuration file's store, or None when there is no file."""
+    if config_path is None:
+        return None
     from halointegrator.local.config import ConfigStore  # noqa: PLC0415 - the engine loads config lazily
 
     store = ConfigStore(Path(config_path))
+    return store if store.exists() else None
+
+
+def _remember(config_path: Path | None, key: str, endpoint: str) -> bool:
+    """Write the approval into the configuration file (the run holds the run lock)."""
+    store = _store(config_path)
+    if store is None or not key:
+        return False
     try:
         config = store.load()
         config.connections.setdefault(key, {})[APPROVED_ENDPOINT] = endpoint
@@ -78,6 +120,24 @@ def _remember(config_path: Path | None, key: str, endpoint: str) -> bool:
         log.warning("The approved endpoint of %s was not saved: %s", key, error)
         return False
     return True
+
+
+def keep_approvals(shown: Mapping[str, Mapping[str, Any]], loaded: Mapping[str, Mapping[str, Any]],
+                   on_disk: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The window's connections' local settings (``shown``) to save, with the approvals runs wrote to the
+    file (``on_disk``) since the window loaded or saved them (``loaded``): a file's approval is kept unless
+    the window changed that connection's approval, or its secrets differ from the file's (the approval was
+    made for the file's secret; a secret stored anew is approved at its first use)."""
+    result = {key: dict(values) for key, values in shown.items()}
+    for key, disk_local in on_disk.items():
+        approved = disk_local.get(APPROVED_ENDPOINT)
+        window_local = shown.get(key, {})
+        if not approved or window_local.get(APPROVED_ENDPOINT) != loaded.get(key, {}).get(APPROVED_ENDPOINT):
+            continue
+        secrets = {name for name in (*window_local, *disk_local) if is_secret_key(name)}
+        if all(window_local.get(name) == disk_local.get(name) for name in secrets):
+            result[key] = {**window_local, APPROVED_ENDPOINT: approved}
+    return result
 
 
 def after_store(kept: Mapping[str, Any], updated: Mapping[str, Any]) -> dict[str, Any]:

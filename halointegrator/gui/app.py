@@ -18,6 +18,7 @@ from tkinter import ttk
 from typing import Any, Callable
 
 from halointegrator import PRODUCT_NAME, __version__
+from halointegrator.engine.endpoint_approval import keep_approvals
 from halointegrator.local.config import Config, ConfigStore, UnreadableSecrets, validate_halo_settings
 from halointegrator.errors import EXIT_CONFIG, EXIT_OK, ConfigError, IntegratorError
 from halointegrator.local.logs import add_handler, add_secret, current_log_file, remove_handler
@@ -205,6 +206,7 @@ class App:
         self.config.halo = halo
         self.config.gui = self.window_state()
         try:
+            self._keep_approvals_on_disk()
             self.store.save(self.config)
         except ConfigError as error:
             self.report_error(error)
@@ -214,9 +216,21 @@ class App:
             self.log.warning(note)
         self.config_tab.load(halo)
         self.saved_connections = copy.deepcopy(self.config.connections)
+        for tab in self.tabs.values():
+            if hasattr(tab, "show_local_settings"):
+                tab.show_local_settings()  # with the approvals kept from the file
         self.refresh_dirty()
         self.set_status(f"Saved to {self.config_path}.")
         return True
+
+    def _keep_approvals_on_disk(self) -> None:
+        """Runs and checks write a local secret's approved endpoint into the file, not into this window's
+        config (engine.endpoint_approval): take them into what Save writes, so that saving keeps them."""
+        if self.load_problem or not self.store.exists():
+            return
+        reader = ConfigStore(self.store.path, self.store.key_path, self.store.protector)  # self.store's state is kept
+        on_disk = reader.load(discard_unreadable_secrets=True).connections  # approvals are no secrets
+        self.config.connections = keep_approvals(self.config.connections, self.saved_connections, on_disk)
 
     def _replace_unreadable(self) -> bool:
         question = (f"The configuration file could not be read:\n{self.load_problem}\n\n"

@@ -340,6 +340,10 @@ class IntegrationTab(ttk.Frame):
     def _connection_key(self) -> str:
         return connection_key(self.integration.name, self.selected) if self.selected else ""
 
+    def show_local_settings(self) -> None:
+        """Show the selected connection's local settings as the window's config holds them (after a Save)."""
+        self._show_local_settings()
+
     def _show_local_settings(self) -> None:
         if self.form is None:
             return
