@@ -20,7 +20,7 @@ import pytest
 from halointegrator.engine.endpoint_approval import APPROVED_ENDPOINT, after_store, keep_approvals, require_approved
 from halointegrator.errors import SourceError
 from halointegrator.local.config import ConfigStore
-from integrations.sql.approval import approver
+from integrations.sql.approval import approver, sql_endpoint
 from integrations.sql.connstr import DRIVER_17, DRIVER_18, LEGACY_DRIVER, DbTarget
 from sandbox.directory_tls import make_ca, make_server_cert
 from sandbox.halo_server import HaloSandbox
@@ -92,11 +92,31 @@ def test_a_driver_the_integrator_chose_is_no_part_of_the_approved_endpoint(halo_
     """Halo names no ODBC driver: the newest installed is used. Installing ODBC Driver 18 beside 17 (as
     README.txt tells the admin) changes nothing in Halo and must not stop the import."""
     target = DbTarget("db1", "lansweeperdb", user="", driver=halo_names, local_secret=False)
-    ctx = Ctx({})
-    approver(ctx)(target, DRIVER_17)
+    ctx = Ctx({APPROVED_ENDPOINT: sql_endpoint(target, DRIVER_17)})  # the admin approved it
     assert "driver=newest sql server driver installed" in ctx.local_settings[APPROVED_ENDPOINT]
     approver(ctx)(target, DRIVER_18)
     approver(ctx)(target, LEGACY_DRIVER)
+
+
+def test_a_windows_login_is_never_approved_by_its_first_use() -> None:
+    """No secret was stored for the Windows login: a Halo editor who adds an SQL import (a new id, nothing
+    approved) with an empty user and their own server would otherwise get the Integrator account's NTLM
+    answer on its first run. The admin approves the server by name; the message gives the command."""
+    ctx = Ctx({})
+    attacker = DbTarget(server="sql.attacker.example", database="x", user="", local_secret=False)
+    with pytest.raises(SourceError, match="none is approved for this connection, so nothing was sent") as raised:
+        approver(ctx)(attacker, DRIVER_18)
+    endpoint = sql_endpoint(attacker, DRIVER_18)
+    assert f'--set "{APPROVED_ENDPOINT}={endpoint}"' in str(raised.value)
+    assert APPROVED_ENDPOINT not in ctx.local_settings
+    approver(Ctx({APPROVED_ENDPOINT: endpoint}))(attacker, DRIVER_18)  # once the admin approved exactly that
+
+
+def test_a_look_alike_host_name_is_not_the_approved_one() -> None:
+    """casefold() makes 'aßets.example' 'assets.example'; the endpoint compares by lower()."""
+    ctx = Ctx({APPROVED_ENDPOINT: sql_endpoint(DbTarget("assets.example", "x", user=""), DRIVER_18)})
+    with pytest.raises(SourceError, match="changed in Halo"):
+        approver(ctx)(DbTarget("aßets.example", "x", user="", local_secret=False), DRIVER_18)
 
 
 @pytest.mark.parametrize("stored_driver", ["odbc driver 17 for sql server", "sql server native client 11.0"])
@@ -113,9 +133,10 @@ def test_an_approval_stored_with_the_chosen_drivers_name_keeps_working_after_ano
 
 def test_a_driver_halo_names_stays_part_of_the_approved_endpoint() -> None:
     """A driver Halo names is Halo's choice: another one (the legacy driver's old TLS) is a change in Halo."""
-    ctx = Ctx({})
-    approver(ctx)(DbTarget("db1", "inventory", user="", driver=DRIVER_18, local_secret=False), DRIVER_18)
+    named = DbTarget("db1", "inventory", user="", driver=DRIVER_18, local_secret=False)
+    ctx = Ctx({APPROVED_ENDPOINT: sql_endpoint(named, DRIVER_18)})
     assert "driver=odbc driver 18 for sql server" in ctx.local_settings[APPROVED_ENDPOINT]
+    approver(ctx)(named, DRIVER_18)
     with pytest.raises(SourceError, match="changed in Halo"):
         approver(ctx)(DbTarget("db1", "inventory", user="", driver=LEGACY_DRIVER, local_secret=False), LEGACY_DRIVER)
 

@@ -9,7 +9,10 @@ was approved for (``approved_endpoint``: for SQL driver, server, port, database 
 host, port and bind DN), and a run or check that finds Halo naming another endpoint sends nothing and
 says how to approve the new one.
 
-Approval happens on first use: storing a secret (CONFIGURE ``--secret-env``/``--secret-stdin``, or Save
+A Windows login is approved only by the admin (``first_use=False``): no secret was stored for it, so a
+connection someone adds in Halo would otherwise approve their own server on its first run.
+
+A password's approval happens on first use: storing a secret (CONFIGURE ``--secret-env``/``--secret-stdin``, or Save
 in the window) clears the connection's approved endpoint, and the next run or check that uses the
 secret records the endpoint Halo names then (a dry run uses it without recording: the first real run
 does). The approval is read from, and written to, the configuration file at the moment of the check: the
@@ -17,7 +20,7 @@ window keeps its config in memory while runs write the file (its Save keeps the 
 ``keep_approvals``). Secrets stored by versions before this rule have no
 approved endpoint either and are bound the same way, on their first use (trust on first use). Clearing
 ``approved_endpoint`` (``--set approved_endpoint=`` or the field in the window) approves the endpoint
-Halo names at the next run without storing the secret again (the way to re-approve Windows logins).
+Halo names at the next run without storing the secret again.
 """
 
 from __future__ import annotations
@@ -33,25 +36,28 @@ from halointegrator.local.settings import is_secret_key
 APPROVED_ENDPOINT = "approved_endpoint"
 APPROVED_ENDPOINT_SETTING = LocalSetting(
     APPROVED_ENDPOINT, "Server approved for the local secret", "text",
-    "Filled in by the first run that uses the password kept on this computer (or the Windows login): it is "
-    "sent to this server only. Storing the password again, or clearing this field, approves the server Halo "
-    "names at the next run.")
+    "Filled in by the first run that uses the password kept on this computer: it is sent to this server only. "
+    "Storing the password again, or clearing this field, approves the server Halo names at the next run. The "
+    "Windows login is never approved by a run: enter the server the error names here.")
 log = logging.getLogger("halointegrator")
 
 
 def endpoint_text(kind: str, parts: Iterable[tuple[str, Any]]) -> str:
-    """The endpoint as it is stored and shown: 'SQL server=db1, port=1433, ...' (names compared caselessly)."""
-    shown = ", ".join(f"{name}={' '.join(str(value if value is not None else '').split()).casefold() or '-'}"
+    """The endpoint as it is stored and shown: 'SQL server=db1, port=1433, ...' (names compared caselessly,
+    by lower(), not casefold(): casefold makes 'aßets.example' the approved 'assets.example')."""
+    shown = ", ".join(f"{name}={' '.join(str(value if value is not None else '').split()).lower() or '-'}"
                       for name, value in parts)
     return f"{kind} {shown}"
 
 
 def require_approved(ctx: Any, endpoint: str, secret: str, how_to_approve: str, kept_as: str = "stored",
-                     same: Callable[[str], str] = lambda approved: approved) -> None:
+                     same: Callable[[str], str] = lambda approved: approved, first_use: bool = True) -> None:
     """Raise SourceError when the connection's local ``secret`` was approved for another endpoint; bind it
     to ``endpoint`` when it was approved for none yet (see the module docstring). ``how_to_approve`` is what
     the admin does to approve a new endpoint ("store the SQL password again (CONFIGURE ...)"); ``same`` turns
-    a stored approval into the form ``endpoint`` has (an approval stored in an older form).
+    a stored approval into the form ``endpoint`` has (an approval stored in an older form). ``first_use``
+    False: nothing is approved by use, only by the admin (the Windows login: no secret was stored for it,
+    so a connection someone adds in Halo would otherwise approve their server on its first run).
 
     The approval is read from the configuration file at this moment, not from the config the run started
     with: the window keeps its config in memory while runs (and a scheduled AUTO) write approvals to the
@@ -65,6 +71,11 @@ def require_approved(ctx: Any, endpoint: str, secret: str, how_to_approve: str, 
             f"The server for this connection changed in Halo since the {secret} was {kept_as} on this computer "
             f"(approved: {approved}; Halo now names: {endpoint}), so the {secret} was not sent and nothing was "
             f"imported. If the change is right, {how_to_approve} to approve {endpoint}.")
+    if not first_use:
+        raise SourceError(
+            f"The {secret} of this computer goes only to a server approved on this computer, and none is approved "
+            f"for this connection, so nothing was sent and nothing was imported. If {endpoint} is right, "
+            f"{how_to_approve}.")
     run_log = ctx.log if getattr(ctx, "log", None) else log
     if getattr(ctx, "dry_run", False):
         run_log.warning("The %s kept on this computer is not approved for any server yet: this dry run uses it "
@@ -158,7 +169,14 @@ def store_again(connection_key: str, secret_key: str, label: str, tab: str) -> s
 
 
 def clear_approval(connection_key: str, tab: str) -> str:
-    """How to approve the endpoint Halo names now without storing a secret (a Windows login)."""
+    """How to approve the endpoint Halo names now without storing a secret (a password kept locally)."""
     return (f"clear the approved server (HaloIntegrator CONFIGURE --connection {connection_key or 'INTEGRATION:ID'} "
             f"--set {APPROVED_ENDPOINT}=, or in the window: the {tab} tab, 'Settings kept on this computer', empty "
             f"'{APPROVED_ENDPOINT_SETTING.label}', Save)")
+
+
+def set_approval(connection_key: str, tab: str, endpoint: str) -> str:
+    """How the admin approves ``endpoint`` by name (a Windows login, which no use approves)."""
+    return (f"approve it: HaloIntegrator CONFIGURE --connection {connection_key or 'INTEGRATION:ID'} --set "
+            f"\"{APPROVED_ENDPOINT}={endpoint}\", or in the window: the {tab} tab, 'Settings kept on this "
+            f"computer', '{APPROVED_ENDPOINT_SETTING.label}': {endpoint}, Save")

@@ -54,8 +54,8 @@ def approver(ctx: Any) -> Approve:
     def approve(target: DbTarget, driver: str) -> None:
         endpoint = sql_endpoint(target, driver)
         if target.integrated:
-            endpoint_approval.require_approved(ctx, endpoint, "Windows login", endpoint_approval.clear_approval(
-                key, tab), kept_as="approved", same=_as_stored_now(target))
+            endpoint_approval.require_approved(ctx, endpoint, "Windows login", endpoint_approval.set_approval(
+                key, tab, endpoint), kept_as="approved", same=_as_stored_now(target), first_use=False)
         elif target.local_secret:
             endpoint_approval.require_approved(ctx, endpoint, "SQL password", endpoint_approval.store_again(
                 key, "password", "SQL password", tab), same=_as_stored_now(target))
