@@ -18,6 +18,7 @@ from integrations.sql import sql_import_settings
 from integrations.sql.connstr import DbTarget, OdbcConnection, connection_for
 from integrations.sql.odbc import connect, explain, read_rows
 from sandbox.directory_tls import make_ca
+from sandbox.halo_server import HaloSandbox
 from tests.e2e_sql import SqlWorld
 from tests.hostile_postgres import HostilePostgres, certificate_from
 from tests.sql_helpers import DeviceTable, asset_import, devices
@@ -173,7 +174,6 @@ def test_a_scheduled_run_against_a_server_without_tls_says_so_in_last_error(post
     """End to end, as attack2 ran it: the local SQL password, an approved endpoint, a server that
     declines TLS on it. (The approval binds host and port, so the hostile server is the endpoint the
     administrator approved: an attacker answering for that address.)"""
-    from sandbox.halo_server import HaloSandbox
     table = DeviceTable.create(postgres, devices(2))
     try:
         with HaloSandbox() as halo, HostilePostgres() as hostile:
