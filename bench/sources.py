@@ -229,7 +229,9 @@ class SqlSource:
                        {"id": 5, "thirdpartyname": "lastseen", "nhdname": "warranty_start"}]})
 
     def configure_args(self) -> list[str]:
-        return ["--connection", f"{self.integration}:{self.IMPORT_ID}", "--secret-env", "password=BENCH_SQL_PASSWORD"]
+        # The sandbox PostgreSQL speaks TLS only; the Integrator verifies it against the sandbox's CA.
+        return ["--connection", f"{self.integration}:{self.IMPORT_ID}", "--secret-env", "password=BENCH_SQL_PASSWORD",
+                "--set", f"ca_file={self.handle.ca_file}"]
 
     def secrets(self) -> dict[str, str]:
         return {"BENCH_SQL_PASSWORD": self.handle.password}

@@ -4,6 +4,10 @@
 free port (no Unix socket), and seeds it (sandbox/database_data.py): Lansweeper-like tables, SCCM-like
 views and an HR table. The Integrator logs in as ``halo_reader`` (password authentication, SCRAM)
 through unixODBC and the "PostgreSQL Unicode" driver (Debian: postgresql, odbc-postgresql, unixodbc).
+The server speaks TLS only (``hostssl`` lines: a plain TCP login is refused), with a certificate for
+127.0.0.1 and localhost from a CA of its own (``handle.ca_file``); the Integrator verifies it
+(SSLmode=verify-full), so whoever connects must trust that CA: ``handle.client_env()`` is the
+environment (PGSSLROOTCERT, libpq's) that does it, for this process and the ones it starts.
 PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user and lives in
 a folder of its own under the system temp folder (pytest's are private to root).
 
@@ -24,6 +28,7 @@ from typing import Sequence
 from sandbox.database_data import hr_people, lansweeper_assets, sccm_machines, seed_sql
 from sandbox.directory_base import DirectoryUnavailable as DatabaseUnavailable
 from sandbox.directory_base import free_port, wait_for_port
+from sandbox.directory_tls import CertificateAuthority, make_ca, make_server_cert
 
 ODBC_DRIVER = "PostgreSQL Unicode"
 DATABASE = "inventory"
@@ -31,6 +36,8 @@ ADMIN, READER = "halo_admin", "halo_reader"
 # A password with every character an ODBC connection string or a log could trip over.
 READER_PASSWORD = "Rd;{pw}=x '\"é"
 ADMIN_PASSWORD = "Sandbox.Admin.1"
+# Every TCP login over TLS, with SCRAM; no plain "host" line, so a client that skips TLS is refused.
+HBA = "hostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n"
 
 
 def postgres_bin() -> Path | None:
@@ -69,13 +76,19 @@ class DatabaseHandle:
     datadir: Path = Path(".")
     process: subprocess.Popen | None = field(default=None, repr=False)
     owned_dir: Path | None = None  # removed by stop()
+    ca_file: str = ""  # the PEM of the CA that issued the server's certificate
+    ca: CertificateAuthority | None = field(default=None, repr=False)  # to issue more (hostile test servers)
+
+    def client_env(self) -> dict[str, str]:
+        """What libpq (and so psqlODBC) needs in the environment to trust this server's certificate."""
+        return {"PGSSLROOTCERT": self.ca_file}
 
     def admin_sql(self, sql: str) -> str:
         """Run SQL as the administrator (psql); returns its output (tab-separated, no headers)."""
         result = subprocess.run(
             ["psql", "-h", self.host, "-p", str(self.port), "-U", ADMIN, "-d", self.database, "-X", "-q",
              "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": ADMIN_PASSWORD})
+            capture_output=True, text=True, timeout=60, env=_admin_env(self))
         if result.returncode != 0:
             raise DatabaseUnavailable(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
@@ -112,6 +125,26 @@ def _cluster_dir(workdir: Path) -> tuple[Path, Path | None]:
     return owned / "pgdata", owned
 
 
+def _admin_env(handle: DatabaseHandle) -> dict[str, str]:
+    return {**os.environ, **handle.client_env(), "PGPASSWORD": ADMIN_PASSWORD, "PGSSLMODE": "verify-full"}
+
+
+def _server_env(home: Path) -> dict[str, str]:
+    """The server's own environment: a HOME of its own, so that libpq in the server (dblink) does not
+    look for client certificates in root's ~/.postgresql (as the postgres user: "Permission denied")."""
+    return {**os.environ, "HOME": str(home)}
+
+
+def _tls_files(folder: Path, owned: Path | None) -> tuple[CertificateAuthority, Path, Path]:
+    """The sandbox CA and the server's certificate and key (PostgreSQL wants the key its own, 0600)."""
+    ca = make_ca(folder, "Halo Integrator Sandbox PostgreSQL CA", "postgres-ca.crt")
+    cert, key = make_server_cert(ca, folder, "postgres-server", ["localhost"], ["127.0.0.1"])
+    if owned is not None:
+        for path in (cert, key):
+            shutil.chown(path, "postgres", "postgres")
+    return ca, cert, key
+
+
 def _run(command: list[str], what: str, env: dict | None = None) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     if result.returncode != 0:
@@ -132,16 +165,19 @@ def start_postgres(workdir: str | Path, assets: int = 3000, machines: int = 1500
         shutil.chown(pwfile, "postgres", "postgres")
     _run(_as_postgres([str(binaries / "initdb"), "-D", str(datadir), "-U", ADMIN, f"--pwfile={pwfile}",
                        "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]), "initdb")
+    (datadir / "pg_hba.conf").write_text(HBA)
+    ca, cert, key = _tls_files(datadir.parent, owned)
     port = free_port()
     log_file = datadir.parent / "postgres.log"
     with open(log_file, "wb") as log:
         process = subprocess.Popen(
             _as_postgres([str(binaries / "postgres"), "-D", str(datadir), "-p", str(port), "-c",
                           "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
-                          "-c", "full_page_writes=off", "-c", "synchronous_commit=off"]),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                          "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c", "ssl=on",
+                          "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_server_env(datadir.parent))
     handle = DatabaseHandle("127.0.0.1", port, DATABASE, READER, READER_PASSWORD, datadir=datadir,
-                            process=process, owned_dir=owned)
+                            process=process, owned_dir=owned, ca_file=str(ca.cert_file), ca=ca)
     try:
         wait_for_port("127.0.0.1", port, process, log_file)
         _seed(handle, workdir, assets, machines, people)
@@ -154,7 +190,7 @@ def start_postgres(workdir: str | Path, assets: int = 3000, machines: int = 1500
 def _seed(handle: DatabaseHandle, workdir: Path, assets: int, machines: int, people: int) -> None:
     handle.assets, handle.machines = lansweeper_assets(assets), sccm_machines(machines)
     handle.people = hr_people(people)
-    env = {**os.environ, "PGPASSWORD": ADMIN_PASSWORD}
+    env = _admin_env(handle)
     base = ["psql", "-h", handle.host, "-p", str(handle.port), "-U", ADMIN, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
     quoted_password = READER_PASSWORD.replace("'", "''")
     _run([*base, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE} ENCODING 'UTF8'",
@@ -202,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handle = start_postgres(workdir, assets=args.assets)
     print(f"PostgreSQL on {handle.host}:{handle.port}, database {handle.database}, ODBC driver '{handle.driver}'")
     print(f"  login {handle.user}  password {handle.password!r}   Ctrl+C stops it")
+    print(f"  TLS only; trust its CA with PGSSLROOTCERT={handle.ca_file}")
     try:
         handle.process.wait()
     except KeyboardInterrupt:

@@ -94,7 +94,10 @@ def samba_ou(samba, request) -> Iterator[DirectoryHandle]:
 def postgres(tmp_path_factory) -> Iterator[DatabaseHandle]:
     """PostgreSQL seeded with 3,000 Lansweeper-like assets, 1,500 SCCM machines and 400 people, reached
     through unixODBC; shared: tests must not change its data (halo_audit aside, which the write tests
-    count). A test that changes rows makes a table of its own (tests.sql_helpers.DeviceTable)."""
+    count). A test that changes rows makes a table of its own (tests.sql_helpers.DeviceTable).
+
+    The server speaks TLS only and the Integrator verifies it: while the fixture lives, PGSSLROOTCERT
+    (libpq's, inherited by the Integrator processes the tests start) names the sandbox's CA."""
     if reason := postgres_available():
         unavailable(reason)
     try:
@@ -102,7 +105,10 @@ def postgres(tmp_path_factory) -> Iterator[DatabaseHandle]:
     except DatabaseUnavailable as error:
         unavailable(str(error))
         raise  # not reached: unavailable() raises
-    yield handle
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in handle.client_env().items():
+            environment.setenv(name, value)
+        yield handle
     handle.stop()
 
 

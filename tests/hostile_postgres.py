@@ -6,25 +6,35 @@ told (``echo``: the error ends with the password it received, after ``filler`` c
     with HostilePostgres(filler=450) as server:
         server.port, server.passwords
 
-Declines SSL and GSS encryption (libpq's "prefer" falls back to plain). Every connection ends after a
-few seconds of silence; the server stops with the ``with`` block.
+Declines SSL and GSS encryption by default: the Integrator asks for TLS (SSLmode verify-full or
+require), so it gives up before any password is sent. With ``tls=(cert_file, key_file)`` it accepts
+TLS with that certificate (one the client trusts: an attacker's host with a publicly trusted
+certificate, a Halo editor's server; or one it does not) and then asks for the password in clear
+inside it. Every connection ends after a few seconds of silence; the server stops with the ``with`` block.
 """
 
 from __future__ import annotations
 
 import socket
 import socketserver
+import ssl
 import struct
 import threading
+
+from sandbox.directory_tls import make_server_cert
 
 SSL_REQUEST, GSS_REQUEST = 80877103, 80877104
 
 
 class HostilePostgres:
     def __init__(self, *, filler: int = 0, message: str = "password authentication failed for user",
-                 hang_after_login: bool = False) -> None:
+                 hang_after_login: bool = False, tls: tuple[str, str] | None = None) -> None:
         self.filler, self.message, self.hang_after_login = filler, message, hang_after_login
-        self.queries = 0
+        self.tls = None
+        if tls is not None:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
+        self.queries = self.ssl_requests = self.handshakes = 0
         self.passwords: list[str] = []
         self.startups: list[dict[str, str]] = []
         outer = self
@@ -34,7 +44,7 @@ class HostilePostgres:
                 self.request.settimeout(120 if outer.hang_after_login else 5)
                 try:
                     outer._serve(self.request)
-                except (OSError, ValueError, struct.error):
+                except (OSError, ValueError, struct.error, ssl.SSLError):
                     pass
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
@@ -53,6 +63,13 @@ class HostilePostgres:
     def _serve(self, sock: socket.socket) -> None:
         while True:
             length, code = struct.unpack("!ii", _read(sock, 8))
+            if code == SSL_REQUEST:
+                self.ssl_requests += 1
+            if code == SSL_REQUEST and self.tls is not None:
+                sock.sendall(b"S")
+                sock = self.tls.wrap_socket(sock, server_side=True)
+                self.handshakes += 1
+                continue
             if code in (SSL_REQUEST, GSS_REQUEST):
                 sock.sendall(b"N")
                 continue
@@ -91,3 +108,10 @@ def _read(sock: socket.socket, count: int) -> bytes:
             raise ValueError("closed")
         data += chunk
     return data
+
+
+def certificate_from(ca, folder, dns_names: tuple[str, ...] = ("localhost",),
+                     ip_addresses: tuple[str, ...] = ("127.0.0.1",)) -> tuple[str, str]:
+    """(cert file, key file) for a HostilePostgres's ``tls``, issued by ``ca`` (sandbox.directory_tls)."""
+    cert, key = make_server_cert(ca, folder, "hostile-postgres", list(dns_names), list(ip_addresses))
+    return str(cert), str(key)

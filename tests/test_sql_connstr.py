@@ -100,7 +100,7 @@ def test_values_are_braced_so_a_password_cannot_add_keywords() -> None:
 def test_postgresql_values_that_would_need_braces_are_refused() -> None:
     ok = connection_for(DbTarget(server="db", port=5433, database="inv", user="r", password="p;}"), "PostgreSQL Unicode")
     assert ok.connection_string == ("DRIVER={PostgreSQL Unicode};SERVER=db;PORT=5433;DATABASE=inv;UID=r;"
-                                    "PWD={p;}}};UseDeclareFetch=1;Fetch=1000")
+                                    "PWD={p;}}};UseDeclareFetch=1;Fetch=1000;SSLmode=verify-full")
     with pytest.raises(SourceError, match="';', a brace"):
         connection_for(DbTarget(server="db", database="a;b", user="r", password="p"), "PostgreSQL Unicode")
     with pytest.raises(SourceError, match="integrated authentication reaches SQL Server only"):

@@ -1,7 +1,9 @@
 """What a hostile or hung database server, or a Halo editor who names one, can make an SQL read do: it
 stays bounded in time (the run's time limit) and memory (max_rows), and nothing it says puts a secret or
 a local file's text into Last Error or the log. Real PostgreSQL over unixODBC, the Halo sandbox, and a
-hostile PostgreSQL server on 127.0.0.1 (tests/hostile_postgres.py)."""
+hostile PostgreSQL server on 127.0.0.1 (tests/hostile_postgres.py) behind TLS with a certificate this
+computer trusts (issued by the sandbox's CA): the Integrator verifies TLS, so a hostile server it
+talks to at all is one with a trusted certificate."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from tests.contract_standins import DroppingCursor
 from tests.core_helpers import context_for
 from tests.e2e_sql import SqlWorld
 from tests.fake_halo import FakeHalo
-from tests.hostile_postgres import HostilePostgres
+from tests.hostile_postgres import HostilePostgres, certificate_from
 from tests.sql_helpers import ASSET_TYPES, SITES, USERS, DeviceTable, asset_import, connection_fields, devices
 
 pytestmark = pytest.mark.postgres
@@ -34,6 +36,11 @@ RUN_LIMIT = "run_time_limit_minutes=0.05"  # 3 s
 def halo():
     with HaloSandbox() as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def trusted_tls(postgres, tmp_path):
+    return certificate_from(postgres.ca, tmp_path)
 
 
 @pytest.fixture
@@ -57,10 +64,10 @@ def assert_stopped_by_the_run_time_limit(world) -> None:
 
 
 def test_a_password_the_server_echoes_after_hundreds_of_characters_is_masked_before_the_text_is_cut(
-        halo, postgres, table, tmp_path) -> None:
+        halo, postgres, table, tmp_path, trusted_tls) -> None:
     """A server's error is quoted in Last Error cut to 500 characters; a password it echoes after 450 is
     masked first (whole, or any 8-character piece of it), so the cut leaves none of it behind."""
-    with HostilePostgres(filler=380) as hostile:
+    with HostilePostgres(filler=380, tls=trusted_tls) as hostile:
         world = SqlWorld(halo, tmp_path, postgres, imports=[hostile_import(postgres, table, hostile.port)])
         world.set_local("sql_import:21", secrets={"password": LOCAL_PASSWORD})
         world.auto()
@@ -112,11 +119,11 @@ def test_a_slow_query_is_stopped_by_the_run_time_limit(halo, postgres, table, tm
 
 
 def test_a_database_server_that_stops_answering_after_login_is_left_at_the_run_time_limit(
-        halo, postgres, table, tmp_path) -> None:
+        halo, postgres, table, tmp_path, trusted_tls) -> None:
     """A server that takes the login and never answers a query (psqlODBC's connect waits for its answer
     for ever, and no ODBC timeout covers it): the run's deadline ends the wait, the run stops with the
     run-time-limit message, nothing is imported, and the next scheduled run is not locked out."""
-    with HostilePostgres(hang_after_login=True) as hostile:
+    with HostilePostgres(hang_after_login=True, tls=trusted_tls) as hostile:
         world = SqlWorld(halo, tmp_path, postgres,
                          imports=[hostile_import(postgres, table, hostile.port, sql_timeout=60)])
         world.set_local("sql_import:21", secrets={"password": LOCAL_PASSWORD})

@@ -73,8 +73,13 @@ LOCAL_SETTINGS = (
                  "An installed ODBC driver to use instead of the one Halo names (e.g. ODBC Driver 18 for SQL Server)."),
     LocalSetting("trust_server_certificate", "Trust the server certificate", "bool",
                  "Off by default: the SQL Server ODBC drivers then refuse a SQL Server whose certificate this "
-                 "computer does not trust. On keeps the connection encrypted but unverified (the legacy "
-                 "'SQL Server' driver: encrypted only where the server forces it).", default=False),
+                 "computer does not trust, and PostgreSQL is reached with SSLmode=verify-full (TLS required, its "
+                 "certificate and name checked). On keeps the connection encrypted but unverified (PostgreSQL: "
+                 "SSLmode=require, the name not checked; the legacy 'SQL Server' driver: encrypted only where the "
+                 "server forces it).", default=False),
+    LocalSetting("ca_file", "CA certificate file (PEM, PostgreSQL)", "path",
+                 "PostgreSQL only: the CA that issued the server's certificate. Empty: libpq's own place "
+                 "(PGSSLROOTCERT, or %APPDATA%\\postgresql\\root.crt). SQL Server uses the Windows certificate store."),
     LocalSetting("default_asset_type", "Default asset type (SCCM, SQL imports)", "text",
                  "A Halo asset type id or name for rows whose type Halo lacks (Halo's SCCM module has no default type)."),
     LocalSetting("deactivate_missing", "Deactivate records the query no longer returns", "bool",

@@ -6,12 +6,13 @@ TLS, no TrustServerCertificate). Each is asked for Encrypt=yes, which with Micro
 verifies the server's certificate: Driver 17 would otherwise encrypt only when the server insists, so an
 attacker on the path could answer "no encryption" and read the login. Only the connection's local
 setting "Trust the server certificate" relaxes that. PostgreSQL through psqlODBC is understood too (the
-tests reach a real PostgreSQL with it). Any other driver is refused: the guard reads each query in the
+tests reach a real PostgreSQL with it): SSLmode=verify-full, relaxed by the same setting to require
+(postgres_tls.py). Any other driver is refused: the guard reads each query in the
 SQL of its database, and knows only T-SQL and PostgreSQL's.
 
 Every value goes into the string in braces (``PWD={a;b}}c}``): a ';' or '}' in a password can then
 neither end the value early nor add a keyword of its own. (PostgreSQL's driver unbraces only the
-driver and the password; its other values must not need braces, see ``_rendered``.)
+driver, the password and pqopt; its other values must not need braces, see ``_rendered``.)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from halointegrator.errors import SourceError
+from integrations.sql.postgres_tls import tls_parts
 
 DRIVER_18, DRIVER_17, LEGACY_DRIVER = "ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server", "SQL Server"
 SQL_SERVER_DRIVERS = (DRIVER_18, DRIVER_17, LEGACY_DRIVER)  # the order a driver is chosen in
@@ -32,7 +34,9 @@ DEFAULT_QUERY_TIMEOUT = 300
 SQL_SERVER_PROVIDERS = ("sqloledb", "sqlncli", "msoledbsql")
 # Keywords whose values the Integrator itself writes (yes, no, 1): plain. Every other value is braced.
 CONSTANT_KEYWORDS = frozenset({"Trusted_Connection", "Encrypt", "TrustServerCertificate", "UseDeclareFetch",
-                               "Fetch", "PORT", "MultiSubnetFailover"})
+                               "Fetch", "PORT", "MultiSubnetFailover", "SSLmode"})
+# psqlODBC's keywords whose braces it removes (the others keep them, see _rendered).
+POSTGRESQL_BRACED = frozenset({"DRIVER", "PWD", "pqopt"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class DbTarget:
     query_timeout: int = DEFAULT_QUERY_TIMEOUT
     encrypt: str = ""  # "", "yes", "no", "strict" ("": the driver's own default)
     trust_server_certificate: bool = False
+    ca_file: str = ""  # PostgreSQL: the CA's PEM file (local setting ca_file); "": libpq's usual place
     extra: tuple[tuple[str, str], ...] = ()  # further ODBC keywords a UDL file mapped (APP, WSID, ...)
     local_secret: bool = False  # the password is the connection's local setting (Halo did not return one)
 
@@ -75,6 +80,7 @@ class OdbcConnection:
     query_timeout: int
     description: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    ca_file: str = ""  # PostgreSQL: the CA file the connection string names (messages name it)
 
 
 # The drivers whose database, connection keywords and TLS behaviour the Integrator knows, by name.
@@ -140,11 +146,11 @@ def braced(value: str) -> str:
 
 
 def _rendered(key: str, value: str, family: str) -> str:
-    """Microsoft's drivers take any value in braces; psqlODBC only the driver and the password (it keeps
-    the braces of any other value), so there a value that would need them is refused instead."""
+    """Microsoft's drivers take any value in braces; psqlODBC only the driver, the password and pqopt (it
+    keeps the braces of any other value), so there a value that would need them is refused instead."""
     if key in CONSTANT_KEYWORDS:
         return value
-    if family != POSTGRESQL or key in ("DRIVER", "PWD"):
+    if family != POSTGRESQL or key in POSTGRESQL_BRACED:
         return braced(value)
     if any(char in value for char in ";{}") or value != value.strip():
         raise SourceError(f"The {key} setting '{value}' holds a ';', a brace or surrounding spaces, which "
@@ -165,7 +171,8 @@ def connection_for(target: DbTarget, driver: str) -> OdbcConnection:
     parts += list(target.extra)
     text = ";".join(f"{key}={_rendered(key, str(value), family)}" for key, value in parts)
     return OdbcConnection(text, driver, family, target.login_timeout, target.query_timeout,
-                          f"{target.describe()} through '{driver}'", tuple(s for s in (target.password,) if s))
+                          f"{target.describe()} through '{driver}'", tuple(s for s in (target.password,) if s),
+                          target.ca_file if family == POSTGRESQL else "")
 
 
 def _sql_server_parts(target: DbTarget, driver: str) -> list[tuple[str, str]]:
@@ -204,7 +211,8 @@ def _postgresql_parts(target: DbTarget) -> list[tuple[str, str]]:
     parts = [("SERVER", host), ("PORT", str(target.port or port or 5432)), ("DATABASE", target.database),
              ("UID", target.user), ("PWD", target.password)]
     # Without a declare/fetch cursor psqlODBC holds the whole result in memory before the first row.
-    return parts + [("UseDeclareFetch", "1"), ("Fetch", "1000")]
+    parts += [("UseDeclareFetch", "1"), ("Fetch", "1000")]
+    return parts + tls_parts(target.trust_server_certificate, target.ca_file)
 
 
 def parse_server(server: str, port: str | int | None) -> tuple[str, int | None]:

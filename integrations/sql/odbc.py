@@ -26,6 +26,7 @@ from integrations.sql import guard
 from integrations.sql.bounded import CANCEL_GRACE, CallTimedOut, Worker
 from integrations.sql.connstr import POSTGRESQL, SQLSERVER, DbTarget, OdbcConnection, choose_driver, \
     connection_for, unsupported_driver
+from integrations.sql.postgres_tls import explain_tls
 from integrations.sql.settings import ImportSettings, with_target
 from integrations.sql.udl import read_udl, target_from_udl
 
@@ -61,7 +62,7 @@ def resolve_target(settings: ImportSettings) -> ImportSettings:
     local_secret = halo.local_secret and bool(halo.password) and target.password == halo.password
     return with_target(settings, replace(target, query_timeout=halo.query_timeout, local_secret=local_secret,
                                          trust_server_certificate=target.trust_server_certificate
-                                         or halo.trust_server_certificate))
+                                         or halo.trust_server_certificate, ca_file=halo.ca_file))
 
 
 def odbc_connection(target: DbTarget, installed: Sequence[str] | None = None) -> OdbcConnection:
@@ -256,6 +257,8 @@ def explain(error: Exception, connection: OdbcConnection, stage: str) -> str:
     # Redacted whole (every form and any 8-character piece of the password), and only then cut.
     text = shorten(redact_with(said, connection.secrets), MAX_DRIVER_TEXT)
     where = connection.description
+    if connection.family == POSTGRESQL and (tls := explain_tls(lowered, where, text, connection.ca_file)):
+        return tls
     if "certificate" in lowered and ("trust" in lowered or "verify" in lowered or "ssl" in lowered):
         return (f"The SQL Server's TLS certificate is not trusted by this computer ({where}): '{connection.driver}' "
                 "encrypts and verifies the server's certificate. Install a certificate on the SQL Server that "

@@ -120,7 +120,8 @@ def _target(server: Any, port: Any, database: Any, user: Any, password: str, dri
                     local_secret=not password and bool(text_of(local.get("password"))),
                     driver=text_of(local.get("odbc_driver")) or text_of(driver),
                     query_timeout=min(seconds, MAX_QUERY_TIMEOUT),
-                    trust_server_certificate=flag(local.get("trust_server_certificate")))
+                    trust_server_certificate=flag(local.get("trust_server_certificate")),
+                    ca_file=text_of(local.get("ca_file")))
 
 
 def lansweeper_kind(control: Mapping[str, Any]) -> tuple[bool, str]:
