@@ -180,3 +180,13 @@ def set_approval(connection_key: str, tab: str, endpoint: str) -> str:
     return (f"approve it: HaloIntegrator CONFIGURE --connection {connection_key or 'INTEGRATION:ID'} --set "
             f"\"{APPROVED_ENDPOINT}={endpoint}\", or in the window: the {tab} tab, 'Settings kept on this "
             f"computer', '{APPROVED_ENDPOINT_SETTING.label}': {endpoint}, Save")
+
+
+def approvals_kept(store: Any, shown: Mapping[str, Mapping[str, Any]],
+                   loaded: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``keep_approvals`` with the file ``store`` holds now, read by a store of its own (``store``'s state is
+    kept; approvals are no secrets, so secrets that cannot be decrypted do not stop it)."""
+    from halointegrator.local.config import ConfigStore  # noqa: PLC0415 - the engine loads config lazily
+
+    reader = ConfigStore(store.path, store.key_path, store.protector)
+    return keep_approvals(shown, loaded, reader.load(discard_unreadable_secrets=True).connections)

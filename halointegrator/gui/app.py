@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import sys
 import tkinter as tk
 from pathlib import Path
@@ -18,26 +17,21 @@ from tkinter import ttk
 from typing import Any, Callable
 
 from halointegrator import PRODUCT_NAME, __version__
-from halointegrator.engine.endpoint_approval import keep_approvals
+from halointegrator.engine.endpoint_approval import approvals_kept
 from halointegrator.local.config import Config, ConfigStore, UnreadableSecrets, validate_halo_settings
 from halointegrator.errors import EXIT_CONFIG, EXIT_OK, ConfigError, IntegratorError
 from halointegrator.local.logs import add_handler, add_secret, current_log_file, remove_handler
 from halointegrator.engine.model import Integration
 from halointegrator.local.schedule import ScheduledTask, create_windows_task, task_for_this_program
 
+from . import geometry
 from .config_tab import ConfigTab
 from .integration_tab import IntegrationTab
 from .processes_tab import ProcessesTab
 from .startup import selftest_delay, set_window_icon, window_log_dir
 from .tour import Tour, tour_folder
-from .widgets import Dialogs, make_dpi_aware, open_folder, px, use_native_theme
+from .widgets import Dialogs, make_dpi_aware, open_folder, use_native_theme
 from .worker import QueueLogHandler, Worker
-
-DEFAULT_SIZE = (960, 760)  # pixels at 100 %; scaled with the screen (1440x1140 at 150 %)
-MIN_SIZE = (780, 600)
-SCREEN_MARGIN = (24, 96)  # pixels at 100 % the window leaves free: its frame and title bar, the taskbar
-SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})")
-
 
 class GuiUnavailable(IntegratorError):
     """No display to open the window on (a server without a desktop)."""
@@ -224,13 +218,9 @@ class App:
         return True
 
     def _keep_approvals_on_disk(self) -> None:
-        """Runs and checks write a local secret's approved endpoint into the file, not into this window's
-        config (engine.endpoint_approval): take them into what Save writes, so that saving keeps them."""
-        if self.load_problem or not self.store.exists():
-            return
-        reader = ConfigStore(self.store.path, self.store.key_path, self.store.protector)  # self.store's state is kept
-        on_disk = reader.load(discard_unreadable_secrets=True).connections  # approvals are no secrets
-        self.config.connections = keep_approvals(self.config.connections, self.saved_connections, on_disk)
+        """Runs and checks write approved endpoints into the file, not into this window's config: keep them."""
+        if not self.load_problem and self.store.exists():
+            self.config.connections = approvals_kept(self.store, self.config.connections, self.saved_connections)
 
     def _replace_unreadable(self) -> bool:
         question = (f"The configuration file could not be read:\n{self.load_problem}\n\n"
@@ -307,22 +297,11 @@ class App:
         key = next((key for key, tab in self.tabs.items() if tab is self.current_tab()), "configuration")
         return {"size": f"{self.root.winfo_width()}x{self.root.winfo_height()}", "tab": key}
 
-    def fit_on_screen(self, width: int, height: int) -> tuple[int, int]:
-        """At most what the screen holds with the window's frame, title bar and the taskbar."""
-        return (min(width, self.root.winfo_screenwidth() - px(self.root, SCREEN_MARGIN[0])),
-                min(height, self.root.winfo_screenheight() - px(self.root, SCREEN_MARGIN[1])))
-
     def min_size(self) -> tuple[int, int]:
-        return self.fit_on_screen(px(self.root, MIN_SIZE[0]), px(self.root, MIN_SIZE[1]))
+        return geometry.min_size(self.root)
 
     def _restore_window(self) -> None:
-        """The size the user left it at, else the default scaled to the screen; never beyond the screen
-        (at 150 % the default 1440x1140 does not fit a 1280x1024 screen)."""
-        match = SIZE_PATTERN.match(str(self.config.gui.get("size", "")))
-        width, height = ((int(match.group(1)), int(match.group(2))) if match else
-                         (px(self.root, DEFAULT_SIZE[0]), px(self.root, DEFAULT_SIZE[1])))
-        least = self.min_size()
-        width, height = self.fit_on_screen(max(width, least[0]), max(height, least[1]))
+        width, height = geometry.restored_size(self.root, self.config.gui.get("size"))
         self.root.geometry(f"{width}x{height}")
         self.select_tab(str(self.config.gui.get("tab", "configuration")))
 
