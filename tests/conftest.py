@@ -115,10 +115,11 @@ def postgres(tmp_path_factory) -> Iterator[DatabaseHandle]:
 # ---- Halo -------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def halo() -> Iterator[HaloSandbox]:
+def halo(request) -> Iterator[HaloSandbox]:
     """The Halo sandbox on 127.0.0.1 (client halo-integrator / sandbox-secret; nothing enabled for the
-    Integrator in its default seed)."""
-    with HaloSandbox() as sandbox:
+    Integrator in its default seed). A test module may set ``HALO_SANDBOX`` (HaloSandbox's keywords, e.g. the
+    hostile suites' own client secret)."""
+    with HaloSandbox(**getattr(request.module, "HALO_SANDBOX", {})) as sandbox:
         yield sandbox
 
 
@@ -152,9 +153,12 @@ def halo_api(rsps) -> responses.RequestsMock:
 # ---- Microsoft Graph ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def graph() -> Iterator[GraphServer]:
-    """The Graph emulator with a small tenant (60 users in 3 groups, 12 devices)."""
-    with GraphServer(small_tenant(), tenant_id=TENANT_ID, client_id=APP_ID, client_secret=APP_SECRET) as server:
+def graph(request) -> Iterator[GraphServer]:
+    """The Graph emulator with a small tenant (60 users in 3 groups, 12 devices). A test module may set
+    ``GRAPH_TENANT`` (small_tenant's keywords) and ``GRAPH_SECRET`` (the app's client secret)."""
+    tenant = small_tenant(**getattr(request.module, "GRAPH_TENANT", {}))
+    with GraphServer(tenant, tenant_id=TENANT_ID, client_id=APP_ID,
+                     client_secret=getattr(request.module, "GRAPH_SECRET", APP_SECRET)) as server:
         yield server
 
 

@@ -16,9 +16,6 @@ from halointegrator.deadline import Deadline, RunTimedOut
 from halointegrator.halo.client import HaloClient
 from halointegrator.local.settings import HaloSettings
 from integrations.active_directory.bounds import BoundedSocket
-from sandbox.graph_server import GraphServer
-from sandbox.halo_server import HaloSandbox
-from tests.e2e_world import APP_ID, TENANT_ID, small_tenant
 from tests.hostile_http import Answer, Drip, HostileServer, Huge
 from tests.hostile_ldap import HostileLdap
 from tests.hostile_world import (
@@ -29,17 +26,8 @@ SECRETS = {HALO_SECRET, APP_SECRET, BIND_PASSWORD}
 NO_BUDGET_WAIT = "request_budget=100000"  # the endless cases send hundreds of requests: no 5-minute waits
 
 
-@pytest.fixture
-def halo():
-    with HaloSandbox(client_secret=HALO_SECRET) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def graph():
-    with GraphServer(small_tenant(users=30, devices=0), tenant_id=TENANT_ID, client_id=APP_ID,
-                     client_secret=APP_SECRET) as server:
-        yield server
+HALO_SANDBOX = {"client_secret": HALO_SECRET}  # the conftest fixtures, with the hostile world's secrets
+GRAPH_TENANT, GRAPH_SECRET = {"users": 30, "devices": 0}, APP_SECRET
 
 
 def user_writes(proxy: HostileServer) -> int:

@@ -11,9 +11,7 @@ import json
 import pytest
 
 from integrations.entra.graph import DeltaExpired, GraphClient, GraphError
-from sandbox.graph_server import GraphServer
-from sandbox.halo_server import HaloSandbox
-from tests.e2e_world import APP_ID, ENTRA, TENANT_ID, small_tenant
+from tests.e2e_world import ENTRA, TENANT_ID
 from tests.hostile_http import Answer, HostileServer, HostileTls, redirect_to
 from tests.hostile_world import APP_SECRET, HALO_SECRET, IntegratorFolder, assert_contained
 
@@ -22,17 +20,8 @@ def netloc(url: str) -> str:
     return url.split("://", 1)[1]
 
 
-@pytest.fixture
-def halo():
-    with HaloSandbox(client_secret=HALO_SECRET) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def graph():
-    with GraphServer(small_tenant(users=30, devices=0), tenant_id=TENANT_ID, client_id=APP_ID,
-                     client_secret=APP_SECRET) as server:
-        yield server
+HALO_SANDBOX = {"client_secret": HALO_SECRET}  # the conftest fixtures, with the hostile world's secrets
+GRAPH_TENANT, GRAPH_SECRET = {"users": 30, "devices": 0}, APP_SECRET
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from halointegrator.errors import ConfigError
 from halointegrator.local import logs, paths
 from halointegrator.local.config import ConfigStore
 from halointegrator.local.settings import Config, HaloSettings
-from sandbox.graph_server import GraphServer
-from sandbox.halo_server import HaloSandbox
-from tests.e2e_world import APP_ID, TENANT_ID, own_logger, small_tenant
+from tests.e2e_world import own_logger
 from tests.hostile_http import Answer, HostileServer
 from tests.hostile_ldap import HostileLdap
 from tests.hostile_world import (
@@ -29,17 +27,8 @@ from tests.hostile_world import (
 SECRETS = {HALO_SECRET, APP_SECRET, BIND_PASSWORD}
 
 
-@pytest.fixture
-def halo():
-    with HaloSandbox(client_secret=HALO_SECRET) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def graph():
-    with GraphServer(small_tenant(users=30, devices=0), tenant_id=TENANT_ID, client_id=APP_ID,
-                     client_secret=APP_SECRET) as server:
-        yield server
+HALO_SANDBOX = {"client_secret": HALO_SECRET}  # the conftest fixtures, with the hostile world's secrets
+GRAPH_TENANT, GRAPH_SECRET = {"users": 30, "devices": 0}, APP_SECRET
 
 
 def bearer(request) -> str:

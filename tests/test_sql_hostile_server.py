@@ -18,7 +18,6 @@ from halointegrator.errors import SourceError
 from integrations.sql import odbc
 from integrations.sql.declarations import SQL_IMPORT_INTEGRATION
 from integrations.sql.udl import read_udl
-from sandbox.halo_server import HaloSandbox
 from tests.cli_helpers import configure
 from tests.contract_standins import DroppingCursor
 from tests.core_helpers import context_for
@@ -30,12 +29,6 @@ from tests.sql_helpers import ASSET_TYPES, SITES, USERS, DeviceTable, asset_impo
 pytestmark = pytest.mark.postgres
 LOCAL_PASSWORD = "Local-Only-Secret-7fQ2pL9xWm4Z"  # kept on this computer because Halo does not return it
 RUN_LIMIT = "run_time_limit_minutes=0.05"  # 3 s
-
-
-@pytest.fixture
-def halo():
-    with HaloSandbox() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture

@@ -13,18 +13,11 @@ from __future__ import annotations
 import pytest
 
 from sandbox.database import READER
-from sandbox.halo_server import HaloSandbox
 from tests.e2e_sql import SqlWorld
 from tests.sql_helpers import DeviceTable, asset_import, user_import
 
 pytestmark = pytest.mark.postgres
 LONDON, OTHER_CLIENTS_SITE = 2, 9
-
-
-@pytest.fixture
-def halo():
-    with HaloSandbox() as sandbox:
-        yield sandbox
 
 
 def test_a_row_with_the_serial_of_another_clients_asset_neither_takes_it_nor_duplicates_it(halo, postgres,
