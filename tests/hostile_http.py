@@ -19,7 +19,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import socketserver
 import ssl
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from sandbox.directory_tls import make_ca, make_server_cert
+from tests.local_server import LocalServer
 
 SOCKET_TIMEOUT = 20.0
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
@@ -159,7 +159,7 @@ class HostileTls:
         return context
 
 
-class HostileServer:
+class HostileServer(LocalServer):
     """The server; ``received`` lists every request, ``on`` adds rules (the last added wins)."""
 
     def __init__(self, upstream: str | None = None, *, tls: HostileTls | None = None) -> None:
@@ -169,7 +169,6 @@ class HostileServer:
         self.received: list[Request] = []
         self.tokens: set[str] = set()  # access tokens the upstream issued through this server
         self.lock = threading.Lock()
-        self._server: socketserver.ThreadingTCPServer | None = None
         self.url = ""
 
     def on(self, method: str, path_prefix: str, answer: Rule) -> "HostileServer":
@@ -183,36 +182,12 @@ class HostileServer:
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "HostileServer":
-        owner = self
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            block_on_close = False
-
-            def finish_request(self, request, client_address):  # noqa: ANN001 - socketserver's API
-                owner._serve_connection(request)
-
-        self._server = Server(("127.0.0.1", 0), socketserver.BaseRequestHandler)
-        scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        super().start()
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "HostileServer":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # ---- one connection -----------------------------------------------------------------------------
-    def _serve_connection(self, sock: socket.socket) -> None:
+    def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(SOCKET_TIMEOUT)
         plaintext = False
         try:

@@ -12,10 +12,11 @@ after ``DRIP_LIMIT`` bytes; endless pages stop after ``PAGE_LIMIT`` pages: every
 from __future__ import annotations
 
 import socket
-import socketserver
 import threading
 import time
 import uuid
+
+from tests.local_server import LocalServer
 
 SOCKET_TIMEOUT = 20.0
 DRIP_LIMIT = 400
@@ -81,7 +82,7 @@ def person(number: int) -> bytes:
     return tlv(0x64, octets(f"CN=User {number},{BASE_DN}") + tlv(0x30, encoded))
 
 
-class HostileLdap:
+class HostileLdap(LocalServer):
     """``bind``: "echo" (refuse, quoting the password) or "ok"; ``search``: "drip", "endless" or "people"."""
 
     def __init__(self, *, bind: str = "echo", search: str = "people", people: int = 3) -> None:
@@ -89,36 +90,6 @@ class HostileLdap:
         self.binds: list[str] = []
         self.searches = 0
         self.lock = threading.Lock()
-        self._server: socketserver.ThreadingTCPServer | None = None
-        self.port = 0
-
-    def start(self) -> "HostileLdap":
-        owner = self
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            block_on_close = False
-
-            def finish_request(self, request, client_address):  # noqa: ANN001 - socketserver's API
-                owner._serve(request)
-
-        self._server = Server(("127.0.0.1", 0), socketserver.BaseRequestHandler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "HostileLdap":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(SOCKET_TIMEOUT)
